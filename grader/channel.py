@@ -1,0 +1,100 @@
+"""The outcome channel from the grading child to the parent.
+
+The parent hands the child a key and a results path through an inherited pipe, read once and
+closed before any student import, so neither appears in the child's environment or arguments.
+Every outcome line carries an HMAC under that key; the parent ignores lines it cannot verify, so
+student code that finds the file still cannot forge a pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+ENV_VAR = "GRADER_CHANNEL_FD"
+
+
+@dataclass(frozen=True)
+class ParentChannel:
+    fd: int  # read end of the handshake pipe, inherited by the child
+    key: bytes
+    results: Path
+
+
+def open_parent_channel() -> ParentChannel:
+    """Create the results file and write the handshake into a pipe for the child to inherit."""
+    results_dir = Path(tempfile.mkdtemp(prefix="grader-"))
+    results = results_dir / f"{secrets.token_hex(8)}.jsonl"
+    results.touch(mode=0o600)
+    key = secrets.token_bytes(32)
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "w") as w:
+        w.write(json.dumps({"key": key.hex(), "results": str(results)}))
+    os.set_inheritable(read_fd, True)
+    return ParentChannel(read_fd, key, results)
+
+
+def _mac(key: bytes, payload: str) -> str:
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def read_records(channel: ParentChannel) -> tuple[list[dict[str, Any]], int]:
+    """The verified records, and how many lines failed verification."""
+    records: list[dict[str, Any]] = []
+    rejected = 0
+    try:
+        text = channel.results.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return records, rejected
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            payload, mac = entry["payload"], entry["mac"]
+            valid = isinstance(payload, str) and hmac.compare_digest(_mac(channel.key, payload), str(mac))
+        except (ValueError, KeyError, TypeError):
+            valid = False
+        if valid:
+            records.append(json.loads(payload))
+        elif line.strip():
+            rejected += 1
+    return records, rejected
+
+
+def close_parent_channel(channel: ParentChannel) -> None:
+    channel.results.unlink(missing_ok=True)
+    try:
+        channel.results.parent.rmdir()
+    except OSError:
+        pass
+
+
+class ChildChannel:
+    """The child's end: takes the handshake out of the environment and signs every record."""
+
+    def __init__(self, key: bytes, stream: TextIO) -> None:
+        self._key = key
+        self._stream = stream
+
+    @classmethod
+    def from_environment(cls) -> ChildChannel | None:
+        fd_text = os.environ.pop(ENV_VAR, None)
+        if fd_text is None:
+            return None
+        fd = int(fd_text)
+        with os.fdopen(fd, "r") as r:
+            handshake = json.loads(r.read())
+        stream = open(handshake["results"], "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+        os.set_inheritable(stream.fileno(), False)
+        return cls(bytes.fromhex(handshake["key"]), stream)
+
+    def write(self, record: dict[str, Any]) -> None:
+        payload = json.dumps(record, sort_keys=True)
+        self._stream.write(json.dumps({"payload": payload, "mac": _mac(self._key, payload)}) + "\n")
+        self._stream.flush()

@@ -1,0 +1,165 @@
+"""The grader's pytest plugin: markers, options, hooks and fixtures. The work lives in other modules."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from grader import network, session, settings, submission
+from grader import replay as replay_layer
+from grader.outcomes import CheckRecord, phase_result
+
+MARKERS = {
+    "points": "points(n): what the check is worth",
+    "hint": "hint(text): shown to the student when the check fails",
+    "visibility": "visibility('visible'|'hidden'): whether the check's details are shown",
+    "cassette": "cassette(name|None): the cassette under cassettes/<exercise>/ (default: the test's name); "
+    "None: the check expects no request at all",
+    "faults": "faults(*steps): scripted API failures, request by request",
+    "clock": "clock(start): run the check on a frozen clock",
+}
+
+SESSION = pytest.StashKey[session.GradingSession]()
+RECORD = pytest.StashKey[CheckRecord]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS.values():
+        config.addinivalue_line("markers", line)
+    resolved = settings.resolve(config)
+    if resolved is not None:
+        config.stash[SESSION] = session.start(resolved)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    grading = config.stash.get(SESSION, None)
+    return grading.settings.describe() if grading else None
+
+
+def _exercise_id(item: pytest.Item) -> str:
+    return item.path.parent.name
+
+
+def _is_hidden(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("visibility")
+    if marker is not None:
+        return bool(marker.args and marker.args[0] == "hidden")
+    return item.path.name.startswith("test_hidden")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SESSION not in config.stash:
+        return
+    for item in items:
+        for required in ("points", "hint"):
+            if item.get_closest_marker(required) is None:
+                raise pytest.UsageError(f"{item.nodeid}: a graded check needs @pytest.mark.{required}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    grading = item.config.stash.get(SESSION, None)
+    if grading is None:
+        return (yield)
+    network.drain()
+    record = CheckRecord(item.nodeid, _is_hidden(item))
+    item.stash[RECORD] = record
+    try:
+        return (yield)
+    finally:
+        record.notes.extend(
+            f"Your code tried to use the network ({what}); grading is offline: use the client passed in."
+            for what in network.drain()
+        )
+        if grading.channel is not None:
+            outcome = record.outcome()
+            grading.channel.write(
+                {
+                    "id": outcome.check_id,
+                    "status": outcome.status,
+                    "feedback": outcome.feedback,
+                    "staff_error": outcome.staff_error,
+                }
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    record = item.stash.get(RECORD, None)
+    grading = item.config.stash.get(SESSION, None)
+    if record is not None and grading is not None:
+        record.phases.append(
+            phase_result(call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission)
+        )
+    return report
+
+
+@pytest.fixture
+def grading(request: pytest.FixtureRequest) -> session.GradingSession:
+    """The grading session of this run (settings, planted keys)."""
+    found = request.config.stash.get(SESSION, None)
+    if found is None:
+        pytest.skip("not a grading run (no --grader-submission)")
+    return found
+
+
+@pytest.fixture
+def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) -> ModuleType:
+    """The student's module for this check's exercise, imported from the submission."""
+    return submission.load_exercise(_exercise_id(request.node), grading.settings.submission)
+
+
+@pytest.fixture
+def openai_client(grading: session.GradingSession) -> Iterator[openai.OpenAI]:
+    """An OpenAI client with the SDK's own retries off, so the check measures the student's code."""
+    with openai.OpenAI(api_key=grading.keys["OPENAI_API_KEY"], max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+def anthropic_client(grading: session.GradingSession) -> Iterator[anthropic.Anthropic]:
+    """An Anthropic client with the SDK's own retries off, so the check measures the student's code."""
+    with anthropic.Anthropic(api_key=grading.keys["ANTHROPIC_API_KEY"], max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | None]:
+    """The check's cassette, replayed (or recorded); what was sent, and why a request matched nothing."""
+    grading = request.config.stash.get(SESSION, None)
+    if grading is None:
+        yield None
+        return
+    node = request.node
+    marker = node.get_closest_marker("cassette")
+    name = marker.args[0] if marker is not None and marker.args else node.name
+    if marker is not None and marker.args and name is None:
+        path = None
+    else:
+        path = grading.settings.cassettes / _exercise_id(node) / f"{name}.yaml"
+    record_this = grading.settings.record and path is not None and not (
+        path.is_file() and replay_layer.is_synthetic(path)
+    )
+    with tempfile.TemporaryDirectory() as empty_dir, replay_layer.replaying(
+        path,
+        record=record_this,
+        show_expected=not _is_hidden(node),
+        empty_path=Path(empty_dir) / "none.yaml",
+    ) as active:
+        yield active
+        record = node.stash.get(RECORD, None)
+        if record is not None:
+            record.notes.extend(active.misses)
+

@@ -1,0 +1,202 @@
+"""Cassette replay with vcrpy: semantic request matching, a record of what was sent, and
+plain-language explanations of requests that match nothing.
+
+Explanations are captured here, on the harness side, because the SDKs wrap a cassette miss in
+their own exceptions (anthropic even as `APIConnectionError`) and student code may swallow them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import vcr
+import yaml
+
+from grader import matching
+from grader.errors import StaffError
+
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "semantic_body")
+PUBLIC_HOSTS = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
+SCRUBBED_REQUEST_HEADERS = ("authorization", "x-api-key", "cookie", "openai-organization", "openai-project")
+SCRUBBED_RESPONSE_HEADERS = ("set-cookie", "openai-organization", "openai-project", "anthropic-organization-id")
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    method: str
+    url: str
+    path: str
+    body: Any  # parsed JSON, or the raw text
+
+
+@dataclass
+class Replay:
+    """What one check's cassette holds and what the code under test sent."""
+
+    cassette_path: Path | None
+    show_expected: bool = True
+    sent: list[SentRequest] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    # vcrpy's (request, response) pairs: loaded from the file, or recorded so far in record mode
+    interactions: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+
+    def response_text(self, index: int = 0) -> str:
+        """The body of the cassette's `index`-th response (expected values come from here)."""
+        body = self.interactions[index][1]["body"]["string"]
+        return body.decode("utf-8") if isinstance(body, bytes) else str(body)
+
+    def response_json(self, index: int = 0) -> Any:
+        return json.loads(self.response_text(index))
+
+    def request_json(self, index: int = 0) -> Any:
+        return matching.parse_body(self.interactions[index][0].body)
+
+    def sent_json(self) -> list[Any]:
+        return [r.body for r in self.sent]
+
+
+def load_cassette_file(path: Path) -> dict[str, Any]:
+    """Parse and check a cassette; a StaffError names the file when it is missing or corrupt."""
+    if not path.is_file():
+        raise StaffError(
+            f"cassette {path} is missing. Record it with `nox -s record -- {path.parent.name}` "
+            "or restore it from git."
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise StaffError(f"cassette {path} is not valid YAML ({exc}); re-record or restore it") from None
+    interactions = data.get("interactions") if isinstance(data, dict) else None
+    if not isinstance(interactions, list) or data.get("version") != 1:
+        raise StaffError(f"cassette {path} is not a vcrpy version-1 cassette (no 'interactions' list)")
+    for i, it in enumerate(interactions):
+        try:
+            it["request"]["uri"], it["request"]["method"], it["response"]["status"]["code"]
+            it["response"]["body"]["string"]
+        except (KeyError, TypeError):
+            raise StaffError(f"cassette {path}: interaction {i} lacks request/response fields") from None
+    return data
+
+
+def is_synthetic(path: Path) -> bool:
+    """Synthetic cassettes hold edge cases the real API will not produce on demand; never re-recorded."""
+    data = load_cassette_file(path)
+    metadata = data.get("metadata") or {}
+    return bool(isinstance(metadata, dict) and metadata.get("synthetic"))
+
+
+def _semantic_body(r1: Any, r2: Any) -> None:
+    diffs = matching.differences(r1.path, matching.parse_body(r1.body), matching.parse_body(r2.body))
+    if diffs:
+        raise AssertionError(matching.describe(diffs))
+
+
+def _to_public_host(request: Any) -> Any:
+    """Rewrite a request sent to a local or proxy base URL back to the public API, scrubbed."""
+    request = copy.copy(request)
+    parts = urlsplit(request.uri)
+    provider = matching.provider_of(parts.path)
+    if provider is not None:
+        start = parts.path.find("/v1/")
+        query = f"?{parts.query}" if parts.query else ""
+        request.uri = PUBLIC_HOSTS[provider] + parts.path[start:] + query
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in SCRUBBED_REQUEST_HEADERS}
+    for k in list(headers):
+        if k.lower() == "host":
+            headers[k] = urlsplit(request.uri).netloc
+    request.headers = headers
+    return request
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    response["headers"] = {
+        k: v for k, v in response["headers"].items() if k.lower() not in SCRUBBED_RESPONSE_HEADERS
+    }
+    return response
+
+
+def _vcr(record: bool) -> vcr.VCR:
+    config = vcr.VCR(
+        record_mode="all" if record else "none",
+        match_on=MATCH_ON,
+        before_record_request=_to_public_host if record else None,
+        before_record_response=_scrub_response if record else None,
+        decode_compressed_response=True,
+    )
+    config.register_matcher("semantic_body", _semantic_body)
+    return config
+
+
+def _explain_miss(replay: Replay, cassette: Any, request: Any) -> str:
+    sent_path = urlsplit(request.uri).path
+    sent_body = matching.parse_body(request.body)
+    shown = f"{request.method} {sent_path}"
+    if not cassette.data:
+        return (
+            f"Your code sent a request ({shown}) where this check expects none: "
+            "nothing may be sent here (for example, validate the arguments before calling the API)."
+        )
+    best: tuple[int, list[matching.Difference], int] | None = None
+    for index, (stored, _) in enumerate(cassette.data):
+        stored_path = urlsplit(stored.uri).path
+        if stored.method != request.method or stored_path != sent_path:
+            diffs = [matching.Difference("endpoint", shown, f"{stored.method} {stored_path}")]
+        else:
+            diffs = matching.differences(sent_path, sent_body, matching.parse_body(stored.body))
+        if best is None or len(diffs) < len(best[1]):
+            best = (index, diffs, cassette.play_counts[index])
+    assert best is not None
+    index, diffs, played = best
+    if not diffs and played:
+        return (
+            f"Your code sent the same request ({shown}) more than once; this check expects "
+            f"{len(cassette.data)} request(s) in all. Make exactly one API call per request the exercise asks for."
+        )
+    details = matching.describe(diffs, show_expected=replay.show_expected)
+    return f"Your request ({shown}) does not match what this check expects:\n{details}"
+
+
+@contextmanager
+def replaying(
+    cassette_path: Path | None,
+    *,
+    record: bool = False,
+    show_expected: bool = True,
+    empty_path: Path | None = None,
+) -> Iterator[Replay]:
+    """Replay (or record) one check's cassette; None means the check expects no request at all."""
+    replay = Replay(cassette_path, show_expected)
+    if cassette_path is None:
+        assert empty_path is not None
+        path = empty_path
+    elif record:
+        cassette_path.parent.mkdir(parents=True, exist_ok=True)
+        # vcrpy's `all` mode appends to an existing file; a re-recording replaces it whole.
+        cassette_path.unlink(missing_ok=True)
+        path = cassette_path
+    else:
+        load_cassette_file(cassette_path)
+        path = cassette_path
+    with _vcr(record and cassette_path is not None).use_cassette(str(path)) as cassette:
+        replay.interactions = cassette.data
+        original = cassette.can_play_response_for
+
+        def can_play_response_for(request: Any) -> bool:
+            parts = urlsplit(request.uri)
+            replay.sent.append(
+                SentRequest(request.method, request.uri, parts.path, matching.parse_body(request.body))
+            )
+            playable = bool(original(request))
+            if not playable and not record:
+                replay.misses.append(_explain_miss(replay, cassette, request))
+            return playable
+
+        cassette.can_play_response_for = can_play_response_for
+        yield replay

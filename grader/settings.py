@@ -1,0 +1,42 @@
+"""The grading child's settings, resolved once from the command line into a frozen object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.course import CASSETTES_DIR
+from grader.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Settings:
+    submission: Path  # the directory graded as the package `exercises`
+    cassettes: Path
+    record: bool  # record cassettes from the real APIs instead of replaying them
+
+    def describe(self) -> str:
+        mode = "record (real APIs)" if self.record else "replay (no network)"
+        return f"grader: submission={self.submission} cassettes={self.cassettes} mode={mode}"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "LLM API course grader")
+    group.addoption("--grader-submission", metavar="DIR", help="grade this directory as the package `exercises`")
+    group.addoption("--grader-cassettes", metavar="DIR", help=f"cassette directory (default {CASSETTES_DIR})")
+    group.addoption("--grader-record", action="store_true", help="record cassettes from the real APIs")
+
+
+def resolve(config: pytest.Config) -> Settings | None:
+    """Settings when this pytest run grades a submission, else None (the plugin stays inert)."""
+    submission = config.getoption("--grader-submission")
+    if submission is None:
+        return None
+    path = Path(submission).resolve()
+    if not path.is_dir():
+        raise UsageError(f"--grader-submission {submission!r}: no such directory")
+    cassettes_option = config.getoption("--grader-cassettes")
+    cassettes = Path(cassettes_option).resolve() if cassettes_option else CASSETTES_DIR
+    return Settings(path, cassettes, bool(config.getoption("--grader-record")))

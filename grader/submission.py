@@ -1,0 +1,105 @@
+"""Load a student's submission directory as the package `exercises`, whatever the directory is called."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+import types
+from pathlib import Path
+
+PACKAGE = "exercises"
+
+
+class StudentImportError(Exception):
+    """An exercise module could not be imported; the message is for the student."""
+
+
+def install_package(directory: Path) -> None:
+    """Register `directory` as the package `exercises` so its modules import from there only.
+
+    The package's own `__init__.py` runs later, on the first exercise import, so that anything
+    it does happens inside a check (under its time limit), never while the grader starts.
+    """
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+    package = types.ModuleType(PACKAGE)
+    package.__path__ = [str(directory)]
+    package.__file__ = str(directory / "__init__.py")
+    package.__package__ = PACKAGE
+    sys.modules[PACKAGE] = package
+
+
+_init_done: list[bool] = []
+
+
+def _run_package_init(directory: Path) -> None:
+    if _init_done:
+        return
+    _init_done.append(True)
+    init = directory / "__init__.py"
+    if init.is_file():
+        code = compile(init.read_bytes(), str(init), "exec")
+        exec(code, sys.modules[PACKAGE].__dict__)
+
+
+_failures: dict[str, str] = {}
+
+
+def load_exercise(exercise_id: str, directory: Path) -> types.ModuleType:
+    """Import `exercises.<exercise_id>`; StudentImportError (once per run, then cached) when it fails."""
+    if exercise_id in _failures:
+        raise StudentImportError(_failures[exercise_id])
+    name = f"{PACKAGE}.{exercise_id}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = directory / f"{exercise_id}.py"
+    if not path.is_file():
+        message = f"exercises/{exercise_id}.py was not found in your submission; every check of it scores 0."
+        _failures[exercise_id] = message
+        raise StudentImportError(message)
+    try:
+        _run_package_init(directory)
+        return importlib.import_module(name)
+    except BaseException as exc:  # noqa: BLE001 - SyntaxError, SystemExit, KeyboardInterrupt all cost one exercise
+        sys.modules.pop(name, None)
+        message = describe_import_failure(exc, directory, exercise_id)
+        _failures[exercise_id] = message
+        raise StudentImportError(message) from None
+
+
+def describe_import_failure(exc: BaseException, directory: Path, exercise_id: str) -> str:
+    """'exercises/x.py, line N: ErrorType: message' pointing at the student's own file."""
+    where = f"exercises/{exercise_id}.py"
+    line: int | None = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = _display(Path(exc.filename), directory)
+        line = exc.lineno
+    else:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename and _inside(Path(frame.filename), directory):
+                where, line = _display(Path(frame.filename), directory), frame.lineno
+                break
+    if isinstance(exc, SystemExit):
+        what = f"the module called sys.exit({exc.code!r}) while being imported"
+    elif isinstance(exc, SyntaxError):
+        what = f"{type(exc).__name__}: {exc.msg}"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    place = f"{where}, line {line}" if line else where
+    return f"{place}: {what}. The module could not be imported, so every check of {exercise_id} scores 0."
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _display(path: Path, directory: Path) -> str:
+    if _inside(path, directory):
+        return f"exercises/{path.resolve().relative_to(directory.resolve()).as_posix()}"
+    return str(path)

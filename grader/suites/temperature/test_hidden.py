@@ -1,0 +1,67 @@
+"""Hidden checks of exercise 2, temperature: order and values sent, validation first, choice order."""
+
+import pytest
+
+PROMPT = "Describe the sea in five words."
+
+
+def _texts(reply):
+    return [c["message"]["content"] for c in sorted(reply["choices"], key=lambda c: c["index"])]
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Loop over the temperatures in the order given and send each one's value as temperature=...; "
+    "pass model and max_tokens through."
+)
+def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
+    """compare_temperatures sends each temperature, in the given order, with the given model and limit"""
+    temperatures = (1.5, 0.2, 0.7)
+    result = exercise.compare_temperatures(openai_client, PROMPT, temperatures, model="gpt-4o", max_tokens=40)
+    sent = [r.body.get("temperature") for r in replay.sent if isinstance(r.body, dict)]
+    assert sent == list(temperatures)
+    assert list(result) == list(temperatures)
+    assert list(result.values()) == [_texts(replay.response_json(i))[0] for i in range(3)]
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Check the arguments before any API call: raise ValueError for an empty sequence, a temperature "
+    "outside [0.0, 2.0], or the same temperature twice."
+)
+@pytest.mark.cassette(None)
+def test_compare_temperatures_validates_before_sending(exercise, openai_client, replay):
+    """compare_temperatures rejects bad temperatures with ValueError and sends nothing"""
+    for bad in [(), (0.5, 2.5), (-0.1,), (0.3, 0.3), (0.0, 1.0, 0.0)]:
+        with pytest.raises(ValueError):
+            exercise.compare_temperatures(openai_client, PROMPT, bad)
+    assert replay.sent == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The API may list choices in any order: sort them by choice.index before taking the texts.")
+def test_sample_completions_sorted_by_index(exercise, openai_client, replay):
+    """sample_completions orders the texts by choice index"""
+    result = exercise.sample_completions(openai_client, PROMPT, temperature=1.0, n=3)
+    assert result == _texts(replay.response_json())
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("Raise ValueError before sending when n < 1 or the temperature is outside [0.0, 2.0].")
+@pytest.mark.cassette(None)
+def test_sample_completions_validates_before_sending(exercise, openai_client, replay):
+    """sample_completions rejects n < 1 and bad temperatures with ValueError and sends nothing"""
+    for kwargs in [{"temperature": 0.5, "n": 0}, {"temperature": 0.5, "n": -2},
+                   {"temperature": 2.1}, {"temperature": -0.5}]:  # fmt: skip
+        with pytest.raises(ValueError):
+            exercise.sample_completions(openai_client, PROMPT, **kwargs)
+    assert replay.sent == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("Send n, temperature, model and max_tokens exactly as given, in a single request.")
+def test_sample_completions_request(exercise, openai_client, replay):
+    """sample_completions sends n, temperature, model and max_tokens in one request"""
+    result = exercise.sample_completions(openai_client, PROMPT, temperature=1.2, n=2, model="gpt-4o", max_tokens=30)
+    assert len(replay.sent) == 1
+    assert result == _texts(replay.response_json())

@@ -1,0 +1,1 @@
+"""Module 2 (API Integration) exercises: your code goes in the seven modules of this package."""
