@@ -85,7 +85,7 @@ def load_api_key(
     prefix = _KEY_PREFIXES[provider]
     if not key.startswith(prefix):
         raise ValueError(
-            f"{name} does not look like a key for {provider} (it should start with {prefix!r}): {mask_key(key)}"
+            f"{name} holds {mask_key(key)}, not a valid key for {provider}: it should start with {prefix!r}"
         )
     return key
 
