@@ -28,8 +28,11 @@ from typing import Any
 import anthropic
 import openai
 
-from .basic_call import DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL
 from .token_counter import Usage
+
+# Each module defines its own defaults, so a mistake in another exercise never breaks this one.
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
 
 __all__ = [
     "DEFAULT_ANTHROPIC_MODEL",
@@ -64,7 +67,7 @@ class AllProvidersFailedError(Exception):
         failures = "; ".join(
             f"{provider}: {type(error).__name__}: {error}" for provider, error in self.errors
         )
-        return f"all {len(self.errors)} providers failed: {failures}"
+        return f"all providers failed ({len(self.errors)} tried): {failures}"
 
 
 def chat(

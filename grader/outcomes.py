@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 from grader.errors import StaffError
 from grader.scoring import Outcome
@@ -52,6 +53,18 @@ class CheckRecord:
         if len(feedback) > MAX_FEEDBACK:
             feedback = feedback[: MAX_FEEDBACK - 20] + "\n... (truncated)"
         return Outcome(self.check_id, status, feedback, staff)
+
+
+def _is_cassette_miss(exc: BaseException) -> bool:
+    """vcrpy refused a request; the replay layer's own explanation replaces vcrpy's message."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, CannotOverwriteExistingCassetteException):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _student_frame(excinfo: pytest.ExceptionInfo[BaseException], submission: Path) -> str | None:
@@ -109,5 +122,7 @@ def phase_result(
             f"Grader problem, not your fault: the check's {when} raised {type(exc).__name__}: {exc}",
             staff_error=True,
         )
+    if _is_cassette_miss(exc):
+        return PhaseResult(when, "failed", "")
     place = f" at {where}" if where else ""
     return PhaseResult(when, "failed", f"Your code raised {type(exc).__name__}{place}: {exc}")

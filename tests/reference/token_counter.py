@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import openai
 
-from .basic_call import DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL
+# Each module defines its own defaults, so a mistake in another exercise never breaks this one.
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam

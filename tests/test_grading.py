@@ -1,0 +1,203 @@
+"""End to end: the CLI grades real submissions in a child process, offline."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader import course
+from tests.conftest import REFERENCE, STUBS
+from tests.wrong.catalogue import MUTANTS, Mutant
+
+GRADED = [e.id for e in course.gradable()]
+
+
+def test_reference_scores_the_maximum(grade):
+    run = grade(REFERENCE)
+    assert run.returncode == 0, run.output
+    assert run.report is not None
+    assert run.report["score"] == run.report["max_score"] == sum(course.exercise(e).weight for e in GRADED)
+    assert all(t["status"] == "passed" for e in run.report["exercises"] for t in e["tests"])
+
+
+def test_stubs_score_zero_with_a_table_and_a_report(grade):
+    run = grade(STUBS)
+    assert run.returncode == 0, run.output
+    assert run.report is not None and run.report["score"] == 0
+    assert [e["id"] for e in run.report["exercises"]] == GRADED
+    assert "Total: 0/" in run.output
+    assert "Not implemented yet" in run.output
+    for exercise in run.report["exercises"]:
+        assert sum(t["max_score"] for t in exercise["tests"]) == exercise["max_score"]
+        assert all(t["hint"] for t in exercise["tests"])
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.exercise}-{m.name}")
+def test_known_wrong_implementation_is_caught(grade, tmp_path: Path, mutant: Mutant):
+    run = grade(mutant.write(tmp_path / "submission"), mutant.exercise)
+    assert run.returncode == 0, run.output
+    exercise = run.exercise(mutant.exercise)
+    assert exercise["score"] < exercise["max_score"], f"{mutant.description}: not caught"
+    for check_id in mutant.check_ids:
+        assert run.check(check_id)["status"] == "failed", f"{mutant.description}: {check_id} passed"
+    # The rest of the exercise is still credited: the suites judge each clause on its own.
+    failed = {t["id"] for t in exercise["tests"] if t["status"] != "passed"}
+    assert failed == set(mutant.check_ids)
+
+
+def test_syntax_error_in_one_module_leaves_the_other_graded(grade, reference_copy: Path):
+    path = reference_copy / "basic_call.py"
+    lines = path.read_text().splitlines()
+    lines[40] = "def broken(:"
+    path.write_text("\n".join(lines) + "\n")
+    run = grade(reference_copy)
+    assert run.returncode == 0, run.output
+    assert run.exercise("basic_call")["score"] == 0
+    assert run.exercise("temperature")["score"] == 10
+    feedback = run.check("basic_call/test_public.py::test_ask_openai_returns_reply_text")["feedback"]
+    assert "exercises/basic_call.py, line 41" in feedback and "SyntaxError" in feedback
+
+
+@pytest.mark.parametrize(
+    "statement, expected",
+    [
+        ("import sys\nsys.exit(3)\n", "sys.exit(3)"),
+        ("import definitely_not_a_module\n", "ModuleNotFoundError"),
+        ("raise KeyboardInterrupt\n", "KeyboardInterrupt"),
+    ],
+)
+def test_module_failing_at_import_costs_only_its_exercise(grade, reference_copy: Path, statement, expected):
+    path = reference_copy / "temperature.py"
+    path.write_text(path.read_text() + "\n" + statement)
+    run = grade(reference_copy)
+    assert run.returncode == 0, run.output
+    assert run.exercise("temperature")["score"] == 0
+    assert run.exercise("basic_call")["score"] == 10
+    feedback = run.check("temperature/test_public.py::test_sample_completions_returns_n_texts")["feedback"]
+    assert expected in feedback and "exercises/temperature.py" in feedback
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    source = path.read_text()
+    assert source.count(old) == 1
+    path.write_text(source.replace(old, new))
+
+
+def test_mismatch_explanation_names_the_field_even_when_swallowed(grade, reference_copy: Path):
+    path = reference_copy / "basic_call.py"
+    _replace(
+        path,
+        "    response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n",
+        "    try:\n"
+        '        response = client.chat.completions.create(model="gpt-4o", messages=messages, max_tokens=max_tokens)\n'
+        "    except Exception:\n"
+        '        return "sorry"\n',
+    )
+    run = grade(reference_copy, "basic_call")
+    check = run.check("basic_call/test_public.py::test_ask_openai_returns_reply_text")
+    assert check["status"] == "failed"
+    assert "`model`" in check["feedback"]
+    assert "'gpt-4o'" in check["feedback"] and "'gpt-4o-mini'" in check["feedback"]
+    hidden = run.check("basic_call/test_hidden.py::test_model_and_max_tokens_passed_through")
+    assert hidden["status"] == "passed"
+
+
+def test_hidden_check_feedback_does_not_show_expected_values(grade, reference_copy: Path):
+    _replace(reference_copy / "basic_call.py", "max_tokens=max_tokens)", "max_tokens=99)")
+    run = grade(reference_copy, "basic_call")
+    hidden = run.check("basic_call/test_hidden.py::test_model_and_max_tokens_passed_through")
+    assert hidden["status"] == "failed"
+    assert "`max_tokens`: you sent 99" in hidden["feedback"]
+    assert "20" not in hidden["feedback"], "a hidden check revealed its expected value"
+
+
+def test_grading_opens_no_socket(grade, reference_copy: Path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    accepted: list[object] = []
+
+    def accept() -> None:
+        try:
+            accepted.append(listener.accept())
+        except OSError:
+            pass
+
+    _replace(
+        reference_copy / "basic_call.py",
+        '    """Send one Chat Completions request and return the reply\'s text."""\n',
+        '    """Send one Chat Completions request and return the reply\'s text."""\n'
+        "    import _socket\n"
+        "    try:\n"
+        f"        _socket.socket().connect(('127.0.0.1', {port}))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    import httpx2\n"
+        "    try:\n"
+        f"        httpx2.get('http://127.0.0.1:{port}/')\n"
+        "    except Exception:\n"
+        "        pass\n",
+    )
+    run = grade(reference_copy, "basic_call")
+    thread = threading.Thread(target=accept)
+    thread.start()
+    thread.join()
+    listener.close()
+    assert accepted == [], "a connection reached the listener while grading"
+    check = run.check("basic_call/test_public.py::test_ask_openai_returns_reply_text")
+    assert check["status"] == "failed"
+    assert f"127.0.0.1:{port}" in check["feedback"] and "network" in check["feedback"]
+
+
+def test_unknown_exercise_exits_2_listing_the_valid_ones(grade):
+    run = grade(REFERENCE, "basic_cal")
+    assert run.returncode == 2
+    assert "basic_cal" in run.output and "basic_call" in run.output and "temperature" in run.output
+
+
+def test_missing_submission_exits_2_naming_it(grade, tmp_path: Path):
+    run = grade(tmp_path / "nowhere")
+    assert run.returncode == 2
+    assert "nowhere" in run.output
+
+
+def test_fail_under_exits_1_below_the_threshold(grade):
+    assert grade(STUBS, "--fail-under", "50").returncode == 1
+    assert grade(REFERENCE, "--fail-under", "100").returncode == 0
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt"])
+def test_broken_cassette_is_a_staff_error_not_the_students(grade, tmp_path: Path, damage: str):
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(course.CASSETTES_DIR, cassettes)
+    target = cassettes / "basic_call" / "test_ask_openai_returns_reply_text.yaml"
+    if damage == "delete":
+        target.unlink()
+    else:
+        target.write_text("interactions: [\n  {oops")
+    run = grade(REFERENCE, "basic_call", "--cassettes", str(cassettes))
+    assert run.returncode == 2, run.output
+    check = run.check("basic_call/test_public.py::test_ask_openai_returns_reply_text")
+    assert check["status"] == "error"
+    assert "test_ask_openai_returns_reply_text.yaml" in check["feedback"]
+    assert "not your fault" in check["feedback"]
+    others = [t for t in run.exercise("basic_call")["tests"] if t["id"] != check["id"]]
+    assert all(t["status"] == "passed" for t in others)
+
+
+def test_cassettes_are_scrubbed_and_point_at_the_public_apis():
+    for path in sorted(course.CASSETTES_DIR.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        for interaction in data["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            assert request["uri"].startswith(("https://api.openai.com/v1/", "https://api.anthropic.com/v1/")), path
+            headers = {k.lower() for k in request["headers"]} | {k.lower() for k in response["headers"]}
+            assert not headers & {"authorization", "x-api-key", "cookie", "set-cookie"}, path
+            assert "content-type" in {k.lower() for k in response["headers"]}, path

@@ -1,0 +1,113 @@
+"""Unit tests of the pure parts: request matching, rubric reading, scoring, the outcome channel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader import channel, course, matching, rubric, scoring
+from grader.errors import StaffError
+
+CHAT = matching.OPENAI_CHAT_PATH
+MESSAGES = matching.ANTHROPIC_MESSAGES_PATH
+BASE = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+
+def test_max_completion_tokens_counts_as_max_tokens():
+    sent = {**BASE, "max_completion_tokens": 100}
+    del sent["max_tokens"]
+    assert matching.differences(CHAT, sent, BASE) == []
+
+
+def test_defaults_may_be_sent_explicitly_but_other_values_may_not():
+    assert matching.differences(CHAT, {**BASE, "n": 1, "stream": False}, BASE) == []
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "n": 2}, BASE)] == ["n"]
+
+
+def test_wrong_model_temperature_and_layout_are_rejected():
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "model": "gpt-4o"}, BASE)] == ["model"]
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "temperature": 0.5}, {**BASE, "temperature": 0.7})] == [
+        "temperature"
+    ]
+    two = {**BASE, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]}
+    assert [d.field for d in matching.differences(CHAT, two, BASE)] == ["messages"]
+    assert [d.field for d in matching.differences(CHAT, BASE, {**BASE, "temperature": 1.0})] == ["temperature"]
+
+
+def test_text_block_lists_equal_plain_strings_and_null_system_is_absent():
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    blocks = {**body, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "system": None}
+    assert matching.differences(MESSAGES, blocks, body) == []
+    assert [d.field for d in matching.differences(MESSAGES, {**body, "system": "be brief"}, body)] == ["system"]
+
+
+def test_describe_names_the_field_and_both_values_unless_hidden():
+    diffs = matching.differences(CHAT, {**BASE, "model": "gpt-4o"}, BASE)
+    assert "`model`: you sent 'gpt-4o'; this check expects 'gpt-4o-mini'" in matching.describe(diffs)
+    assert "gpt-4o-mini" not in matching.describe(diffs, show_expected=False)
+
+
+def _suite(tmp_path: Path, body: str, name: str = "test_public.py") -> Path:
+    (tmp_path / "basic_call").mkdir(exist_ok=True)
+    (tmp_path / "basic_call" / name).write_text("import pytest\n" + body)
+    return tmp_path
+
+
+def test_rubric_reads_points_hints_and_visibility(tmp_path: Path):
+    suites = _suite(
+        tmp_path,
+        '@pytest.mark.points(4)\n@pytest.mark.hint("h")\ndef test_a():\n    """checks a"""\n',
+    )
+    _suite(suites, '@pytest.mark.points(6)\n@pytest.mark.hint("g")\ndef test_b():\n    pass\n', "test_hidden.py")
+    loaded = rubric.load(course.exercise("basic_call"), suites)
+    assert [(c.id, c.points, c.visibility, c.name) for c in loaded.checks] == [
+        ("basic_call/test_public.py::test_a", 4, "visible", "checks a"),
+        ("basic_call/test_hidden.py::test_b", 6, "hidden", "b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('@pytest.mark.points(4)\ndef test_a():\n    pass\n', "needs @pytest.mark.points"),
+        ('@pytest.mark.points(0)\n@pytest.mark.hint("h")\ndef test_a():\n    pass\n', "positive integer"),
+        ('@pytest.mark.points(11)\n@pytest.mark.hint("h")\ndef test_a():\n    pass\n', "add up to 11"),
+    ],
+)
+def test_rubric_refuses_malformed_suites(tmp_path: Path, body: str, message: str):
+    with pytest.raises(StaffError, match=message):
+        rubric.load(course.exercise("basic_call"), _suite(tmp_path, body))
+
+
+def test_rubric_of_a_public_only_copy_reports_the_hidden_points(tmp_path: Path):
+    suites = _suite(tmp_path, '@pytest.mark.points(4)\n@pytest.mark.hint("h")\ndef test_a():\n    pass\n')
+    assert rubric.load(course.exercise("basic_call"), suites).absent_hidden_points == 6
+
+
+def test_scoring_awards_points_only_for_reported_passes():
+    check = rubric.Check("x/test_public.py::test_a", "x", "a", 3, "h", "visible")
+    other = rubric.Check("x/test_public.py::test_b", "x", "b", 7, "h", "visible")
+    rub = rubric.ExerciseRubric(course.Exercise("x", "X", 10), (check, other))
+    result = scoring.grade([rub], {check.id: scoring.Outcome(check.id, "passed")})
+    assert result.score == 3 and result.max_score == 10
+    missing = result.exercises[0].results[1]
+    assert missing.status == "failed" and "No result was reported" in missing.feedback
+    timed = scoring.grade([rub], {}, missing_status="timeout").exercises[0].results[0]
+    assert timed.status == "timeout" and timed.score == 0
+
+
+def test_channel_accepts_signed_records_and_rejects_forged_ones(monkeypatch: pytest.MonkeyPatch):
+    parent = channel.open_parent_channel()
+    monkeypatch.setenv(channel.ENV_VAR, str(parent.fd))
+    child = channel.ChildChannel.from_environment()
+    assert child is not None
+    child.write({"id": "a", "status": "failed"})
+    with parent.results.open("a") as forged:
+        forged.write(json.dumps({"payload": json.dumps({"id": "a", "status": "passed"}), "mac": "0" * 64}) + "\n")
+        forged.write("a::passed\n")
+    records, rejected = channel.read_records(parent)
+    channel.close_parent_channel(parent)
+    assert records == [{"id": "a", "status": "failed"}]
+    assert rejected == 2

@@ -1,0 +1,1 @@
+"""Known-wrong implementations: each is the reference solution with one deliberate mistake."""
