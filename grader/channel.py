@@ -90,7 +90,7 @@ class ChildChannel:
         fd = int(fd_text)
         with os.fdopen(fd, "r") as r:
             handshake = json.loads(r.read())
-        stream = open(handshake["results"], "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+        stream = open(handshake["results"], "a", encoding="utf-8")
         os.set_inheritable(stream.fileno(), False)
         return cls(bytes.fromhex(handshake["key"]), stream)
 

@@ -49,19 +49,19 @@ def parse_body(body: bytes | str | None) -> Any:
 
 def _text_of(content: Any) -> Any:
     """A list of only text parts means the same as the plain string of their text."""
-    if isinstance(content, list) and content and all(
-        isinstance(p, dict) and p.get("type") == "text" and set(p) <= {"type", "text"} for p in content
+    if (
+        isinstance(content, list)
+        and content
+        and all(
+            isinstance(p, dict) and p.get("type") == "text" and set(p) <= {"type", "text"} for p in content
+        )
     ):
         return "".join(str(p["text"]) for p in content)
     return content
 
 
 def _drop_defaults(body: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in body.items()
-        if v is not None and not (k in defaults and _same(v, defaults[k]))
-    }
+    return {k: v for k, v in body.items() if v is not None and not (k in defaults and _same(v, defaults[k]))}
 
 
 def normalize(path: str, body: Any) -> Any:
@@ -91,7 +91,8 @@ def normalize(path: str, body: Any) -> Any:
             del out["system"]
     if isinstance(out.get("messages"), list):
         out["messages"] = [
-            {**m, "content": _text_of(m.get("content"))} if isinstance(m, dict) else m for m in out["messages"]
+            {**m, "content": _text_of(m.get("content"))} if isinstance(m, dict) else m
+            for m in out["messages"]
         ]
     return out
 

@@ -68,7 +68,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     grading = item.config.stash.get(SESSION, None)
     if grading is None:
         return (yield)
@@ -101,7 +103,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     grading = item.config.stash.get(SESSION, None)
     if record is not None and grading is not None:
         record.phases.append(
-            phase_result(call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission)
+            phase_result(
+                call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission
+            )
         )
     return report
 
@@ -149,17 +153,21 @@ def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | Non
         path = None
     else:
         path = grading.settings.cassettes / _exercise_id(node) / f"{name}.yaml"
-    record_this = grading.settings.record and path is not None and not (
-        path.is_file() and replay_layer.is_synthetic(path)
+    record_this = (
+        grading.settings.record
+        and path is not None
+        and not (path.is_file() and replay_layer.is_synthetic(path))
     )
-    with tempfile.TemporaryDirectory() as empty_dir, replay_layer.replaying(
-        path,
-        record=record_this,
-        show_expected=not _is_hidden(node),
-        empty_path=Path(empty_dir) / "none.yaml",
-    ) as active:
+    with (
+        tempfile.TemporaryDirectory() as empty_dir,
+        replay_layer.replaying(
+            path,
+            record=record_this,
+            show_expected=not _is_hidden(node),
+            empty_path=Path(empty_dir) / "none.yaml",
+        ) as active,
+    ):
         yield active
         record = node.stash.get(RECORD, None)
         if record is not None:
             record.notes.extend(active.misses)
-

@@ -25,7 +25,12 @@ from grader.errors import StaffError
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "semantic_body")
 PUBLIC_HOSTS = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
 SCRUBBED_REQUEST_HEADERS = ("authorization", "x-api-key", "cookie", "openai-organization", "openai-project")
-SCRUBBED_RESPONSE_HEADERS = ("set-cookie", "openai-organization", "openai-project", "anthropic-organization-id")
+SCRUBBED_RESPONSE_HEADERS = (
+    "set-cookie",
+    "openai-organization",
+    "openai-project",
+    "anthropic-organization-id",
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,8 @@ def load_cassette_file(path: Path) -> dict[str, Any]:
             it["response"]["body"]["string"]
         except (KeyError, TypeError):
             raise StaffError(f"cassette {path}: interaction {i} lacks request/response fields") from None
-    return data
+    checked: dict[str, Any] = data
+    return checked
 
 
 def is_synthetic(path: Path) -> bool:

@@ -86,8 +86,8 @@ def print_table(grade: Grade, console: Console) -> None:
         if e.hidden_not_run:
             console.print(
                 Text(
-                    f"Note: {e.id} has {e.hidden_not_run} more point(s) in hidden checks that are not in this "
-                    "copy of the grader; they run at official grading.",
+                    f"Note: {e.id} has {e.hidden_not_run} more point(s) in hidden checks that are not in "
+                    "this copy of the grader; they run at official grading.",
                     style="yellow",
                 )
             )

@@ -96,7 +96,9 @@ def _checks_of_file(path: Path, exercise_id: str) -> list[Check]:
         if "parametrize" in marks:
             raise StaffError(f"{where}: graded checks cannot be parametrized (one check, one score)")
         if "points" not in marks or "hint" not in marks:
-            raise StaffError(f"{where}: every graded check needs @pytest.mark.points(N) and @pytest.mark.hint(...)")
+            raise StaffError(
+                f"{where}: every graded check needs @pytest.mark.points(N) and @pytest.mark.hint(...)"
+            )
         points = _literal(marks["points"][0], where)
         hint = _literal(marks["hint"][0], where)
         if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
@@ -133,7 +135,12 @@ def load(exercise: Exercise, suites_dir: Path = SUITES_DIR) -> ExerciseRubric:
     if not files:
         raise StaffError(f"exercise {exercise.id!r} has no suite files under {suites_dir / exercise.id}")
     # Visible checks first: the student reads the public ones before the hidden ones.
-    checks = tuple(sorted((c for f in files for c in _checks_of_file(f, exercise.id)), key=lambda c: c.visibility != "visible"))
+    checks = tuple(
+        sorted(
+            (c for f in files for c in _checks_of_file(f, exercise.id)),
+            key=lambda c: c.visibility != "visible",
+        )
+    )
     rubric = ExerciseRubric(exercise, checks)
     has_hidden_files = any(f.name.startswith("test_hidden") for f in files)
     total = rubric.present_points

@@ -62,7 +62,7 @@ def load_exercise(exercise_id: str, directory: Path) -> types.ModuleType:
     try:
         _run_package_init(directory)
         return importlib.import_module(name)
-    except BaseException as exc:  # noqa: BLE001 - SyntaxError, SystemExit, KeyboardInterrupt all cost one exercise
+    except BaseException as exc:
         sys.modules.pop(name, None)
         message = describe_import_failure(exc, directory, exercise_id)
         _failures[exercise_id] = message

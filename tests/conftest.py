@@ -37,7 +37,17 @@ class GradeRun:
 def run_grade(tmp_path: Path, submission: Path, *args: str) -> GradeRun:
     report = tmp_path / "report.json"
     process = subprocess.run(
-        [sys.executable, "-m", "grader", "grade", "--submission", str(submission), "--json", str(report), *args],
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            "--submission",
+            str(submission),
+            "--json",
+            str(report),
+            *args,
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -94,7 +94,9 @@ def test_mismatch_explanation_names_the_field_even_when_swallowed(grade, referen
         path,
         "    response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n",
         "    try:\n"
-        '        response = client.chat.completions.create(model="gpt-4o", messages=messages, max_tokens=max_tokens)\n'
+        "        response = client.chat.completions.create(\n"
+        '            model="gpt-4o", messages=messages, max_tokens=max_tokens\n'
+        "        )\n"
         "    except Exception:\n"
         '        return "sorry"\n',
     )
@@ -197,7 +199,9 @@ def test_cassettes_are_scrubbed_and_point_at_the_public_apis():
         data = yaml.safe_load(path.read_text())
         for interaction in data["interactions"]:
             request, response = interaction["request"], interaction["response"]
-            assert request["uri"].startswith(("https://api.openai.com/v1/", "https://api.anthropic.com/v1/")), path
+            assert request["uri"].startswith(
+                ("https://api.openai.com/v1/", "https://api.anthropic.com/v1/")
+            ), path
             headers = {k.lower() for k in request["headers"]} | {k.lower() for k in response["headers"]}
             assert not headers & {"authorization", "x-api-key", "cookie", "set-cookie"}, path
             assert "content-type" in {k.lower() for k in response["headers"]}, path
