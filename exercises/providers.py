@@ -64,9 +64,7 @@ class AllProvidersFailedError(Exception):
     def __str__(self) -> str:
         if not self.errors:
             return "all providers failed (no provider was tried)"
-        failures = "; ".join(
-            f"{provider}: {type(error).__name__}: {error}" for provider, error in self.errors
-        )
+        failures = "; ".join(f"{provider}: {type(error).__name__}: {error}" for provider, error in self.errors)
         return f"all providers failed ({len(self.errors)} tried): {failures}"
 
 

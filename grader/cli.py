@@ -18,9 +18,7 @@ def _percent(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--fail-under takes a percentage from 0 to 100, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"--fail-under takes a percentage from 0 to 100, got {text!r}") from None
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"--fail-under takes a percentage from 0 to 100, got {text!r}")
     return value
@@ -31,18 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a submission and print the score table")
     grade.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise ids (default: all)")
-    grade.add_argument(
-        "--submission", type=Path, default=Path("exercises"), help="directory graded as `exercises`"
-    )
-    grade.add_argument(
-        "--json", type=Path, default=Path("grade-report.json"), help="where to write the report"
-    )
-    grade.add_argument(
-        "--fail-under", type=_percent, metavar="PERCENT", help="exit 1 when the score is lower"
-    )
-    grade.add_argument(
-        "--time-limit", type=float, default=600.0, help="wall-clock limit of the whole run (s)"
-    )
+    grade.add_argument("--submission", type=Path, default=Path("exercises"), help="directory graded as `exercises`")
+    grade.add_argument("--json", type=Path, default=Path("grade-report.json"), help="where to write the report")
+    grade.add_argument("--fail-under", type=_percent, metavar="PERCENT", help="exit 1 when the score is lower")
+    grade.add_argument("--time-limit", type=float, default=600.0, help="wall-clock limit of the whole run (s)")
     grade.add_argument("--cassettes", type=Path, default=course.CASSETTES_DIR, help=argparse.SUPPRESS)
     return parser
 
@@ -54,9 +44,7 @@ def _select(names: Sequence[str]) -> tuple[course.Exercise, ...]:
     valid = {e.id for e in available}
     unknown = [n for n in names if n not in valid]
     if unknown:
-        raise UsageError(
-            f"unknown exercise {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(valid))}"
-        )
+        raise UsageError(f"unknown exercise {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(valid))}")
     return tuple(e for e in available if e.id in names)
 
 
@@ -66,9 +54,7 @@ def grade_command(args: argparse.Namespace, console: Console) -> int:
     if not submission.is_dir():
         raise UsageError(f"--submission {args.submission}: no such directory")
     rubrics = [rubric.load(e) for e in exercises]
-    run = runner.run_child(
-        rubrics, submission=submission, cassettes=args.cassettes, time_limit=args.time_limit
-    )
+    run = runner.run_child(rubrics, submission=submission, cassettes=args.cassettes, time_limit=args.time_limit)
     notes = []
     if run.returncode is None:
         notes.append(f"grading hit its time limit of {args.time_limit:.0f} s; unfinished checks score 0")

@@ -52,9 +52,7 @@ def _text_of(content: Any) -> Any:
     if (
         isinstance(content, list)
         and content
-        and all(
-            isinstance(p, dict) and p.get("type") == "text" and set(p) <= {"type", "text"} for p in content
-        )
+        and all(isinstance(p, dict) and p.get("type") == "text" and set(p) <= {"type", "text"} for p in content)
     ):
         return "".join(str(p["text"]) for p in content)
     return content
@@ -91,8 +89,7 @@ def normalize(path: str, body: Any) -> Any:
             del out["system"]
     if isinstance(out.get("messages"), list):
         out["messages"] = [
-            {**m, "content": _text_of(m.get("content"))} if isinstance(m, dict) else m
-            for m in out["messages"]
+            {**m, "content": _text_of(m.get("content"))} if isinstance(m, dict) else m for m in out["messages"]
         ]
     return out
 

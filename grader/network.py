@@ -30,9 +30,7 @@ _installed = False
 
 def _describe(event: str, args: tuple[Any, ...]) -> str:
     target: Any = (
-        args[1]
-        if event.startswith("socket.") and len(args) > 1 and event != "socket.getaddrinfo"
-        else args[0]
+        args[1] if event.startswith("socket.") and len(args) > 1 and event != "socket.getaddrinfo" else args[0]
     )
     if event == "socket.getaddrinfo":
         target = f"{args[0]}:{args[1]}" if len(args) > 1 and args[1] is not None else args[0]

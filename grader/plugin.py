@@ -68,9 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, object, object]:
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     grading = item.config.stash.get(SESSION, None)
     if grading is None:
         return (yield)
@@ -103,9 +101,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     grading = item.config.stash.get(SESSION, None)
     if record is not None and grading is not None:
         record.phases.append(
-            phase_result(
-                call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission
-            )
+            phase_result(call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission)
         )
     return report
 
@@ -154,9 +150,7 @@ def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | Non
     else:
         path = grading.settings.cassettes / _exercise_id(node) / f"{name}.yaml"
     record_this = (
-        grading.settings.record
-        and path is not None
-        and not (path.is_file() and replay_layer.is_synthetic(path))
+        grading.settings.record and path is not None and not (path.is_file() and replay_layer.is_synthetic(path))
     )
     with (
         tempfile.TemporaryDirectory() as empty_dir,

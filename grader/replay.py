@@ -71,8 +71,7 @@ def load_cassette_file(path: Path) -> dict[str, Any]:
     """Parse and check a cassette; a StaffError names the file when it is missing or corrupt."""
     if not path.is_file():
         raise StaffError(
-            f"cassette {path} is missing. Record it with `nox -s record -- {path.parent.name}` "
-            "or restore it from git."
+            f"cassette {path} is missing. Record it with `nox -s record -- {path.parent.name}` or restore it from git."
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -122,9 +121,7 @@ def _to_public_host(request: Any) -> Any:
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"] = {
-        k: v for k, v in response["headers"].items() if k.lower() not in SCRUBBED_RESPONSE_HEADERS
-    }
+    response["headers"] = {k: v for k, v in response["headers"].items() if k.lower() not in SCRUBBED_RESPONSE_HEADERS}
     return response
 
 
@@ -196,9 +193,7 @@ def replaying(
 
         def can_play_response_for(request: Any) -> bool:
             parts = urlsplit(request.uri)
-            replay.sent.append(
-                SentRequest(request.method, request.uri, parts.path, matching.parse_body(request.body))
-            )
+            replay.sent.append(SentRequest(request.method, request.uri, parts.path, matching.parse_body(request.body)))
             playable = bool(original(request))
             if not playable and not record:
                 replay.misses.append(_explain_miss(replay, cassette, request))

@@ -66,9 +66,7 @@ def _literal(node: ast.expr, where: str) -> object:
 def _module_visibility(tree: ast.Module, path: Path) -> str:
     visibility = "hidden" if path.name.startswith("test_hidden") else "visible"
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
-        ):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
             marks = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
             for m in marks:
                 parsed = _mark(m)
@@ -96,9 +94,7 @@ def _checks_of_file(path: Path, exercise_id: str) -> list[Check]:
         if "parametrize" in marks:
             raise StaffError(f"{where}: graded checks cannot be parametrized (one check, one score)")
         if "points" not in marks or "hint" not in marks:
-            raise StaffError(
-                f"{where}: every graded check needs @pytest.mark.points(N) and @pytest.mark.hint(...)"
-            )
+            raise StaffError(f"{where}: every graded check needs @pytest.mark.points(N) and @pytest.mark.hint(...)")
         points = _literal(marks["points"][0], where)
         hint = _literal(marks["hint"][0], where)
         if not isinstance(points, int) or isinstance(points, bool) or points <= 0:

@@ -102,7 +102,6 @@ def run_child(
     }
     if not outcomes and returncode is not None and returncode not in (0, 1):
         raise StaffError(
-            f"the grading child process ended (exit code {returncode}) before any check ran; "
-            f"its output:\n{output}"
+            f"the grading child process ended (exit code {returncode}) before any check ran; its output:\n{output}"
         )
     return ChildRun(outcomes, returncode, output, rejected)

@@ -24,9 +24,7 @@ class Settings:
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "LLM API course grader")
-    group.addoption(
-        "--grader-submission", metavar="DIR", help="grade this directory as the package `exercises`"
-    )
+    group.addoption("--grader-submission", metavar="DIR", help="grade this directory as the package `exercises`")
     group.addoption("--grader-cassettes", metavar="DIR", help=f"cassette directory (default {CASSETTES_DIR})")
     group.addoption("--grader-record", action="store_true", help="record cassettes from the real APIs")
 

@@ -199,9 +199,7 @@ def test_cassettes_are_scrubbed_and_point_at_the_public_apis():
         data = yaml.safe_load(path.read_text())
         for interaction in data["interactions"]:
             request, response = interaction["request"], interaction["response"]
-            assert request["uri"].startswith(
-                ("https://api.openai.com/v1/", "https://api.anthropic.com/v1/")
-            ), path
+            assert request["uri"].startswith(("https://api.openai.com/v1/", "https://api.anthropic.com/v1/")), path
             headers = {k.lower() for k in request["headers"]} | {k.lower() for k in response["headers"]}
             assert not headers & {"authorization", "x-api-key", "cookie", "set-cookie"}, path
             assert "content-type" in {k.lower() for k in response["headers"]}, path

@@ -29,14 +29,11 @@ def test_defaults_may_be_sent_explicitly_but_other_values_may_not():
 def test_wrong_model_temperature_and_layout_are_rejected():
     assert [d.field for d in matching.differences(CHAT, {**BASE, "model": "gpt-4o"}, BASE)] == ["model"]
     assert [
-        d.field
-        for d in matching.differences(CHAT, {**BASE, "temperature": 0.5}, {**BASE, "temperature": 0.7})
+        d.field for d in matching.differences(CHAT, {**BASE, "temperature": 0.5}, {**BASE, "temperature": 0.7})
     ] == ["temperature"]
     two = {**BASE, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]}
     assert [d.field for d in matching.differences(CHAT, two, BASE)] == ["messages"]
-    assert [d.field for d in matching.differences(CHAT, BASE, {**BASE, "temperature": 1.0})] == [
-        "temperature"
-    ]
+    assert [d.field for d in matching.differences(CHAT, BASE, {**BASE, "temperature": 1.0})] == ["temperature"]
 
 
 def test_text_block_lists_equal_plain_strings_and_null_system_is_absent():
@@ -47,9 +44,7 @@ def test_text_block_lists_equal_plain_strings_and_null_system_is_absent():
         "system": None,
     }
     assert matching.differences(MESSAGES, blocks, body) == []
-    assert [d.field for d in matching.differences(MESSAGES, {**body, "system": "be brief"}, body)] == [
-        "system"
-    ]
+    assert [d.field for d in matching.differences(MESSAGES, {**body, "system": "be brief"}, body)] == ["system"]
 
 
 def test_describe_names_the_field_and_both_values_unless_hidden():
@@ -69,9 +64,7 @@ def test_rubric_reads_points_hints_and_visibility(tmp_path: Path):
         tmp_path,
         '@pytest.mark.points(4)\n@pytest.mark.hint("h")\ndef test_a():\n    """checks a"""\n',
     )
-    _suite(
-        suites, '@pytest.mark.points(6)\n@pytest.mark.hint("g")\ndef test_b():\n    pass\n', "test_hidden.py"
-    )
+    _suite(suites, '@pytest.mark.points(6)\n@pytest.mark.hint("g")\ndef test_b():\n    pass\n', "test_hidden.py")
     loaded = rubric.load(course.exercise("basic_call"), suites)
     assert [(c.id, c.points, c.visibility, c.name) for c in loaded.checks] == [
         ("basic_call/test_public.py::test_a", 4, "visible", "checks a"),
@@ -116,9 +109,7 @@ def test_channel_accepts_signed_records_and_rejects_forged_ones(monkeypatch: pyt
     assert child is not None
     child.write({"id": "a", "status": "failed"})
     with parent.results.open("a") as forged:
-        forged.write(
-            json.dumps({"payload": json.dumps({"id": "a", "status": "passed"}), "mac": "0" * 64}) + "\n"
-        )
+        forged.write(json.dumps({"payload": json.dumps({"id": "a", "status": "passed"}), "mac": "0" * 64}) + "\n")
         forged.write("a::passed\n")
     records, rejected = channel.read_records(parent)
     channel.close_parent_channel(parent)

@@ -97,9 +97,7 @@ def backoff_delay(retry: int, *, base_delay: float = 1.0, max_delay: float = 30.
     if retry < 0:
         raise ValueError(f"retry must be 0 or more, got {retry!r}")
     if base_delay < 0 or max_delay < 0:
-        raise ValueError(
-            f"delays must not be negative, got base_delay={base_delay!r}, max_delay={max_delay!r}"
-        )
+        raise ValueError(f"delays must not be negative, got base_delay={base_delay!r}, max_delay={max_delay!r}")
     try:
         grown = base_delay * 2.0**retry
     except OverflowError:

@@ -54,9 +54,7 @@ class AllProvidersFailedError(Exception):
     def __str__(self) -> str:
         if not self.errors:
             return "all providers failed (no provider was tried)"
-        failures = "; ".join(
-            f"{provider}: {type(error).__name__}: {error}" for provider, error in self.errors
-        )
+        failures = "; ".join(f"{provider}: {type(error).__name__}: {error}" for provider, error in self.errors)
         return f"all providers failed ({len(self.errors)} tried): {failures}"
 
 
@@ -74,9 +72,7 @@ def _text_of(content: object) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
         )
     return "" if content is None else str(content)
 
@@ -131,9 +127,7 @@ def chat_with_fallback(
     errors: list[tuple[str, BaseException]] = []
     for provider, client in routes:
         try:
-            return chat(
-                provider, cast("openai.OpenAI | anthropic.Anthropic", client), messages, max_tokens=max_tokens
-            )
+            return chat(provider, cast("openai.OpenAI | anthropic.Anthropic", client), messages, max_tokens=max_tokens)
         except (openai.APIError, anthropic.APIError) as error:
             errors.append((provider, error))
     raise AllProvidersFailedError(errors) from errors[-1][1]

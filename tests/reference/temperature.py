@@ -24,8 +24,7 @@ def _check_temperature(temperature: float) -> None:
     # Written as a positive test so that NaN is rejected too.
     if not (_MIN_TEMPERATURE <= temperature <= _MAX_TEMPERATURE):
         raise ValueError(
-            f"temperature {temperature!r} is out of range: use a value from "
-            f"{_MIN_TEMPERATURE} to {_MAX_TEMPERATURE}"
+            f"temperature {temperature!r} is out of range: use a value from {_MIN_TEMPERATURE} to {_MAX_TEMPERATURE}"
         )
 
 

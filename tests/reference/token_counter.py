@@ -170,9 +170,7 @@ class UsageTracker:
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = []
         for row in rows:
-            cells = [row[0].ljust(widths[0])] + [
-                cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)
-            ]
+            cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
             lines.append("  ".join(cells).rstrip())
         return "\n".join(lines)
 

@@ -374,10 +374,7 @@ def _openai_chunks(
     def choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-    events = [
-        chunk([choice(i, {"role": "assistant", "content": "", "refusal": None})])
-        for i in range(len(per_choice))
-    ]
+    events = [chunk([choice(i, {"role": "assistant", "content": "", "refusal": None})]) for i in range(len(per_choice))]
     longest = max((len(p) for p in per_choice), default=0)
     for step in range(longest):
         for i, pieces in enumerate(per_choice):
@@ -692,8 +689,7 @@ def anthropic_message(
                 block.setdefault("signature", ctx.api._rand(_ALNUM + "+/", 344))
             content.append(block)
         out = sum(
-            _count_tokens(str(b.get("text") or b.get("thinking") or json.dumps(b.get("input", ""))))
-            for b in content
+            _count_tokens(str(b.get("text") or b.get("thinking") or json.dumps(b.get("input", "")))) for b in content
         )
         tokens = _anthropic_usage(_prompt_tokens(ctx.request), out, usage)
         return _anthropic_json(ctx, content, model, tokens, stop_reason)
@@ -959,9 +955,7 @@ class FakeAPI:
         )
         if not has_auth:
             if provider == "openai":
-                return _openai_error_response(
-                    401, _OPENAI_NO_KEY, "invalid_request_error", authenticated=False
-                )
+                return _openai_error_response(401, _OPENAI_NO_KEY, "invalid_request_error", authenticated=False)
             return _anthropic_error_response(
                 self, 401, "authentication_error", "x-api-key header is required", authenticated=False
             )
@@ -969,9 +963,7 @@ class FakeAPI:
         known = req.method == "POST" and path in (OPENAI_CHAT_PATH, ANTHROPIC_MESSAGES_PATH)
         if not known:
             if provider == "openai":
-                return _openai_error_response(
-                    404, f"Invalid URL ({req.method} {req.path})", "invalid_request_error"
-                )
+                return _openai_error_response(404, f"Invalid URL ({req.method} {req.path})", "invalid_request_error")
             return _anthropic_error_response(self, 404, "not_found_error", "Not Found")
 
         try:

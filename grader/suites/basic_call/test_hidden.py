@@ -39,9 +39,7 @@ def test_ask_anthropic_system_parameter(exercise, anthropic_client, replay):
 def test_model_and_max_tokens_passed_through(exercise, openai_client, anthropic_client, replay):
     """both functions send the model and token limit they are given"""
     openai_text = exercise.ask_openai(openai_client, PROMPT, model="gpt-4o", max_tokens=20)
-    anthropic_text = exercise.ask_anthropic(
-        anthropic_client, PROMPT, model="claude-sonnet-4-6", max_tokens=50
-    )
+    anthropic_text = exercise.ask_anthropic(anthropic_client, PROMPT, model="claude-sonnet-4-6", max_tokens=50)
     assert openai_text == replay.response_json(0)["choices"][0]["message"]["content"]
     assert anthropic_text == _anthropic_text(replay.response_json(1))
 
@@ -69,9 +67,7 @@ def test_empty_replies_give_empty_string(exercise, openai_client, anthropic_clie
 
 
 @pytest.mark.points(1)
-@pytest.mark.hint(
-    "Each function makes exactly one API request: no retries, no second call, no extra endpoints."
-)
+@pytest.mark.hint("Each function makes exactly one API request: no retries, no second call, no extra endpoints.")
 def test_exactly_one_request_each(exercise, openai_client, anthropic_client, replay):
     """each function makes exactly one request"""
     exercise.ask_openai(openai_client, PROMPT)

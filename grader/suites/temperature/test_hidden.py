@@ -62,8 +62,6 @@ def test_sample_completions_validates_before_sending(exercise, openai_client, re
 @pytest.mark.hint("Send n, temperature, model and max_tokens exactly as given, in a single request.")
 def test_sample_completions_request(exercise, openai_client, replay):
     """sample_completions sends n, temperature, model and max_tokens in one request"""
-    result = exercise.sample_completions(
-        openai_client, PROMPT, temperature=1.2, n=2, model="gpt-4o", max_tokens=30
-    )
+    result = exercise.sample_completions(openai_client, PROMPT, temperature=1.2, n=2, model="gpt-4o", max_tokens=30)
     assert len(replay.sent) == 1
     assert result == _texts(replay.response_json())

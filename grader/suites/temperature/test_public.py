@@ -24,9 +24,7 @@ def test_compare_temperatures_returns_text_per_temperature(exercise, openai_clie
 
 
 @pytest.mark.points(2)
-@pytest.mark.hint(
-    "Send one request with n=n and temperature=temperature and return the texts of all choices."
-)
+@pytest.mark.hint("Send one request with n=n and temperature=temperature and return the texts of all choices.")
 def test_sample_completions_returns_n_texts(exercise, openai_client, replay):
     """sample_completions returns the text of every choice from one request"""
     result = exercise.sample_completions(openai_client, PROMPT, temperature=0.8, n=3)
