@@ -12,7 +12,7 @@ import yaml
 
 from grader import course
 from tests.conftest import REFERENCE, STUBS
-from tests.wrong.catalogue import MUTANTS, Mutant
+from tests.wrong.catalogue import Mutant, all_mutants
 
 GRADED = [e.id for e in course.gradable()]
 
@@ -37,7 +37,7 @@ def test_stubs_score_zero_with_a_table_and_a_report(grade):
         assert all(t["hint"] for t in exercise["tests"])
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.exercise}-{m.name}")
+@pytest.mark.parametrize("mutant", all_mutants(), ids=lambda m: f"{m.exercise}-{m.name}")
 def test_known_wrong_implementation_is_caught(grade, tmp_path: Path, mutant: Mutant):
     run = grade(mutant.write(tmp_path / "submission"), mutant.exercise)
     assert run.returncode == 0, run.output

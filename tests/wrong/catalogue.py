@@ -7,6 +7,8 @@ check(s) that must fail because of it.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,114 +42,11 @@ class Mutant:
         return directory
 
 
-MUTANTS: tuple[Mutant, ...] = (
-    # basic_call
-    Mutant(
-        "basic_call", "anthropic_system_as_message",
-        "sends the Anthropic system prompt as a message instead of the system parameter",
-        ("test_hidden.py::test_ask_anthropic_system_parameter",),
-        ((
-            '        messages=[{"role": "user", "content": prompt}],\n        system=system if system else anthropic.omit,',
-            '        messages=([{"role": "system", "content": system}] if system else [])\n'
-            '        + [{"role": "user", "content": prompt}],',
-        ),),
-    ),
-    Mutant(
-        "basic_call", "openai_system_after_user",
-        "puts the OpenAI system message after the user message",
-        ("test_hidden.py::test_ask_openai_system_message_first",),
-        ((
-            '    if system:\n        messages.append({"role": "system", "content": system})\n'
-            '    messages.append({"role": "user", "content": prompt})',
-            '    messages.append({"role": "user", "content": prompt})\n'
-            '    if system:\n        messages.append({"role": "system", "content": system})',
-        ),),
-    ),
-    Mutant(
-        "basic_call", "first_text_block_only",
-        "returns only the first content block's text instead of joining every text block",
-        ("test_hidden.py::test_ask_anthropic_joins_text_blocks", "test_hidden.py::test_empty_replies_give_empty_string"),
-        ((
-            '    return "".join(block.text for block in response.content if block.type == "text")',
-            "    return response.content[0].text  # type: ignore[union-attr]",
-        ),),
-    ),
-    Mutant(
-        "basic_call", "none_content_returned",
-        "returns None instead of '' when the OpenAI reply has no content",
-        ("test_hidden.py::test_empty_replies_give_empty_string",),
-        (('    return response.choices[0].message.content or ""', "    return response.choices[0].message.content  # type: ignore[return-value]"),),
-    ),
-    Mutant(
-        "basic_call", "fixed_model_and_limit",
-        "ignores the model and max_tokens arguments of ask_openai",
-        ("test_hidden.py::test_model_and_max_tokens_passed_through",),
-        (("create(model=model, messages=messages, max_tokens=max_tokens)", 'create(model="gpt-4o-mini", messages=messages, max_tokens=100)'),),
-    ),
-    Mutant(
-        "basic_call", "two_requests",
-        "calls the OpenAI API twice and keeps the second reply",
-        (
-            "test_hidden.py::test_exactly_one_request_each", "test_public.py::test_ask_openai_returns_reply_text",
-            "test_hidden.py::test_ask_openai_system_message_first", "test_hidden.py::test_empty_replies_give_empty_string",
-            "test_hidden.py::test_model_and_max_tokens_passed_through",
-        ),
-        ((
-            "    response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n",
-            "    response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n"
-            "    try:\n"
-            "        response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n"
-            "    except Exception:\n"
-            "        pass\n",
-        ),),
-    ),
-    # temperature
-    Mutant(
-        "temperature", "temperature_dropped",
-        "never sends the temperature",
-        ("test_public.py::test_compare_temperatures_returns_text_per_temperature", "test_hidden.py::test_compare_temperatures_order_and_values"),
-        (("            max_tokens=max_tokens,\n            temperature=temperature,\n        )\n        results", "            max_tokens=max_tokens,\n        )\n        results"),),
-    ),
-    Mutant(
-        "temperature", "validates_after_sending",
-        "checks the temperatures only after sending the requests",
-        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
-        (
-            ("    for temperature in temps:\n        _check_temperature(temperature)\n    if len(set(temps))", "    if len(set(temps))"),
-            ("        results[temperature] = (response.choices[0].message.content or \"\") if response.choices else \"\"\n",
-             "        _check_temperature(temperature)\n"
-             "        results[temperature] = (response.choices[0].message.content or \"\") if response.choices else \"\"\n"),
-        ),
-    ),
-    Mutant(
-        "temperature", "choices_not_sorted",
-        "returns the choices in the order the API listed them",
-        ("test_hidden.py::test_sample_completions_sorted_by_index",),
-        (("    choices = sorted(response.choices, key=lambda choice: choice.index)", "    choices = list(response.choices)"),),
-    ),
-    Mutant(
-        "temperature", "duplicates_allowed",
-        "accepts the same temperature twice",
-        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
-        (("    if len(set(temps)) != len(temps):", "    if False:"),),
-    ),
-    Mutant(
-        "temperature", "sample_without_n",
-        "sends one request per sample instead of one request with n choices",
-        (
-            "test_public.py::test_sample_completions_returns_n_texts", "test_hidden.py::test_sample_completions_request",
-            "test_hidden.py::test_sample_completions_sorted_by_index",
-        ),
-        ((
-            "        temperature=temperature,\n        n=n,\n    )\n"
-            "    choices = sorted(response.choices, key=lambda choice: choice.index)\n"
-            '    return [choice.message.content or "" for choice in choices]',
-            "        temperature=temperature,\n    )\n"
-            '    return [response.choices[0].message.content or ""] * n',
-        ),),
-    ),
-)
-
-
-def by_exercise(exercise: str) -> tuple[Mutant, ...]:
-    return tuple(m for m in MUTANTS if m.exercise == exercise)
+def all_mutants() -> tuple[Mutant, ...]:
+    """Every mutant, from the modules beside this one (one module per exercise, named after it)."""
+    found: list[Mutant] = []
+    package = Path(__file__).resolve().parent
+    for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda i: i.name):
+        if info.name != "catalogue":
+            found.extend(importlib.import_module(f"tests.wrong.{info.name}").MUTANTS)
+    return tuple(found)

@@ -1,0 +1,44 @@
+"""Grade one submission: rubric, one child run, scores. Used by every command that grades."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader import course, rubric, runner, scoring
+from grader.errors import UsageError
+
+
+def select(names: Sequence[str]) -> tuple[course.Exercise, ...]:
+    """The exercises named (all gradable ones when none); UsageError listing the valid ids."""
+    available = course.gradable()
+    if not names:
+        return available
+    valid = {e.id for e in available}
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise UsageError(
+            f"unknown exercise {', '.join(map(repr, unknown))}; valid: {', '.join(e.id for e in available)}"
+        )
+    return tuple(e for e in available if e.id in names)
+
+
+def grade_submission(
+    exercises: Sequence[course.Exercise],
+    submission: Path,
+    *,
+    cassettes: Path = course.CASSETTES_DIR,
+    time_limit: float = 600.0,
+) -> scoring.Grade:
+    """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot."""
+    if not submission.is_dir():
+        raise UsageError(f"--submission {submission}: no such directory")
+    rubrics = [rubric.load(e) for e in exercises]
+    run = runner.run_child(rubrics, submission=submission.resolve(), cassettes=cassettes, time_limit=time_limit)
+    notes = []
+    if run.returncode is None:
+        notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")
+    if run.rejected_records:
+        notes.append(f"{run.rejected_records} forged or corrupt result line(s) were ignored")
+    missing = "timeout" if run.returncode is None else "failed"
+    return scoring.grade(rubrics, run.outcomes, missing_status=missing, notes=notes)

@@ -1,0 +1,95 @@
+# ruff: noqa: E501  (edits quote whole source lines of the reference)
+"""Known-wrong implementations of exercise basic_call."""
+
+from tests.wrong.catalogue import Mutant
+
+MUTANTS = (
+    Mutant(
+        "basic_call",
+        "anthropic_system_as_message",
+        "sends the Anthropic system prompt as a message instead of the system parameter",
+        ("test_hidden.py::test_ask_anthropic_system_parameter",),
+        (
+            (
+                '        messages=[{"role": "user", "content": prompt}],\n        system=system if system else anthropic.omit,',
+                '        messages=([{"role": "system", "content": system}] if system else [])\n'
+                '        + [{"role": "user", "content": prompt}],',
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "openai_system_after_user",
+        "puts the OpenAI system message after the user message",
+        ("test_hidden.py::test_ask_openai_system_message_first",),
+        (
+            (
+                '    if system:\n        messages.append({"role": "system", "content": system})\n'
+                '    messages.append({"role": "user", "content": prompt})',
+                '    messages.append({"role": "user", "content": prompt})\n'
+                '    if system:\n        messages.append({"role": "system", "content": system})',
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "first_text_block_only",
+        "returns only the first content block's text instead of joining every text block",
+        (
+            "test_hidden.py::test_ask_anthropic_joins_text_blocks",
+            "test_hidden.py::test_empty_replies_give_empty_string",
+        ),
+        (
+            (
+                '    return "".join(block.text for block in response.content if block.type == "text")',
+                "    return response.content[0].text  # type: ignore[union-attr]",
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "none_content_returned",
+        "returns None instead of '' when the OpenAI reply has no content",
+        ("test_hidden.py::test_empty_replies_give_empty_string",),
+        (
+            (
+                '    return response.choices[0].message.content or ""',
+                "    return response.choices[0].message.content  # type: ignore[return-value]",
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "fixed_model_and_limit",
+        "ignores the model and max_tokens arguments of ask_openai",
+        ("test_hidden.py::test_model_and_max_tokens_passed_through",),
+        (
+            (
+                "create(model=model, messages=messages, max_tokens=max_tokens)",
+                'create(model="gpt-4o-mini", messages=messages, max_tokens=100)',
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "two_requests",
+        "calls the OpenAI API twice and keeps the second reply",
+        (
+            "test_hidden.py::test_exactly_one_request_each",
+            "test_public.py::test_ask_openai_returns_reply_text",
+            "test_hidden.py::test_ask_openai_system_message_first",
+            "test_hidden.py::test_empty_replies_give_empty_string",
+            "test_hidden.py::test_model_and_max_tokens_passed_through",
+        ),
+        (
+            (
+                "    response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n",
+                "    response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n"
+                "    try:\n"
+                "        response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)\n"
+                "    except Exception:\n"
+                "        pass\n",
+            ),
+        ),
+    ),
+)

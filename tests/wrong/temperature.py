@@ -1,0 +1,76 @@
+# ruff: noqa: E501  (edits quote whole source lines of the reference)
+"""Known-wrong implementations of exercise temperature."""
+
+from tests.wrong.catalogue import Mutant
+
+MUTANTS = (
+    Mutant(
+        "temperature",
+        "temperature_dropped",
+        "never sends the temperature",
+        (
+            "test_public.py::test_compare_temperatures_returns_text_per_temperature",
+            "test_hidden.py::test_compare_temperatures_order_and_values",
+        ),
+        (
+            (
+                "            max_tokens=max_tokens,\n            temperature=temperature,\n        )\n        results",
+                "            max_tokens=max_tokens,\n        )\n        results",
+            ),
+        ),
+    ),
+    Mutant(
+        "temperature",
+        "validates_after_sending",
+        "checks the temperatures only after sending the requests",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (
+            (
+                "    for temperature in temps:\n        _check_temperature(temperature)\n    if len(set(temps))",
+                "    if len(set(temps))",
+            ),
+            (
+                '        results[temperature] = (response.choices[0].message.content or "") if response.choices else ""\n',
+                "        _check_temperature(temperature)\n"
+                '        results[temperature] = (response.choices[0].message.content or "") if response.choices else ""\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "temperature",
+        "choices_not_sorted",
+        "returns the choices in the order the API listed them",
+        ("test_hidden.py::test_sample_completions_sorted_by_index",),
+        (
+            (
+                "    choices = sorted(response.choices, key=lambda choice: choice.index)",
+                "    choices = list(response.choices)",
+            ),
+        ),
+    ),
+    Mutant(
+        "temperature",
+        "duplicates_allowed",
+        "accepts the same temperature twice",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (("    if len(set(temps)) != len(temps):", "    if False:"),),
+    ),
+    Mutant(
+        "temperature",
+        "sample_without_n",
+        "sends one request per sample instead of one request with n choices",
+        (
+            "test_public.py::test_sample_completions_returns_n_texts",
+            "test_hidden.py::test_sample_completions_request",
+            "test_hidden.py::test_sample_completions_sorted_by_index",
+        ),
+        (
+            (
+                "        temperature=temperature,\n        n=n,\n    )\n"
+                "    choices = sorted(response.choices, key=lambda choice: choice.index)\n"
+                '    return [choice.message.content or "" for choice in choices]',
+                '        temperature=temperature,\n    )\n    return [response.choices[0].message.content or ""] * n',
+            ),
+        ),
+    ),
+)
