@@ -2,22 +2,25 @@
 
 An audit hook sees `socket.connect`, `socket.sendto` and name lookups at the C level, so code that
 bypasses HTTP libraries (or vcrpy) is stopped too. Audit hooks cannot be removed once added,
-which is why this is only ever installed in the grading child process.
+which is why this is only ever installed in the grading child process; the hook keeps its own
+references (a closure over immutable values), so student code cannot switch it off by editing
+this module's globals.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
-_BLOCKED_EVENTS = {
-    "socket.connect": "connect to",
-    "socket.sendto": "send a datagram to",
-    "socket.sendmsg": "send a message to",
-    "socket.getaddrinfo": "look up",
-    "socket.gethostbyname": "look up",
-    "socket.gethostbyaddr": "look up",
-}
+_VERBS = (
+    ("socket.connect", "connect to"),
+    ("socket.sendto", "send a datagram to"),
+    ("socket.sendmsg", "send a message to"),
+    ("socket.getaddrinfo", "look up"),
+    ("socket.gethostbyname", "look up"),
+    ("socket.gethostbyaddr", "look up"),
+)
 
 
 class NetworkBlockedError(ConnectionRefusedError):
@@ -25,33 +28,35 @@ class NetworkBlockedError(ConnectionRefusedError):
 
 
 attempts: list[str] = []
-_installed = False
+_installed: list[bool] = []
 
 
-def _describe(event: str, args: tuple[Any, ...]) -> str:
-    target: Any = (
-        args[1] if event.startswith("socket.") and len(args) > 1 and event != "socket.getaddrinfo" else args[0]
-    )
-    if event == "socket.getaddrinfo":
-        target = f"{args[0]}:{args[1]}" if len(args) > 1 and args[1] is not None else args[0]
-    elif isinstance(target, tuple) and len(target) >= 2:
-        target = f"{target[0]}:{target[1]}"
-    return f"{_BLOCKED_EVENTS[event]} {target}"
+def _target(event: str, args: tuple[Any, ...]) -> str:
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        address = args[-1] if event != "socket.connect" else args[1]
+    else:
+        address = args[:2] if event == "socket.getaddrinfo" else args[:1]
+    if isinstance(address, tuple) and len(address) >= 2 and address[1] is not None:
+        return f"{address[0]}:{address[1]}"
+    return str(address[0] if isinstance(address, tuple) else address)
 
 
-def _hook(event: str, args: tuple[Any, ...]) -> None:
-    if event in _BLOCKED_EVENTS:
-        what = _describe(event, args)
-        attempts.append(what)
-        raise NetworkBlockedError(f"network access is blocked while grading (tried to {what})")
+def _make_hook(verbs: dict[str, str], record: Callable[[str], None]) -> Callable[[str, tuple[Any, ...]], None]:
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        verb = verbs.get(event)
+        if verb is not None:
+            what = f"{verb} {_target(event, args)}"
+            record(what)
+            raise NetworkBlockedError(f"network access is blocked while grading (tried to {what})")
+
+    return hook
 
 
 def install() -> None:
     """Block the network for the rest of this process."""
-    global _installed
     if not _installed:
-        sys.addaudithook(_hook)
-        _installed = True
+        sys.addaudithook(_make_hook(dict(_VERBS), attempts.append))
+        _installed.append(True)
 
 
 def drain() -> list[str]:

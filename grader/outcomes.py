@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
+from grader.containment import SubmissionAbort
 from grader.errors import StaffError
 from grader.scoring import Outcome
 from grader.submission import StudentImportError
@@ -67,8 +68,11 @@ def _is_cassette_miss(exc: BaseException) -> bool:
     return False
 
 
-def _student_frame(excinfo: pytest.ExceptionInfo[BaseException], submission: Path) -> str | None:
-    for frame in reversed(traceback.extract_tb(excinfo.tb)):
+def _student_frame(exc: BaseException, submission: Path) -> str | None:
+    """The innermost line of the submission in the traceback of `exc` (of its cause, for an abort)."""
+    if isinstance(exc, SubmissionAbort) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         try:
             relative = Path(frame.filename).resolve().relative_to(submission)
         except ValueError:
@@ -106,7 +110,7 @@ def phase_result(
         )
     if isinstance(exc, pytest.skip.Exception):
         return PhaseResult(when, "error", "This check was skipped, so it earns no points.")
-    where = _student_frame(excinfo, submission)
+    where = _student_frame(exc, submission)
     if isinstance(exc, NotImplementedError) and where:
         return PhaseResult(when, "failed", f"Not implemented yet: {exc or 'NotImplementedError'} ({where}).")
     if isinstance(exc, AssertionError | pytest.fail.Exception) and where is None:
@@ -122,6 +126,8 @@ def phase_result(
             f"Grader problem, not your fault: the check's {when} raised {type(exc).__name__}: {exc}",
             staff_error=True,
         )
+    if isinstance(exc, SubmissionAbort):
+        return PhaseResult(when, "failed", f"{str(exc)[0].upper()}{str(exc)[1:]} ({where or 'in your code'}).")
     if _is_cassette_miss(exc):
         return PhaseResult(when, "failed", "")
     place = f" at {where}" if where else ""

@@ -12,7 +12,7 @@ import anthropic
 import openai
 import pytest
 
-from grader import network, session, settings, submission
+from grader import containment, network, session, settings, submission
 from grader import replay as replay_layer
 from grader.outcomes import CheckRecord, phase_result
 
@@ -28,6 +28,7 @@ MARKERS = {
 
 SESSION = pytest.StashKey[session.GradingSession]()
 RECORD = pytest.StashKey[CheckRecord]()
+EXIT_STATUS = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +76,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     network.drain()
     record = CheckRecord(item.nodeid, _is_hidden(item))
     item.stash[RECORD] = record
+    if grading.channel is not None:
+        grading.channel.started(item.nodeid)
     try:
         return (yield)
     finally:
@@ -87,11 +90,36 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             grading.channel.write(
                 {
                     "id": outcome.check_id,
+                    "event": "end",
                     "status": outcome.status,
                     "feedback": outcome.feedback,
                     "staff_error": outcome.staff_error,
                 }
             )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    if SESSION not in pyfuncitem.config.stash:
+        return (yield)
+    try:
+        return (yield)
+    except BaseException as exc:
+        replacement = containment.as_failure(exc)
+        if replacement is exc:
+            raise
+        raise replacement from exc
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION in config.stash:
+        # Every outcome is written; threads a submission left running must not keep the child alive.
+        containment.exit_now(config.stash.get(EXIT_STATUS, 1))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from grader import channel
+from grader import channel, processes
 from grader.course import SUITES_DIR
 from grader.errors import StaffError
 from grader.rubric import ExerciseRubric, suite_files
@@ -21,6 +21,8 @@ from grader.scoring import Outcome
 # Variables that must never reach student code: real credentials and endpoints.
 _SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_BASE_URL)$|^GITHUB_|^ACTIONS_|^AWS_", re.I)
 OUTPUT_CAP = 20_000
+# Each restart follows a crash pinned on one check, so this bounds the cost of a submission that keeps crashing.
+MAX_RESTARTS = 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,58 @@ def _tail(path: Path) -> str:
     return ("... (output truncated)\n" if len(data) > OUTPUT_CAP else "") + text
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    records: list[dict[str, Any]]
+    returncode: int | None
+    output: str
+    rejected: int
+
+
+def _run_once(
+    files: Sequence[str],
+    deselect: Sequence[str],
+    *,
+    submission: Path,
+    cassettes: Path,
+    time_limit: float,
+    record: bool,
+    only: Sequence[str],
+    suites_dir: Path,
+) -> _Attempt:
+    parent_channel = channel.open_parent_channel()
+    env = child_environment(record=record)
+    env[channel.ENV_VAR] = str(parent_channel.fd)
+    command = [
+        sys.executable, "-m", "pytest",
+        "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
+        "-p", "grader.plugin", "-p", "pytest_timeout",
+        "--grader-submission", str(submission), "--grader-cassettes", str(cassettes),
+        "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
+        *(["--grader-record"] if record else []),
+        *(["-k", " or ".join(only)] if only else []),
+        *(arg for node in deselect for arg in ("--deselect", node)),
+        *files,
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
+        log = Path(workdir) / "child-output.txt"
+        try:
+            returncode = processes.run_limited(
+                command,
+                cwd=Path(workdir),
+                env=env,
+                output=log,
+                pass_fds=(parent_channel.fd,),
+                limits=processes.Limits(time_limit=time_limit),
+            )
+        finally:
+            os.close(parent_channel.fd)
+        output = _tail(log)
+    records, rejected = channel.read_records(parent_channel)
+    channel.close_parent_channel(parent_channel)
+    return _Attempt([r for r in records if isinstance(r, dict) and "id" in r], returncode, output, rejected)
+
+
 def run_child(
     rubrics: Sequence[ExerciseRubric],
     *,
@@ -55,55 +109,52 @@ def run_child(
     only: Sequence[str] = (),
     suites_dir: Path = SUITES_DIR,
 ) -> ChildRun:
+    """Run the suites; when student code kills the child, pin it on the running check and go on without it."""
     files = [str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)]
-    parent_channel = channel.open_parent_channel()
-    env = child_environment(record=record)
-    env[channel.ENV_VAR] = str(parent_channel.fd)
-    command = [
-        sys.executable, "-m", "pytest",
-        "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
-        "-p", "grader.plugin", "-p", "pytest_timeout",
-        "--grader-submission", str(submission), "--grader-cassettes", str(cassettes),
-        "-q", "--no-header", "-rN", "--tb=short",
-        *(["--grader-record"] if record else []),
-        *(["-k", " or ".join(only)] if only else []),
-        *files,
-    ]  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
-        log = Path(workdir) / "child-output.txt"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                command,
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                pass_fds=(parent_channel.fd,),
-                start_new_session=True,  # one process group: nothing the student starts outlives grading
-            )
-            os.close(parent_channel.fd)
-            returncode: int | None
-            try:
-                returncode = process.wait(timeout=time_limit)
-            except subprocess.TimeoutExpired:
-                returncode = None
-            finally:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait()
-        output = _tail(log)
-    records, rejected = channel.read_records(parent_channel)
-    channel.close_parent_channel(parent_channel)
-    outcomes = {
-        r["id"]: Outcome(r["id"], str(r["status"]), str(r.get("feedback", "")), bool(r.get("staff_error")))
-        for r in records
-        if isinstance(r, dict) and "id" in r
-    }
-    if not outcomes and returncode is not None and returncode not in (0, 1):
-        raise StaffError(
-            f"the grading child process ended (exit code {returncode}) before any check ran; its output:\n{output}"
+    deadline = time.monotonic() + time_limit
+    outcomes: dict[str, Outcome] = {}
+    outputs: list[str] = []
+    rejected = 0
+    returncode: int | None = 0
+    for _ in range(MAX_RESTARTS + 1):
+        attempt = _run_once(
+            files,
+            sorted(outcomes),
+            submission=submission,
+            cassettes=cassettes,
+            time_limit=max(1.0, deadline - time.monotonic()),
+            record=record,
+            only=only,
+            suites_dir=suites_dir,
         )
-    return ChildRun(outcomes, returncode, output, rejected)
+        outputs.append(attempt.output)
+        rejected += attempt.rejected
+        returncode = attempt.returncode
+        ended = {
+            r["id"]: Outcome(r["id"], str(r["status"]), str(r.get("feedback", "")), bool(r.get("staff_error")))
+            for r in attempt.records
+            if r.get("event") == "end"
+        }
+        crashed = [r["id"] for r in attempt.records if r.get("event") == "start" and r["id"] not in ended]
+        if not outcomes and not attempt.records and returncode is not None and returncode not in (0, 1):
+            raise StaffError(
+                f"the grading child process ended (exit code {returncode}) before any check ran; "
+                f"its output:\n{attempt.output}"
+            )
+        outcomes.update(ended)
+        for check_id in crashed:
+            outcomes[check_id] = _crash_outcome(check_id, returncode, time_limit)
+        if returncode is None or not crashed:
+            break
+    return ChildRun(outcomes, returncode, "\n".join(outputs), rejected)
+
+
+def _crash_outcome(check_id: str, returncode: int | None, time_limit: float) -> Outcome:
+    if returncode is None:
+        return Outcome(check_id, "timeout", f"Grading hit its time limit of {time_limit:.0f} s while this check ran.")
+    return Outcome(
+        check_id,
+        "error",
+        f"The grading process ended during this check (exit code {returncode}): your code ended or crashed it "
+        "(os._exit, a fatal signal, running out of memory). The other checks were graded in a fresh process.",
+    )

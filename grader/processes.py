@@ -1,0 +1,114 @@
+"""Process control for the grading child: resource limits, a deadline, and no survivors.
+
+The child runs in its own process group, which is killed when grading ends. A process that left
+the group (setsid, double fork) is re-parented to this process, which registers as a child
+subreaper, and is found and killed by its parent id.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+_PR_SET_CHILD_SUBREAPER = 36
+_active: set[int] = set()
+_active_lock = threading.Lock()
+_subreaper: list[bool] = []
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 4 * 1024**3  # address space; the SDKs and pytest need well under 1 GiB
+    file_bytes: int = 256 * 1024**2  # any file the child writes, its captured output included
+    time_limit: float = 600.0  # wall clock of the whole child
+
+
+def _become_subreaper() -> None:
+    if _subreaper:
+        return
+    _subreaper.append(True)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the process-group kill still applies
+
+
+def _orphans() -> list[int]:
+    """Processes re-parented to us that are not a grading child still running."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        if ppid == me and pid not in _active:
+            found.append(pid)
+    return found
+
+
+def _kill_survivors(group: int) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    with _active_lock:
+        orphans = _orphans() if Path("/proc").is_dir() else []
+    for pid in orphans:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError, PermissionError):
+            pass
+
+
+def run_limited(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    output: Path,
+    pass_fds: tuple[int, ...],
+    limits: Limits,
+) -> int | None:
+    """Run `command` to completion; its exit code, or None when the time limit ended it."""
+    _become_subreaper()
+    with open(output, "wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
+    with _active_lock:
+        _active.add(process.pid)
+    try:
+        # Set from outside (prlimit), not in a preexec_fn, which is unsafe when the parent has threads.
+        resource.prlimit(process.pid, resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    except (ProcessLookupError, OSError):
+        pass
+    try:
+        return process.wait(timeout=limits.time_limit)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        _kill_survivors(process.pid)
+        process.wait()
+        with _active_lock:
+            _active.discard(process.pid)
