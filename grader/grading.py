@@ -29,12 +29,19 @@ def grade_submission(
     *,
     cassettes: Path = course.CASSETTES_DIR,
     time_limit: float = 600.0,
+    check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
 ) -> scoring.Grade:
     """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot."""
     if not submission.is_dir():
         raise UsageError(f"--submission {submission}: no such directory")
     rubrics = [rubric.load(e) for e in exercises]
-    run = runner.run_child(rubrics, submission=submission.resolve(), cassettes=cassettes, time_limit=time_limit)
+    run = runner.run_child(
+        rubrics,
+        submission=submission.resolve(),
+        cassettes=cassettes,
+        time_limit=time_limit,
+        check_timeout=check_timeout,
+    )
     notes = []
     if run.returncode is None:
         notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")

@@ -3,6 +3,7 @@ outcome and the feedback the student reads."""
 
 from __future__ import annotations
 
+import errno
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,14 @@ def phase_result(
             "error",
             f"Grader problem, not your fault: the check's {when} raised {type(exc).__name__}: {exc}",
             staff_error=True,
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return PhaseResult(
+            when, "failed", f"Your code wrote too much output ({where or 'in your code'}): the grader caps it at 64 MB."
+        )
+    if isinstance(exc, MemoryError):
+        return PhaseResult(
+            when, "failed", f"Your code ran out of memory ({where or 'in your code'}): the grader allows 1 GB."
         )
     if isinstance(exc, SubmissionAbort):
         return PhaseResult(when, "failed", f"{str(exc)[0].upper()}{str(exc)[1:]} ({where or 'in your code'}).")

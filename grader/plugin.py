@@ -81,6 +81,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
+        tampered = grading.integrity.restore()
+        if tampered:
+            record.notes.append(
+                "Your code changed the grader or pytest itself (" + ", ".join(tampered[:5]) + "); "
+                "this check is failed and the originals were put back."
+            )
         record.notes.extend(
             f"Your code tried to use the network ({what}); grading is offline: use the client passed in."
             for what in network.drain()

@@ -24,8 +24,8 @@ _subreaper: list[bool] = []
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 4 * 1024**3  # address space; the SDKs and pytest need well under 1 GiB
-    file_bytes: int = 256 * 1024**2  # any file the child writes, its captured output included
+    memory_bytes: int = 1024**3  # address space: the child needs about 150 MiB; a runaway allocation stops here
+    file_bytes: int = 64 * 1024**2  # any file the child writes, its captured output included
     time_limit: float = 600.0  # wall clock of the whole child
 
 

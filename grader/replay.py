@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import vcr
 import yaml
+from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
+from vcr.serialize import deserialize
 
 from grader import matching
 from grader.errors import StaffError
@@ -67,15 +69,54 @@ class Replay:
         return [r.body for r in self.sent]
 
 
+# Cassette texts read once before any student code runs, so a submission that deletes or edits the
+# files on disk changes nothing (see preload).
+_preloaded: dict[Path, str] = {}
+
+
+def preload(cassettes_dir: Path) -> None:
+    """Read every cassette under `cassettes_dir` into memory; replay then never reads the disk."""
+    for path in sorted(cassettes_dir.rglob("*.yaml")):
+        try:
+            _preloaded[path.resolve()] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass  # reported as missing or corrupt by the check that uses it
+
+
+def _read_cassette(path: Path) -> str | None:
+    if _preloaded:
+        return _preloaded.get(path.resolve())
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class _PreloadedPersister:
+    """vcrpy persister that serves preloaded cassette texts (and writes files only when recording)."""
+
+    @classmethod
+    def load_cassette(cls, cassette_path: str, serializer: Any) -> Any:
+        text = _read_cassette(Path(cassette_path))
+        if text is None or not text.strip():
+            raise CassetteNotFoundError()
+        return deserialize(text, serializer)
+
+    @staticmethod
+    def save_cassette(cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        FilesystemPersister.save_cassette(cassette_path, cassette_dict, serializer)
+
+
 def load_cassette_file(path: Path) -> dict[str, Any]:
     """Parse and check a cassette; a StaffError names the file when it is missing or corrupt."""
-    if not path.is_file():
+    text = _read_cassette(path)
+    if text is None:
         raise StaffError(
             f"cassette {path} is missing. Record it with `nox -s record -- {path.parent.name}` or restore it from git."
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise StaffError(f"cassette {path} is not valid YAML ({exc}); re-record or restore it") from None
     interactions = data.get("interactions") if isinstance(data, dict) else None
     if not isinstance(interactions, list) or data.get("version") != 1:
@@ -134,6 +175,7 @@ def _vcr(record: bool) -> vcr.VCR:
         decode_compressed_response=True,
     )
     config.register_matcher("semantic_body", _semantic_body)
+    config.register_persister(_PreloadedPersister)
     return config
 
 

@@ -23,6 +23,7 @@ _SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_BASE_URL)$|^GITH
 OUTPUT_CAP = 20_000
 # Each restart follows a crash pinned on one check, so this bounds the cost of a submission that keeps crashing.
 MAX_RESTARTS = 8
+DEFAULT_CHECK_TIMEOUT = 10.0  # seconds per check; the frozen clock means no honest check comes close
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def _run_once(
     record: bool,
     only: Sequence[str],
     suites_dir: Path,
+    check_timeout: float,
 ) -> _Attempt:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=record)
@@ -74,7 +76,7 @@ def _run_once(
         "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
         "-p", "grader.plugin", "-p", "pytest_timeout",
         "--grader-submission", str(submission), "--grader-cassettes", str(cassettes),
-        "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
+        "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no", "-o", f"timeout={check_timeout:g}",
         *(["--grader-record"] if record else []),
         *(["-k", " or ".join(only)] if only else []),
         *(arg for node in deselect for arg in ("--deselect", node)),
@@ -108,6 +110,7 @@ def run_child(
     record: bool = False,
     only: Sequence[str] = (),
     suites_dir: Path = SUITES_DIR,
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT,
 ) -> ChildRun:
     """Run the suites; when student code kills the child, pin it on the running check and go on without it."""
     files = [str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)]
@@ -126,6 +129,7 @@ def run_child(
             record=record,
             only=only,
             suites_dir=suites_dir,
+            check_timeout=check_timeout,
         )
         outputs.append(attempt.output)
         rejected += attempt.rejected

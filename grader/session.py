@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from grader import network, submission
+from grader import integrity, network, replay, submission
 from grader.channel import ChildChannel
 from grader.settings import Settings
 
@@ -26,6 +26,7 @@ class GradingSession:
     settings: Settings
     channel: ChildChannel | None
     keys: dict[str, str]
+    integrity: integrity.Snapshot
 
 
 def start(settings: Settings) -> GradingSession:
@@ -39,5 +40,6 @@ def start(settings: Settings) -> GradingSession:
         for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
             os.environ.pop(name, None)
         network.install()
+        replay.preload(settings.cassettes)
     submission.install_package(settings.submission)
-    return GradingSession(settings, channel, keys)
+    return GradingSession(settings, channel, keys, integrity.Snapshot())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import course, grading, report
+from grader import course, grading, report, runner
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
 
 NAME = "grade"
@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=Path("grade-report.json"), help="where to write the report")
     parser.add_argument("--fail-under", type=_percent, metavar="PERCENT", help="exit 1 when the score is lower")
     parser.add_argument("--time-limit", type=float, default=600.0, help="wall-clock limit of the whole run (s)")
+    parser.add_argument(
+        "--check-timeout", type=float, default=runner.DEFAULT_CHECK_TIMEOUT, help="time limit of each check (s)"
+    )
     parser.add_argument("--cassettes", type=Path, default=course.CASSETTES_DIR, help=argparse.SUPPRESS)
 
 
