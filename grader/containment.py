@@ -21,6 +21,25 @@ def as_failure(exc: BaseException) -> BaseException:
     return SubmissionAbort(f"your code raised {type(exc).__name__}, which would stop the whole program")
 
 
+MAX_TRACEBACK_FRAMES = 60
+
+
+def shorten_traceback(exc: BaseException) -> None:
+    """Cut very deep tracebacks (a recursion bomb has millions of frames) before pytest formats them."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        tb = current.__traceback__
+        for _ in range(MAX_TRACEBACK_FRAMES):
+            if tb is None:
+                break
+            if _ == MAX_TRACEBACK_FRAMES - 1:
+                tb.tb_next = None
+            tb = tb.tb_next
+        current = current.__cause__ or current.__context__
+
+
 def exit_now(status: int) -> None:
     """End the process at once, without waiting for non-daemon threads a submission started."""
     for stream in (sys.stdout, sys.stderr):

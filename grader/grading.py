@@ -43,9 +43,9 @@ def grade_submission(
         check_timeout=check_timeout,
     )
     notes = []
-    if run.returncode is None:
+    if run.hit_time_limit:
         notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")
     if run.rejected_records:
         notes.append(f"{run.rejected_records} forged or corrupt result line(s) were ignored")
-    missing = "timeout" if run.returncode is None else "failed"
+    missing = "timeout" if run.hit_time_limit else "failed"
     return scoring.grade(rubrics, run.outcomes, missing_status=missing, notes=notes)

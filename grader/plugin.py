@@ -111,6 +111,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     try:
         return (yield)
     except BaseException as exc:
+        containment.shorten_traceback(exc)
         replacement = containment.as_failure(exc)
         if replacement is exc:
             raise

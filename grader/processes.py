@@ -13,10 +13,13 @@ import resource
 import signal
 import subprocess
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 _PR_SET_CHILD_SUBREAPER = 36
+POLL_SECONDS = 0.2
 _active: set[int] = set()
 _active_lock = threading.Lock()
 _subreaper: list[bool] = []
@@ -73,6 +76,12 @@ def _kill_survivors(group: int) -> None:
             pass
 
 
+@dataclass(frozen=True)
+class Ended:
+    returncode: int | None  # None when this module killed it
+    stopped_by: str = ""  # "time limit" or "watchdog" when killed
+
+
 def run_limited(
     command: list[str],
     *,
@@ -81,8 +90,9 @@ def run_limited(
     output: Path,
     pass_fds: tuple[int, ...],
     limits: Limits,
-) -> int | None:
-    """Run `command` to completion; its exit code, or None when the time limit ended it."""
+    watchdog: Callable[[], bool] = lambda: False,
+) -> Ended:
+    """Run `command` to completion, the time limit, or until `watchdog()` (polled) says to stop it."""
     _become_subreaper()
     with open(output, "wb") as out:
         process = subprocess.Popen(
@@ -103,10 +113,16 @@ def run_limited(
         resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     except (ProcessLookupError, OSError):
         pass
+    deadline = time.monotonic() + limits.time_limit
     try:
-        return process.wait(timeout=limits.time_limit)
-    except subprocess.TimeoutExpired:
-        return None
+        while True:
+            try:
+                return Ended(process.wait(timeout=min(POLL_SECONDS, max(0.0, deadline - time.monotonic()))))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    return Ended(None, "time limit")
+                if watchdog():
+                    return Ended(None, "watchdog")
     finally:
         _kill_survivors(process.pid)
         process.wait()

@@ -32,6 +32,7 @@ class ChildRun:
     returncode: int | None  # None when the time limit ended it
     output: str  # the child's stdout and stderr, truncated; for staff
     rejected_records: int
+    hit_time_limit: bool
 
 
 def child_environment(*, record: bool) -> dict[str, str]:
@@ -54,6 +55,31 @@ class _Attempt:
     returncode: int | None
     output: str
     rejected: int
+    stopped_by: str
+
+
+class _Watchdog:
+    """Stops the child when one check runs far past its own time limit.
+
+    pytest-timeout stops a check from inside (SIGALRM); code that keeps the interpreter from
+    handling the signal (deep recursion unwinding, C loops) is stopped from outside instead.
+    """
+
+    def __init__(self, parent_channel: channel.ParentChannel, hard_limit: float) -> None:
+        self._channel = parent_channel
+        self._hard_limit = hard_limit
+        self._running: tuple[str, float] | None = None
+
+    def __call__(self) -> bool:
+        records, _ = channel.read_records(self._channel)
+        ended = {r["id"] for r in records if r.get("event") == "end"}
+        started = [r["id"] for r in records if r.get("event") == "start" and r["id"] not in ended]
+        if not started:
+            self._running = None
+            return False
+        if self._running is None or self._running[0] != started[-1]:
+            self._running = (started[-1], time.monotonic())
+        return time.monotonic() - self._running[1] > self._hard_limit
 
 
 def _run_once(
@@ -85,20 +111,23 @@ def _run_once(
     with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
         log = Path(workdir) / "child-output.txt"
         try:
-            returncode = processes.run_limited(
+            ended = processes.run_limited(
                 command,
                 cwd=Path(workdir),
                 env=env,
                 output=log,
                 pass_fds=(parent_channel.fd,),
                 limits=processes.Limits(time_limit=time_limit),
+                watchdog=_Watchdog(parent_channel, check_timeout * 1.5 + 3),
             )
         finally:
             os.close(parent_channel.fd)
         output = _tail(log)
     records, rejected = channel.read_records(parent_channel)
     channel.close_parent_channel(parent_channel)
-    return _Attempt([r for r in records if isinstance(r, dict) and "id" in r], returncode, output, rejected)
+    return _Attempt(
+        [r for r in records if isinstance(r, dict) and "id" in r], ended.returncode, output, rejected, ended.stopped_by
+    )
 
 
 def run_child(
@@ -147,15 +176,22 @@ def run_child(
             )
         outcomes.update(ended)
         for check_id in crashed:
-            outcomes[check_id] = _crash_outcome(check_id, returncode, time_limit)
-        if returncode is None or not crashed:
+            outcomes[check_id] = _crash_outcome(check_id, returncode, attempt.stopped_by, time_limit)
+        if attempt.stopped_by == "time limit" or not crashed:
             break
-    return ChildRun(outcomes, returncode, "\n".join(outputs), rejected)
+    return ChildRun(outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit")
 
 
-def _crash_outcome(check_id: str, returncode: int | None, time_limit: float) -> Outcome:
-    if returncode is None:
+def _crash_outcome(check_id: str, returncode: int | None, stopped_by: str, time_limit: float) -> Outcome:
+    if stopped_by == "time limit":
         return Outcome(check_id, "timeout", f"Grading hit its time limit of {time_limit:.0f} s while this check ran.")
+    if stopped_by == "watchdog":
+        return Outcome(
+            check_id,
+            "timeout",
+            "This check ran out of time and could not be interrupted normally (for example very deep recursion "
+            "or a long computation in C), so its process was stopped; the other checks ran in a fresh one.",
+        )
     return Outcome(
         check_id,
         "error",

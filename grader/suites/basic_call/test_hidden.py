@@ -2,6 +2,8 @@
 
 import pytest
 
+from grader.expect import same
+
 PROMPT = "Name one benefit of streaming responses."
 SYSTEM = "You are a concise teaching assistant."
 
@@ -19,8 +21,8 @@ def test_ask_openai_system_message_first(exercise, openai_client, replay):
     """ask_openai puts the system prompt first, and sends none when it is empty"""
     with_system = exercise.ask_openai(openai_client, PROMPT, system=SYSTEM)
     without = exercise.ask_openai(openai_client, PROMPT, system="")
-    assert with_system == replay.response_json(0)["choices"][0]["message"]["content"]
-    assert without == replay.response_json(1)["choices"][0]["message"]["content"]
+    assert same(with_system, replay.response_json(0)["choices"][0]["message"]["content"])
+    assert same(without, replay.response_json(1)["choices"][0]["message"]["content"])
 
 
 @pytest.mark.points(1)
@@ -31,7 +33,7 @@ def test_ask_openai_system_message_first(exercise, openai_client, replay):
 def test_ask_anthropic_system_parameter(exercise, anthropic_client, replay):
     """ask_anthropic sends the system prompt in the system parameter"""
     text = exercise.ask_anthropic(anthropic_client, PROMPT, system=SYSTEM)
-    assert text == _anthropic_text(replay.response_json())
+    assert same(text, _anthropic_text(replay.response_json()))
 
 
 @pytest.mark.points(1)
@@ -40,8 +42,8 @@ def test_model_and_max_tokens_passed_through(exercise, openai_client, anthropic_
     """both functions send the model and token limit they are given"""
     openai_text = exercise.ask_openai(openai_client, PROMPT, model="gpt-4o", max_tokens=20)
     anthropic_text = exercise.ask_anthropic(anthropic_client, PROMPT, model="claude-sonnet-4-6", max_tokens=50)
-    assert openai_text == replay.response_json(0)["choices"][0]["message"]["content"]
-    assert anthropic_text == _anthropic_text(replay.response_json(1))
+    assert same(openai_text, replay.response_json(0)["choices"][0]["message"]["content"])
+    assert same(anthropic_text, _anthropic_text(replay.response_json(1)))
 
 
 @pytest.mark.points(1)
@@ -52,7 +54,7 @@ def test_model_and_max_tokens_passed_through(exercise, openai_client, anthropic_
 def test_ask_anthropic_joins_text_blocks(exercise, anthropic_client, replay):
     """ask_anthropic concatenates every text block and skips other block types"""
     text = exercise.ask_anthropic(anthropic_client, PROMPT)
-    assert text == _anthropic_text(replay.response_json())
+    assert same(text, _anthropic_text(replay.response_json()))
 
 
 @pytest.mark.points(1)
@@ -62,8 +64,8 @@ def test_ask_anthropic_joins_text_blocks(exercise, anthropic_client, replay):
 )
 def test_empty_replies_give_empty_string(exercise, openai_client, anthropic_client, replay):
     """an empty reply gives the empty string from both functions"""
-    assert exercise.ask_openai(openai_client, PROMPT) == ""
-    assert exercise.ask_anthropic(anthropic_client, PROMPT) == ""
+    assert same(exercise.ask_openai(openai_client, PROMPT), "")
+    assert same(exercise.ask_anthropic(anthropic_client, PROMPT), "")
 
 
 @pytest.mark.points(1)

@@ -2,6 +2,8 @@
 
 import pytest
 
+from grader.expect import same
+
 PROMPT = "In one sentence, what is an API?"
 
 
@@ -14,7 +16,7 @@ def test_ask_openai_returns_reply_text(exercise, openai_client, replay):
     """ask_openai sends one user message and returns the reply's text"""
     text = exercise.ask_openai(openai_client, PROMPT)
     expected = replay.response_json()["choices"][0]["message"]["content"]
-    assert text == expected, f"ask_openai returned {text!r}; the API's reply text was {expected!r}"
+    assert same(text, expected), f"ask_openai returned {text!r}; the API's reply text was {expected!r}"
 
 
 @pytest.mark.points(2)
@@ -26,4 +28,4 @@ def test_ask_anthropic_returns_reply_text(exercise, anthropic_client, replay):
     """ask_anthropic sends one user message and returns the reply's text"""
     text = exercise.ask_anthropic(anthropic_client, PROMPT)
     expected = "".join(b["text"] for b in replay.response_json()["content"] if b["type"] == "text")
-    assert text == expected, f"ask_anthropic returned {text!r}; the API's reply text was {expected!r}"
+    assert same(text, expected), f"ask_anthropic returned {text!r}; the API's reply text was {expected!r}"

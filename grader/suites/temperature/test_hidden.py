@@ -2,6 +2,8 @@
 
 import pytest
 
+from grader.expect import same
+
 PROMPT = "Describe the sea in five words."
 
 
@@ -20,8 +22,7 @@ def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
     result = exercise.compare_temperatures(openai_client, PROMPT, temperatures, model="gpt-4o", max_tokens=40)
     sent = [r.body.get("temperature") for r in replay.sent if isinstance(r.body, dict)]
     assert sent == list(temperatures)
-    assert list(result) == list(temperatures)
-    assert list(result.values()) == [_texts(replay.response_json(i))[0] for i in range(3)]
+    assert same(result, {t: _texts(replay.response_json(i))[0] for i, t in enumerate(temperatures)})
 
 
 @pytest.mark.points(2)
@@ -43,7 +44,7 @@ def test_compare_temperatures_validates_before_sending(exercise, openai_client, 
 def test_sample_completions_sorted_by_index(exercise, openai_client, replay):
     """sample_completions orders the texts by choice index"""
     result = exercise.sample_completions(openai_client, PROMPT, temperature=1.0, n=3)
-    assert result == _texts(replay.response_json())
+    assert same(result, _texts(replay.response_json()))
 
 
 @pytest.mark.points(1)
@@ -64,4 +65,4 @@ def test_sample_completions_request(exercise, openai_client, replay):
     """sample_completions sends n, temperature, model and max_tokens in one request"""
     result = exercise.sample_completions(openai_client, PROMPT, temperature=1.2, n=2, model="gpt-4o", max_tokens=30)
     assert len(replay.sent) == 1
-    assert result == _texts(replay.response_json())
+    assert same(result, _texts(replay.response_json()))

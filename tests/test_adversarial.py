@@ -1,0 +1,205 @@
+"""An adversarial catalogue: hostile or broken submissions never score above their honest score.
+
+Each case adds code to basic_call.py of a submission whose temperature.py is the reference, and
+checks that basic_call scores no more than it honestly earns, temperature is still fully graded,
+the run ends within its limits, and the feedback says what happened.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader import course
+from tests.conftest import REFERENCE, STUBS
+
+PARENT_SECRETS = {"FAKE_SERVICE_API_KEY": "sk-test-parent-secret-4711", "GITHUB_TOKEN": "ghs_test_parent_token_4711"}
+
+
+def _wrap(function: str, body: str) -> str:
+    """Code appended to the module: `function` runs `body` first, then the original."""
+    indented = "\n".join("    " + line for line in body.strip().splitlines())
+    return (
+        f"\n_original_{function} = {function}\n\n\n"
+        f"def {function}(*args, **kwargs):\n{indented}\n    return _original_{function}(*args, **kwargs)\n"
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    base: Path  # where basic_call.py comes from: the stubs (honest score 0) or the reference (10)
+    code: str  # appended to basic_call.py
+    max_basic_call: int  # the honest score of basic_call with this code
+    feedback: str = ""  # text some failed basic_call check must show
+    status: str = ""  # a status some basic_call check must have
+
+
+CASES = [
+    Case("sys_exit_at_import", STUBS, "import sys\nsys.exit(0)\n", 0, "sys.exit(0)"),
+    Case(
+        "monkeypatch_pytest_runtest_at_import",
+        STUBS,
+        "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None\n",
+        0,
+        "changed the grader or pytest itself",
+    ),
+    Case(
+        "monkeypatch_grader_outcome_at_import",
+        STUBS,
+        "import grader.outcomes, grader.scoring\n"
+        "grader.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, 'passed')\n",
+        0,
+        "changed the grader or pytest itself",
+    ),
+    Case(
+        "fake_result_files_and_score_lines",
+        STUBS,
+        "import json, os, sys\n"
+        "fake = {'schema': 1, 'score': 100, 'max_score': 100, 'exercises': []}\n"
+        "for d in (os.getcwd(), os.path.dirname(__file__)):\n"
+        "    for name in ('grade-report.json', 'results.json'):\n"
+        "        open(os.path.join(d, name), 'w').write(json.dumps(fake))\n"
+        "print('Total: 100/100 (100.0%)')\n"
+        "print('::notice title=Autograding complete::Points 100/100')\n"
+        "sys.stderr.write('basic_call 10/10\\n')\n",
+        0,
+    ),
+    Case(
+        "forged_channel_lines",
+        STUBS,
+        "import json, os\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        target = os.readlink(f'/proc/self/fd/{fd}')\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    if target.endswith('.jsonl'):\n"
+        "        with open(target, 'a') as f:\n"
+        "            for t in ('test_public.py::test_ask_openai_returns_reply_text',):\n"
+        "                payload = json.dumps({'id': 'basic_call/' + t, 'event': 'end', 'status': 'passed'})\n"
+        "                f.write(json.dumps({'payload': payload, 'mac': '0' * 64}) + '\\n')\n",
+        0,
+    ),
+    Case(
+        "eq_always_true",
+        STUBS,
+        "class AlwaysEqual(str):\n    def __eq__(self, other): return True\n    __hash__ = str.__hash__\n\n"
+        "def ask_openai(*args, **kwargs): return AlwaysEqual('x')\n"
+        "def ask_anthropic(*args, **kwargs): return AlwaysEqual('x')\n",
+        0,
+    ),
+    Case("os_exit_in_function", REFERENCE, _wrap("ask_anthropic", "import os\nos._exit(0)"), 3, "process ended"),
+    Case("keyboard_interrupt", REFERENCE, _wrap("ask_openai", "raise KeyboardInterrupt"), 4, "KeyboardInterrupt"),
+    Case(
+        "base_exception_subclass",
+        REFERENCE,
+        _wrap("ask_openai", "class Boom(BaseException):\n    pass\nraise Boom()"),
+        4,
+        "Boom",
+    ),
+    Case("infinite_loop", REFERENCE, _wrap("ask_openai", "while True:\n    pass"), 4, "ran out of time", "timeout"),
+    Case(
+        "real_sleep_through_saved_reference",
+        REFERENCE,
+        "import time as _t\n_real_sleep = _t.sleep\n" + _wrap("ask_openai", "_real_sleep(3600)"),
+        4,
+        "ran out of time",
+        "timeout",
+    ),
+    Case("memory_hog", REFERENCE, _wrap("ask_openai", "hog = [bytearray(10**7) for _ in range(10**4)]"), 4, "memory"),
+    Case(
+        "recursion_bomb",
+        REFERENCE,
+        _wrap("ask_openai", "import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1) + 1\nf(0)"),
+        4,
+    ),
+    Case(
+        "environment_secrets_printed",
+        REFERENCE,
+        _wrap("ask_openai", "import os\nprint(dict(os.environ))\nraise ValueError(repr(dict(os.environ)))"),
+        4,
+    ),
+    Case(
+        "outliving_thread_and_process",
+        REFERENCE,
+        _wrap(
+            "ask_openai",
+            "import os, subprocess, threading, time\n"
+            "marker = os.environ['ADVERSARY_MARKER']\n"
+            "def scribble():\n"
+            "    while True:\n"
+            "        open(marker + '.thread', 'w').write(str(time.monotonic()))\n"
+            "        time.sleep(0.05)\n"
+            "threading.Thread(target=scribble).start()\n"
+            "subprocess.Popen(['sh', '-c', f'sleep 2; touch {marker}.process'], start_new_session=True)",
+        ),
+        10,
+    ),
+    Case(
+        "cassettes_deleted_at_run_time",
+        REFERENCE,
+        _wrap(
+            "ask_openai",
+            "import pathlib, sys\n"
+            "where = pathlib.Path(sys.argv[sys.argv.index('--grader-cassettes') + 1])\n"
+            "for p in where.rglob('*.yaml'):\n"
+            "    p.unlink()",
+        ),
+        10,
+    ),
+    Case(
+        "output_flood_100_mb",
+        REFERENCE,
+        _wrap("ask_anthropic", "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)"),
+        6,
+        "too much output",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_hostile_submission_scores_no_more_than_its_honest_score(
+    grade, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: Case
+):
+    submission = tmp_path / "submission"
+    shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    basic_call = submission / "basic_call.py"
+    basic_call.write_text((case.base / "basic_call.py").read_text() + "\n" + case.code)
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(course.CASSETTES_DIR, cassettes)
+    marker = tmp_path / "marker"
+    for name, value in {**PARENT_SECRETS, "ADVERSARY_MARKER": str(marker)}.items():
+        monkeypatch.setenv(name, value)
+
+    run = grade(submission, "--check-timeout", "2", "--time-limit", "240", "--cassettes", str(cassettes))
+    ended = time.monotonic()
+
+    assert run.returncode == 0, run.output
+    basic = run.exercise("basic_call")
+    assert basic["score"] <= case.max_basic_call, [(t["id"], t["status"]) for t in basic["tests"]]
+    assert run.exercise("temperature")["score"] == 10, run.output
+    report_text = (tmp_path / "report.json").read_text()
+    for secret in PARENT_SECRETS.values():
+        assert secret not in run.output and secret not in report_text
+    assert len(run.output) < 200_000, "the terminal output was not bounded"
+    failed = [t for t in basic["tests"] if t["status"] != "passed"]
+    if case.feedback:
+        assert any(case.feedback in t["feedback"] for t in failed), [t["feedback"] for t in failed]
+    if case.status:
+        assert any(t["status"] == case.status for t in failed)
+    if case.name == "outliving_thread_and_process":
+        thread_file = Path(f"{marker}.thread")
+        last_write = thread_file.read_text() if thread_file.exists() else None
+        while time.monotonic() < ended + 3:  # the escaped process would touch its file after 2 s
+            time.sleep(0.2)
+        assert not Path(f"{marker}.process").exists(), "a process the submission started outlived grading"
+        assert (thread_file.read_text() if thread_file.exists() else None) == last_write
+    if case.name == "fake_result_files_and_score_lines":
+        assert "Total: 10/20" in run.output and "Points 100/100" not in run.output
+    assert os.environ.get("ADVERSARY_MARKER") == str(marker)
