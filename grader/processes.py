@@ -61,19 +61,30 @@ def _orphans() -> list[int]:
     return found
 
 
-def _kill_survivors(group: int) -> None:
+def _kill_survivors(process: subprocess.Popen[bytes]) -> None:
     try:
-        os.killpg(group, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    with _active_lock:
-        orphans = _orphans() if Path("/proc").is_dir() else []
-    for pid in orphans:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError, PermissionError):
-            pass
+    # Once the child is gone, whatever it left running has been re-parented to us (the subreaper).
+    process.wait()
+    if not Path("/proc").is_dir():
+        return
+    own_group = os.getpgrp()
+    for _ in range(10):  # an orphan's own children are re-parented to us when it dies: go round again
+        with _active_lock:
+            orphans = _orphans()
+        if not orphans:
+            return
+        for pid in orphans:
+            try:
+                group = os.getpgid(pid)
+                if group != own_group:
+                    os.killpg(group, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,6 @@ def run_limited(
                 if watchdog():
                     return Ended(None, "watchdog")
     finally:
-        _kill_survivors(process.pid)
-        process.wait()
+        _kill_survivors(process)
         with _active_lock:
             _active.discard(process.pid)
