@@ -205,3 +205,15 @@ def test_hostile_submission_scores_no_more_than_its_honest_score(
     if case.name == "fake_result_files_and_score_lines":
         assert "Total: 10/20" in run.output and "Points 100/100" not in run.output
     assert os.environ.get("ADVERSARY_MARKER") == str(marker)
+
+
+def test_run_time_limit_keeps_finished_checks_and_writes_the_report(grade, reference_copy: Path):
+    temperature = reference_copy / "temperature.py"
+    temperature.write_text(temperature.read_text() + "\n" + _wrap("compare_temperatures", "while True:\n    pass"))
+    # The per-check limit is longer than the whole run's, so it is the run's limit that stops the loop.
+    run = grade(reference_copy, "--check-timeout", "120", "--time-limit", "15")
+    assert run.returncode == 0, run.output
+    assert run.exercise("basic_call")["score"] == 10
+    statuses = {t["status"] for t in run.exercise("temperature")["tests"]}
+    assert "timeout" in statuses
+    assert "time limit" in run.output
