@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -215,8 +216,10 @@ def test_scanner_finds_nothing_in_the_project_cassettes():
 
 
 def _interaction(content: str, *, temperature: float = 0.0, status: int = 200) -> dict:
-    body = '{"model": "gpt-4o-mini", "temperature": %s, "messages": [{"role": "user", "content": "Hi"}]}' % temperature
-    reply = '{"choices": [{"index": 0, "message": {"content": "%s"}}]}' % content
+    body = json.dumps(
+        {"model": "gpt-4o-mini", "temperature": temperature, "messages": [{"role": "user", "content": "Hi"}]}
+    )
+    reply = json.dumps({"choices": [{"index": 0, "message": {"content": content}}]})
     return {
         "request": {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions", "body": body},
         "response": {"status": {"code": status}, "body": {"string": reply}},
