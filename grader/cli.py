@@ -8,11 +8,11 @@ from types import ModuleType
 
 from rich.console import Console
 
-from grader.commands import grade, live, record
+from grader.commands import grade, live, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
 
-COMMANDS: tuple[ModuleType, ...] = (grade, record, live)
+COMMANDS: tuple[ModuleType, ...] = (grade, record, validate, live)
 
 
 def build_parser() -> argparse.ArgumentParser:
