@@ -1,4 +1,4 @@
-"""Sessions for students (grade), maintainers (tests, lint) and CI; exact versions come from constraints.txt."""
+"""Sessions: students (grade, live), maintainers (tests, lint), staff (record, validate, export); versions pinned."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def grade(session: nox.Session) -> None:
     session.run("python", "-m", "grader", "grade", *session.posargs)
 
 
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
+def live(session: nox.Session) -> None:
+    """Run your functions for one exercise against the real APIs with your own keys (`nox -s live -- basic_call`)."""
+    session.install("-e", ".", *CONSTRAINTS, silent=True)
+    session.run("python", "-m", "grader", "live", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the harness's own test suite."""
@@ -32,3 +39,24 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[dev]", *CONSTRAINTS)
     session.run("ruff", "check", "grader", "tests", "noxfile.py")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON, default=False)
+def record(session: nox.Session) -> None:
+    """Record an exercise's cassettes from the real APIs through the reference solution (staff)."""
+    session.install("-e", ".", *CONSTRAINTS)
+    session.run("python", "-m", "grader", "record", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def validate(session: nox.Session) -> None:
+    """Prove the suites: reference at the maximum, stubs at 0, every known-wrong implementation caught (staff)."""
+    session.install("-e", ".", *CONSTRAINTS)
+    session.run("python", "-m", "grader", "validate", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def export(session: nox.Session) -> None:
+    """Write the student distribution into a new directory (staff; `nox -s export -- DIR`)."""
+    session.install("-e", ".", *CONSTRAINTS)
+    session.run("python", "-m", "grader", "export", *session.posargs)

@@ -1,0 +1,175 @@
+"""`grader export`: the student distribution grades in a fresh environment and leaks nothing staff-only."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import keyword
+import os
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from grader import course, export, rubric
+from tests.conftest import REFERENCE, ROOT, STUBS
+
+SUITES = course.SUITES_DIR
+
+
+def run_export(target: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "export", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One exported distribution, shared by the checks of this module."""
+    target = tmp_path_factory.mktemp("export") / "student"
+    result = run_export(target)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return target
+
+
+def _files(root: Path) -> dict[Path, str]:
+    return {
+        p.relative_to(root): p.read_text(encoding="utf-8", errors="replace") for p in root.rglob("*") if p.is_file()
+    }
+
+
+def _code_lines(path: Path) -> set[str]:
+    return {line.strip() for line in path.read_text().splitlines()}
+
+
+_COMMON = set(keyword.kwlist) | set(dir(builtins))
+
+
+def _significant(line: str) -> bool:
+    """A line that says something of its own: not an import, not an idiom like `except ValueError:`."""
+    own_names = {n for n in re.findall(r"[A-Za-z_]\w+", line.replace("\\n", " ")) if n not in _COMMON}
+    return (
+        len(line) >= 16
+        and len(own_names) >= 3
+        and not line.startswith(("import ", "from ", "#", "@pytest.mark.points("))
+    )
+
+
+def _hidden_material() -> tuple[set[str], set[str]]:
+    """(hidden check names, function names and hints; significant lines of the hidden suites)."""
+    names: set[str] = set()
+    public_lines = set().union(*(_code_lines(p) for p in SUITES.glob("*/test_public.py")))
+    lines: set[str] = set()
+    for path in sorted(SUITES.glob("*/test_hidden.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                names.add(node.name)
+        lines |= {line for line in _code_lines(path) - public_lines if _significant(line)}
+    for exercise in course.gradable():
+        for check in rubric.load(exercise).checks:
+            if check.visibility == "hidden":
+                names |= {check.name, check.hint}
+    return names, lines
+
+
+def test_layout_holds_exactly_the_student_material(dist: Path):
+    files = {p.as_posix() for p in _files(dist)}
+    assert {f"exercises/{p.name}" for p in STUBS.glob("*.py")} <= files
+    assert {"README.md", "noxfile.py", "pyproject.toml", "constraints.txt", ".gitignore"} <= files
+    assert not any(f.startswith(("tests/", ".ci/")) for f in files)
+    suites = sorted(f for f in files if f.startswith("grader/suites/"))
+    expected = ["grader/suites/pytest.ini"] + [
+        f"grader/suites/{p.parent.name}/test_public.py" for p in export.public_suites(SUITES)
+    ]
+    assert suites == sorted(expected)
+    # The cassettes are exactly those the public checks replay, and the exported grader finds them all.
+    cassettes = {f for f in files if f.startswith("cassettes/")}
+    assert cassettes == {p.relative_to(ROOT).as_posix() for p in export.public_cassettes(SUITES, course.CASSETTES_DIR)}
+    assert all(Path(f).stem.startswith("test_") for f in cassettes)
+
+
+def test_noxfile_has_only_student_sessions(dist: Path):
+    tree = ast.parse((dist / "noxfile.py").read_text())
+    sessions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert sessions == {"grade", "live"}
+    project = {n.name for n in ast.parse((ROOT / "noxfile.py").read_text()).body if isinstance(n, ast.FunctionDef)}
+    assert {"record", "validate", "export", "tests", "lint"} <= project
+
+
+def test_nothing_hidden_or_from_a_reference_solution_leaks(dist: Path):
+    names, hidden_lines = _hidden_material()
+    assert names and hidden_lines
+    stub_lines = set().union(*(_code_lines(p) for p in STUBS.glob("*.py")))
+    reference_lines = {
+        line
+        for path in REFERENCE.glob("*.py")
+        for line in _code_lines(path) - stub_lines
+        if _significant(line) and not line.startswith(('"""', "__all__"))
+    }
+    assert len(reference_lines) > 100  # the comparison has material to work on
+    for relative, text in _files(dist).items():
+        for name in names:
+            assert name not in text, f"{relative} names the hidden check {name!r}"
+        lines = {line.strip() for line in text.splitlines()}
+        assert not lines & hidden_lines, f"{relative} holds hidden-suite lines {sorted(lines & hidden_lines)[:3]}"
+        leaked = lines & reference_lines
+        assert not leaked, f"{relative} holds reference-solution lines {sorted(leaked)[:3]}"
+
+
+def test_export_refuses_a_non_empty_directory(tmp_path: Path):
+    (tmp_path / "keep.txt").write_text("mine")
+    result = run_export(tmp_path)
+    assert result.returncode == 2
+    assert str(tmp_path) in result.stdout and "not empty" in result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.slow
+def test_exported_tree_grades_its_stubs_at_zero_in_a_fresh_environment(dist: Path, tmp_path: Path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", str(dist), "-c", str(dist / "constraints.txt")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    graded = subprocess.run(
+        [str(python), "-m", "grader", "grade"],
+        cwd=dist,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)},
+        timeout=300,
+    )
+    output = graded.stdout + graded.stderr
+    assert graded.returncode == 0, output
+    report = json.loads((dist / "grade-report.json").read_text())
+    assert report["score"] == 0 and "Total: 0/" in output
+    for exercise in report["exercises"]:
+        assert exercise["tests"] and all(t["visibility"] == "visible" for t in exercise["tests"])
+        assert exercise["hidden_points_not_run"] > 0
+        assert f"{exercise['id']} has {exercise['hidden_points_not_run']} more point(s) in hidden checks" in output
+    # The same engine gives a correct submission every public point: the exported cassettes suffice.
+    solved = subprocess.run(
+        [str(python), "-m", "grader", "grade", "--submission", str(REFERENCE), "--json", str(tmp_path / "r.json")],
+        cwd=dist,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert solved.returncode == 0, solved.stdout + solved.stderr
+    solved_report = json.loads((tmp_path / "r.json").read_text())
+    public_points = sum(t["max_score"] for e in solved_report["exercises"] for t in e["tests"])
+    assert solved_report["score"] == public_points > 0
