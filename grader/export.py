@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader import cassette_names, course, rubric
+from grader import course, rubric
 from grader.errors import StaffError, UsageError
 
 STUDENT_SESSIONS = ("grade", "live")
@@ -76,14 +76,14 @@ def public_cassettes(suites_dir: Path, cassettes_dir: Path) -> list[Path]:
     """The cassettes the public checks replay; StaffError naming the check when one is missing."""
     needed: list[Path] = []
     for suite in public_suites(suites_dir):
-        for test, name in cassette_names.of_file(suite).items():
-            if name is None:
+        for check in rubric.checks_of_file(suite, suite.parent.name):
+            if check.cassette is None:
                 continue
-            path = cassettes_dir / suite.parent.name / f"{name}.yaml"
+            path = cassettes_dir / check.exercise / f"{check.cassette}.yaml"
             if not path.is_file():
                 raise StaffError(
-                    f"{suite.parent.name}/{suite.name}::{test} replays {path}, which does not exist; "
-                    f"record it (`nox -s record -- {suite.parent.name} {test}`) before exporting"
+                    f"{check.id} replays {path}, which does not exist; "
+                    f"record it (`nox -s record -- {check.exercise} {check.test_name}`) before exporting"
                 )
             if path not in needed:
                 needed.append(path)

@@ -24,6 +24,11 @@ class Check:
     points: int
     hint: str
     visibility: str
+    cassette: str | None  # cassettes/<exercise>/<cassette>.yaml, or None: the check expects no request
+
+    @property
+    def test_name(self) -> str:
+        return self.id.rpartition("::")[2]
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ def _module_visibility(tree: ast.Module, path: Path) -> str:
     return visibility
 
 
-def _checks_of_file(path: Path, exercise_id: str) -> list[Check]:
+def checks_of_file(path: Path, exercise_id: str) -> list[Check]:
+    """The checks one suite file defines, read with `ast`; StaffError when one is malformed."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as exc:
@@ -106,6 +112,9 @@ def _checks_of_file(path: Path, exercise_id: str) -> list[Check]:
             visibility = str(_literal(marks["visibility"][0], where))
         if visibility not in VISIBILITIES:
             raise StaffError(f"{where}: visibility must be one of {VISIBILITIES}, got {visibility!r}")
+        cassette = _literal(marks["cassette"][0], where) if marks.get("cassette") else node.name
+        if cassette is not None and not isinstance(cassette, str):
+            raise StaffError(f"{where}: the cassette marker takes a name or None, got {cassette!r}")
         doc = ast.get_docstring(node)
         name = doc.strip().splitlines()[0] if doc else node.name.removeprefix("test_").replace("_", " ")
         checks.append(
@@ -116,6 +125,7 @@ def _checks_of_file(path: Path, exercise_id: str) -> list[Check]:
                 points=points,
                 hint=hint,
                 visibility=visibility,
+                cassette=cassette,
             )
         )
     return checks
@@ -133,7 +143,7 @@ def load(exercise: Exercise, suites_dir: Path = SUITES_DIR) -> ExerciseRubric:
     # Visible checks first: the student reads the public ones before the hidden ones.
     checks = tuple(
         sorted(
-            (c for f in files for c in _checks_of_file(f, exercise.id)),
+            (c for f in files for c in checks_of_file(f, exercise.id)),
             key=lambda c: c.visibility != "visible",
         )
     )

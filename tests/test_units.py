@@ -91,8 +91,8 @@ def test_rubric_of_a_public_only_copy_reports_the_hidden_points(tmp_path: Path):
 
 
 def test_scoring_awards_points_only_for_reported_passes():
-    check = rubric.Check("x/test_public.py::test_a", "x", "a", 3, "h", "visible")
-    other = rubric.Check("x/test_public.py::test_b", "x", "b", 7, "h", "visible")
+    check = rubric.Check("x/test_public.py::test_a", "x", "a", 3, "h", "visible", None)
+    other = rubric.Check("x/test_public.py::test_b", "x", "b", 7, "h", "visible", None)
     rub = rubric.ExerciseRubric(course.Exercise("x", "X", 10), (check, other))
     result = scoring.grade([rub], {check.id: scoring.Outcome(check.id, "passed")})
     assert result.score == 3 and result.max_score == 10

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from grader import cassette_names, course, grading, record_guard, rubric, runner, secrets_scan
+from grader import course, grading, record_guard, rubric, runner, secrets_scan
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
 
@@ -39,9 +39,9 @@ def _cassette_of_checks(exercise_id: str, cassettes: Path) -> dict[Path, str]:
     """{cassette path: id of the check that records it} for every check of the exercise."""
     owners: dict[Path, str] = {}
     for suite in rubric.suite_files(exercise_id):
-        for test, name in cassette_names.of_file(suite).items():
-            if name is not None:
-                owners.setdefault(cassettes / exercise_id / f"{name}.yaml", f"{exercise_id}/{suite.name}::{test}")
+        for check in rubric.checks_of_file(suite, exercise_id):
+            if check.cassette is not None:
+                owners.setdefault(cassettes / exercise_id / f"{check.cassette}.yaml", check.id)
     return owners
 
 
