@@ -30,6 +30,11 @@ COURSE: tuple[Exercise, ...] = (
 )
 COURSE_MAX = sum(e.weight for e in COURSE)
 
+# When Gradescope shows hidden checks to students: "after_due_date", "after_published" or "hidden"
+# (never). Gradescope hides a student's total while any test is not yet visible to them.
+# `grade --gradescope-hidden VALUE` overrides it for one run.
+HIDDEN_VISIBILITY = "after_due_date"
+
 
 def exercise(exercise_id: str) -> Exercise:
     """The course exercise with that id; KeyError when there is none."""

@@ -1,0 +1,92 @@
+"""Gradescope's `results.json` for a grade.
+
+Field by field after Gradescope's autograder specification ("Autograder Specifications", the
+`results.json` output format): top level `score`, `execution_time` (seconds), `output`,
+`output_format`, `tests[]`; each test `score`, `max_score`, `status` ("passed" | "failed"),
+`name`, `number`, `output`, `output_format`, `tags`, `visibility`, `extra_data`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grader import course
+from grader.scoring import CheckResult, ExerciseResult, Grade
+
+# Gradescope's visibility values; "visible" is its default.
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+HIDDEN_CHOICES = ("hidden", "after_due_date", "after_published")
+# Gradescope's output formats; "text" shows the string as it is, so student text is never rendered.
+OUTPUT_FORMAT = "text"
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def _position(exercise_id: str) -> int:
+    """1-based position in the course, so a check's number is stable whatever was graded."""
+    return next(i for i, e in enumerate(course.COURSE, start=1) if e.id == exercise_id)
+
+
+def _test(exercise: ExerciseResult, index: int, result: CheckResult, hidden_visibility: str) -> dict[str, Any]:
+    check = result.check
+    lines = [f"Status: {result.status}"]
+    if result.status != "passed":
+        lines.append(f"Hint: {check.hint}")
+    if result.feedback:
+        lines += ["", result.feedback]
+    return {
+        "name": f"{exercise.id}: {check.name}",
+        "number": f"{_position(exercise.id)}.{index}",
+        "score": _number(result.score),
+        "max_score": _number(check.points),
+        # Gradescope knows only passed and failed; error and timeout are failures with a reason in output.
+        "status": "passed" if result.status == "passed" else "failed",
+        "output": "\n".join(lines),
+        "output_format": OUTPUT_FORMAT,
+        "tags": [exercise.id],
+        "visibility": "visible" if check.visibility == "visible" else hidden_visibility,
+        "extra_data": {"check_id": check.id, "grader_status": result.status},
+    }
+
+
+def _summary(grade: Grade) -> str:
+    lines = [f"Score: {_number(grade.score)}/{_number(grade.max_score)}"]
+    for exercise in grade.exercises:
+        lines.append(f"  {exercise.id}: {exercise.score}/{exercise.max_score}")
+        if exercise.hidden_not_run:
+            lines.append(f"    ({exercise.hidden_not_run} point(s) of hidden checks were not in this grader)")
+    lines += [f"Note: {note}" for note in grade.notes]
+    return "\n".join(lines)
+
+
+def results(
+    grade: Grade, *, execution_time: float, hidden_visibility: str = course.HIDDEN_VISIBILITY
+) -> dict[str, Any]:
+    """The `results.json` document; `hidden_visibility` is what hidden checks get (see course.py)."""
+    if hidden_visibility not in HIDDEN_CHOICES:
+        raise ValueError(f"hidden checks' visibility must be one of {HIDDEN_CHOICES}, got {hidden_visibility!r}")
+    return {
+        "score": _number(grade.score),
+        "execution_time": max(0, round(execution_time)),
+        "output": _summary(grade),
+        "output_format": OUTPUT_FORMAT,
+        "tests": [
+            _test(exercise, index, result, hidden_visibility)
+            for exercise in grade.exercises
+            for index, result in enumerate(exercise.results, start=1)
+        ],
+    }
+
+
+def write(
+    grade: Grade, path: Path, *, execution_time: float, hidden_visibility: str = course.HIDDEN_VISIBILITY
+) -> None:
+    document = results(grade, execution_time=execution_time, hidden_visibility=hidden_visibility)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,68 @@
+"""A Markdown score report, for the GitHub job summary and the pull-request comment.
+
+It is rendered from the JSON report (schema 1), so the comment command can post a report
+written by an earlier step. Check names and hints come from the suites (staff text); feedback
+may quote what student code did, so it only ever appears inside a code block, where Markdown
+and HTML are not rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
+_ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "timeout": "⏱️"}
+
+
+def _fence(text: str) -> str:
+    """A fenced code block that `text` cannot close, however many backticks it contains."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _cell(text: object) -> str:
+    """Staff text inside a table cell: no pipes or line breaks that would break the row."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: Mapping[str, Any], *, title: str = "Grade", feedback: bool = True) -> str:
+    exercises = report.get("exercises", [])
+    score, max_score = report["score"], report["max_score"]
+    percent = 100.0 * score / max_score if max_score else 0.0
+    lines = [
+        f"## {title}: {score}/{max_score} ({percent:.1f}%)",
+        "",
+        "| Exercise | Score | Checks passed |",
+        "|---|---:|---:|",
+    ]
+    for e in exercises:
+        passed = sum(1 for t in e["tests"] if t["status"] == "passed")
+        lines.append(f"| {_cell(e['id'])} | {e['score']}/{e['max_score']} | {passed}/{len(e['tests'])} |")
+    lines.append(f"| **Total** | **{score}/{max_score}** | |")
+    failed = [(e, t) for e in exercises for t in e["tests"] if t["status"] != "passed"]
+    if failed:
+        lines += ["", "### Checks to fix", ""]
+    for e, t in failed:
+        icon = _ICON.get(t["status"], "❌")
+        lines.append(f"{icon} **{_cell(e['id'])}: {_cell(t['name'])}** ({t['status']}, {t['max_score']} pt)  ")
+        lines.append(f"Hint: {_cell(t['hint'])}")
+        if feedback and t.get("feedback"):
+            lines += ["", _fence(str(t["feedback"]))]
+        lines.append("")
+    notes = [
+        f"{e['id']} has {e['hidden_points_not_run']} more point(s) in hidden checks that run at official grading."
+        for e in exercises
+        if e.get("hidden_points_not_run")
+    ] + [str(n) for n in report.get("notes", [])]
+    if notes:
+        lines += ["", "**Notes**", ""] + [_fence(n) for n in notes]
+    text = "\n".join(lines).rstrip() + "\n"
+    if feedback and len(text) > MAX_CHARS:
+        text = render(report, title=title, feedback=False)
+        text += "\n_Feedback left out: too long for one comment; see the report artifact._\n"
+    return text
