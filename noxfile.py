@@ -26,6 +26,13 @@ def live(session: nox.Session) -> None:
     session.run("python", "-m", "grader", "live", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def comment(session: nox.Session) -> None:
+    """Post the grade report as a pull-request comment, or update the earlier one (CI)."""
+    session.install("-e", ".", *CONSTRAINTS, silent=True)
+    session.run("python", "-m", "grader", "comment", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the harness's own test suite."""
