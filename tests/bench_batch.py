@@ -1,0 +1,69 @@
+"""Batch throughput: submissions per minute with -j 1 and -j 2 (a benchmark: prints figures, asserts nothing).
+
+Run from the repository root: `python -m tests.bench_batch [--submissions N] [--jobs 1 2]`.
+The goal on a 2-core machine is -j 2 at least 1.7x as fast as -j 1; other load on the machine
+lowers both figures, so the load average is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tests.conftest import REFERENCE
+from tests.test_batch import make_class, run_batch
+
+
+def build(directory: Path, count: int) -> int:
+    """At least `count` gradable submissions (references, stubs, mutants, zips) in `directory`."""
+    expected = make_class(directory, references=2, stubs=2, mutants_each=4, broken=False)
+    extra = 0
+    while len(expected) + extra < count:
+        shutil.copytree(REFERENCE, directory / f"ref-extra-{extra}", ignore=shutil.ignore_patterns("__pycache__"))
+        extra += 1
+    return len(expected) + extra
+
+
+def measure(directory: Path, jobs: int, workdir: Path) -> tuple[float, int]:
+    gradebook = workdir / f"grades-j{jobs}.csv"
+    started = time.perf_counter()
+    process = run_batch(directory, gradebook, "-j", str(jobs))
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"batch -j {jobs} failed (exit {process.returncode}):\n{process.stdout}{process.stderr}")
+    with gradebook.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if any(r["status"] != "graded" for r in rows):
+        raise SystemExit(f"batch -j {jobs}: some submissions were not graded: {gradebook}")
+    return elapsed, len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        workdir = Path(tmp)
+        count = build(workdir / "class", args.submissions)
+        print(f"{count} submissions, exercises basic_call+temperature, {os.cpu_count()} CPU(s)")
+        rates: dict[int, float] = {}
+        for jobs in args.jobs:
+            load_before = os.getloadavg()[0]
+            elapsed, rows = measure(workdir / "class", jobs, workdir)
+            rates[jobs] = rows / elapsed * 60
+            print(
+                f"-j {jobs}: {rows} rows in {elapsed:.1f} s = {rates[jobs]:.1f} submissions/minute "
+                f"(load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f})"
+            )
+        if 1 in rates and 2 in rates:
+            print(f"speed-up -j 2 / -j 1: {rates[2] / rates[1]:.2f}x (goal >= 1.7x)")
+
+
+if __name__ == "__main__":
+    main()
