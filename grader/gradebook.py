@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import course, grading, report, unpack
+from grader import course, grading, report, runner, unpack
 from grader.errors import StaffError
 
-# graded: scored normally; timeout: the whole run hit --time-limit (unfinished checks score 0);
-# grader-error: some checks hit a harness problem (staff must look); invalid: not a gradable
-# submission (bad zip, zip-slip path, no modules); error: grading crashed before any score.
-STATUSES = ("graded", "timeout", "grader-error", "invalid", "error")
+# graded: scored normally; crashed: the submission ended the grading process during some checks
+# (they score 0, the rest were graded in a fresh process); timeout: the whole run hit --time-limit
+# (unfinished checks score 0); grader-error: some checks hit a harness problem (staff must look);
+# invalid: not a gradable submission (bad zip, zip-slip path, no modules); error: no score at all.
+STATUSES = ("graded", "crashed", "timeout", "grader-error", "invalid", "error")
 MAX_MESSAGE = 300
 
 
@@ -70,6 +71,7 @@ def grade_entry(
     *,
     cassettes: Path,
     time_limit: float,
+    check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     json_dir: Path | None = None,
 ) -> Row:
     """Grade one submission into its row; never raises for anything the submission does."""
@@ -81,7 +83,9 @@ def grade_entry(
         except OSError as exc:
             return Row(entry.name, "invalid", _one_line(f"{entry.path.name}: cannot be read ({exc})"))
         try:
-            result = grading.grade_submission(exercises, directory, cassettes=cassettes, time_limit=time_limit)
+            result = grading.grade_submission(
+                exercises, directory, cassettes=cassettes, time_limit=time_limit, check_timeout=check_timeout
+            )
         except StaffError as exc:
             return Row(entry.name, "error", _one_line(f"grading failed: {str(exc).splitlines()[0]}"))
         except Exception as exc:  # a crash of the grader on this submission must not stop the batch
@@ -94,6 +98,9 @@ def grade_entry(
         message = f"{len(result.staff_errors)} check(s) hit a harness problem: {result.staff_errors[0].feedback}"
     elif any(note.startswith("grading hit its time limit") for note in result.notes):
         status, message = "timeout", "; ".join(result.notes)
+    elif crashed := [r for e in result.exercises for r in e.results if r.status == "error"]:
+        status = "crashed"
+        message = f"{len(crashed)} check(s) ended in an error: {crashed[0].check.id}: {crashed[0].feedback}"
     else:
         status, message = "graded", "; ".join(result.notes)
     return Row(entry.name, status, _one_line(message), scores, result.score)

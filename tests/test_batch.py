@@ -20,13 +20,17 @@ from tests.wrong.catalogue import all_mutants
 EXERCISES = ("basic_call", "temperature")  # bounded work per submission, whatever suites exist later
 MAX = 20
 
+# Every basic_call check hangs in a way no timeout can interrupt: each is stopped by the watchdog and
+# the rest re-run, until the whole run reaches --time-limit.
 HANGS = """
 import signal
-signal.signal(signal.SIGALRM, signal.SIG_IGN)  # defeats the per-check timeout
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
 while True:
     pass
 """
-CRASHES = "import os\nos._exit(3)\n"
+# Only the check that passes a system prompt to ask_anthropic ends the grading process.
+CRASH_ANCHOR = "    response = client.messages.create(\n"
+CRASH = "    if system:\n        import os\n\n        os._exit(3)\n"
 
 
 def _copy(source: Path, target: Path) -> Path:
@@ -73,8 +77,10 @@ def make_class(
         return expected
     hangs = _copy(REFERENCE, directory / "00-hangs")
     (hangs / "basic_call.py").write_text(HANGS)
-    crashes = _copy(REFERENCE, directory / "crashes")
-    (crashes / "basic_call.py").write_text(CRASHES)
+    crashes = _copy(REFERENCE, directory / "crashes") / "basic_call.py"
+    source = crashes.read_text()
+    assert source.count(CRASH_ANCHOR) == 1
+    crashes.write_text(source.replace(CRASH_ANCHOR, CRASH + CRASH_ANCHOR))
     (directory / "bad.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
     _zip(directory / "slip.zip", {**_module_files(""), "../../outside.py": "x = 1"})
     link = zipfile.ZipInfo("basic_call.py")
@@ -89,7 +95,7 @@ def make_class(
     expected.update(
         {
             "00-hangs": "timeout",
-            "crashes": "error",
+            "crashes": "crashed",
             "bad": "invalid",
             "slip": "invalid",
             "link": "invalid",
@@ -126,11 +132,9 @@ def test_a_class_with_broken_submissions_gets_one_row_each(tmp_path: Path):
         row = by_name[name]
         assert row["status"] == status, row
         assert row["max"] == str(MAX)
-        if status == "graded":
+        if status in ("graded", "crashed", "timeout"):
             assert int(row["total"]) == sum(int(row[e]) for e in EXERCISES)
             assert (reports / f"{name}.json").is_file()
-        elif status == "timeout":
-            assert "time limit" in row["message"]
         else:
             assert row["total"] == "" and row["message"], row
     for name in ("ref-0", "ref-1", "zip-top", "zip-folder", "zip-nested"):
@@ -143,7 +147,11 @@ def test_a_class_with_broken_submissions_gets_one_row_each(tmp_path: Path):
     assert "symbolic link" in by_name["link"]["message"]
     for name in ("no-modules", "empty", "readme-only"):
         assert "no exercise module" in by_name[name]["message"], name
-    assert "exit code 3" in by_name["crashes"]["message"]
+    crashed = by_name["crashes"]
+    assert "test_ask_anthropic_system_parameter" in crashed["message"] and "exit code 3" in crashed["message"]
+    assert crashed["temperature"] == "10" and 0 < int(crashed["basic_call"]) < 10
+    timed_out = by_name["00-hangs"]
+    assert "time limit" in timed_out["message"] and timed_out["basic_call"] == "0"
     assert not (tmp_path / "outside.py").exists() and not (tmp_path / "class" / "outside.py").exists()
     report = json.loads((reports / "ref-0.json").read_text())
     assert report["score"] == MAX

@@ -140,6 +140,7 @@ def _report(path: Path, score: int) -> Path:
 def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: str, event: dict[str, Any]) -> None:
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(event))
+    monkeypatch.setenv("COLUMNS", "300")  # rich wraps at 80 columns when not on a terminal
     monkeypatch.setenv("GITHUB_API_URL", base_url)
     monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
@@ -203,7 +204,7 @@ def test_api_error_is_reported_with_its_status(github_api, tmp_path, monkeypatch
     state.fail[method] = 403
     _env(monkeypatch, tmp_path, url, PR_EVENT)
     assert cli.main(["comment", "--report", str(_report(tmp_path / "r.json", 4))]) == 1
-    out = " ".join(capsys.readouterr().out.split())
+    out = capsys.readouterr().out
     assert "HTTP 403" in out and "Resource not accessible by integration" in out and method in out
     assert state.ours() == []
 
@@ -216,5 +217,6 @@ def test_unreachable_api_is_an_error(tmp_path, monkeypatch, capsys):
 
 def test_missing_report_is_a_staff_error_naming_it(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("COLUMNS", "300")
     assert cli.main(["comment", "--report", str(tmp_path / "nowhere.json")]) == 2
     assert "nowhere.json" in capsys.readouterr().out

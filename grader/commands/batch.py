@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import course, gradebook, grading, rubric
+from grader import course, gradebook, grading, rubric, runner
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
 
@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-e", "--exercise", action="append", default=[], metavar="ID", help="grade only this exercise (repeatable)"
     )
     parser.add_argument("--time-limit", type=float, default=600.0, help="wall-clock limit per submission (s)")
+    parser.add_argument(
+        "--check-timeout", type=float, default=runner.DEFAULT_CHECK_TIMEOUT, help="time limit of each check (s)"
+    )
     parser.add_argument("--cassettes", type=Path, default=course.CASSETTES_DIR, help=argparse.SUPPRESS)
 
 
@@ -65,6 +68,7 @@ def _grade_all(
                     exercises,
                     cassettes=args.cassettes,
                     time_limit=args.time_limit,
+                    check_timeout=args.check_timeout,
                     json_dir=args.json_dir,
                 ): entry
                 for entry in entries
