@@ -112,7 +112,7 @@ CASES = [
         "ran out of time",
         "timeout",
     ),
-    Case("memory_hog", REFERENCE, _wrap("ask_openai", "hog = [bytearray(10**7) for _ in range(10**4)]"), 4, "memory"),
+    Case("memory_hog", REFERENCE, _wrap("ask_openai", "hog = [bytearray(10**8) for _ in range(100)]"), 4, "memory"),
     Case(
         "recursion_bomb",
         REFERENCE,

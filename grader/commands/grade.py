@@ -57,7 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     exercises = grading.select(args.exercises)
     started = time.monotonic()
-    result = grading.grade_submission(exercises, args.submission, cassettes=args.cassettes, time_limit=args.time_limit)
+    result = grading.grade_submission(
+        exercises,
+        args.submission,
+        cassettes=args.cassettes,
+        time_limit=args.time_limit,
+        check_timeout=args.check_timeout,
+    )
     elapsed = time.monotonic() - started
     report.print_table(result, console)
     report.write_json(result, args.json)
