@@ -12,7 +12,7 @@ import anthropic
 import openai
 import pytest
 
-from grader import containment, network, session, settings, submission
+from grader import containment, leaks, network, session, settings, submission
 from grader import replay as replay_layer
 from grader.outcomes import CheckRecord, phase_result
 
@@ -29,6 +29,7 @@ MARKERS = {
 SESSION = pytest.StashKey[session.GradingSession]()
 RECORD = pytest.StashKey[CheckRecord]()
 EXIT_STATUS = pytest.StashKey[int]()
+LEAKS = pytest.StashKey[leaks.LeakWatch]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,8 +79,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     item.stash[RECORD] = record
     if grading.channel is not None:
         grading.channel.started(item.nodeid)
+    watch = item.stash[LEAKS] = leaks.LeakWatch(grading.keys, grading.settings.submission)
     try:
-        return (yield)
+        with watch.watching_logs():
+            return (yield)
     finally:
         tampered = grading.integrity.restore()
         if tampered:
@@ -91,6 +94,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             f"Your code tried to use the network ({what}); grading is offline: use the client passed in."
             for what in network.drain()
         )
+        record.notes.extend(watch.notes())
         if grading.channel is not None:
             outcome = record.outcome()
             grading.channel.write(
@@ -98,7 +102,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                     "id": outcome.check_id,
                     "event": "end",
                     "status": outcome.status,
-                    "feedback": outcome.feedback,
+                    "feedback": leaks.redact(outcome.feedback, watch.keys),
                     "staff_error": outcome.staff_error,
                 }
             )
@@ -138,6 +142,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.phases.append(
             phase_result(call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission)
         )
+        item.stash[LEAKS].inspect_phase(call.when, report.sections, call.excinfo.value if call.excinfo else None)
     return report
 
 

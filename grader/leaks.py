@@ -1,0 +1,135 @@
+"""The key-leak guard: during every check, the planted API keys are watched on every channel a
+student's code can publish through (captured stdout and stderr, emitted log records, exception
+messages), and feedback says where a key leaked without ever repeating it.
+
+Pure logic plus one logging handler; the plugin feeds it each phase's captured output and
+exception and turns its findings into notes that fail the check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+# Shorter strings could occur by chance; planted keys are far longer (grader/session.py).
+MIN_WATCHED_LENGTH = 16
+_STREAMS = {"stdout": "standard output (print)", "stderr": "standard error"}
+
+
+def watched(keys: Mapping[str, str]) -> dict[str, str]:
+    """The keys worth watching, by variable name (empty and short ones are left out)."""
+    return {name: key for name, key in keys.items() if len(key) >= MIN_WATCHED_LENGTH}
+
+
+def leaked_names(text: str, keys: Mapping[str, str]) -> list[str]:
+    """The names of the keys that occur whole in `text`."""
+    return [name for name, key in keys.items() if key in text]
+
+
+def redact(text: str, keys: Mapping[str, str]) -> str:
+    """`text` with every whole key replaced by a placeholder naming its variable."""
+    for name, key in keys.items():
+        text = text.replace(key, f"<{name} hidden>")
+    return text
+
+
+def _raised_by_suite(exc: BaseException, submission: Path) -> bool:
+    """An AssertionError raised by the check itself (its verdict), not by the submission."""
+    if not isinstance(exc, AssertionError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        try:
+            Path(tb.tb_frame.f_code.co_filename).resolve().relative_to(submission)
+        except ValueError:
+            tb = tb.tb_next
+            continue
+        return False
+    return True
+
+
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc`, then its causes and contexts, each once."""
+    seen: set[int] = set()
+    pending = [exc] if exc is not None else []
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+
+
+def _exception_text(exc: BaseException) -> str:
+    parts = [str(exc), repr(exc.args), *(str(n) for n in getattr(exc, "__notes__", ()))]
+    return "\n".join(parts)
+
+
+class LogWatcher(logging.Handler):
+    """Keeps the names of the keys found in every log record emitted while it is installed."""
+
+    def __init__(self, keys: Mapping[str, str]) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.keys = keys
+        self.found: list[tuple[str, str]] = []  # (key name, logger name)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string is the student's bug, not a leak
+            text = f"{record.msg} {record.args}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "\n" + "\n".join(_exception_text(e) for e in exception_chain(record.exc_info[1]))
+        for name in leaked_names(text, self.keys):
+            self.found.append((name, record.name))
+
+
+class LeakWatch:
+    """Everything one check may leak through, gathered phase by phase."""
+
+    def __init__(self, keys: Mapping[str, str], submission: Path) -> None:
+        self.keys = watched(keys)
+        self.submission = submission.resolve()
+        self.log = LogWatcher(self.keys)
+        self._findings: dict[tuple[str, str], None] = {}  # (key name, where), in order, once each
+
+    @contextmanager
+    def watching_logs(self) -> Iterator[None]:
+        """Watch every log record emitted (at whatever level the logging configuration lets through)."""
+        root = logging.getLogger()
+        root.addHandler(self.log)
+        try:
+            yield
+        finally:
+            root.removeHandler(self.log)
+
+    def inspect_phase(
+        self, when: str, sections: Iterable[tuple[str, str]], exception: BaseException | None
+    ) -> None:
+        """Look at one phase's captured output (pytest report sections) and its exception chain."""
+        for title, content in sections:
+            # A report carries the sections of earlier phases too; each is inspected in its own phase.
+            words = title.split()
+            if len(words) == 3 and words[0] == "Captured" and words[1] in _STREAMS and words[2] == when:
+                for name in leaked_names(content, self.keys):
+                    self._findings[(name, f"{_STREAMS[words[1]]}, during the check's {when}")] = None
+        for exc in exception_chain(exception):
+            if _raised_by_suite(exc, self.submission):
+                continue
+            for name in leaked_names(_exception_text(exc), self.keys):
+                self._findings[(name, f"the message of a {type(exc).__name__} your code raised")] = None
+
+    def notes(self) -> list[str]:
+        """One student-facing note per leak, naming the key's variable and the channel, never the key."""
+        for name, logger in self.log.found:
+            self._findings[(name, f"a log record of the logger {logger!r}")] = None
+        return [
+            f"Your code leaked the whole {name} (the API key the grader planted) into {where}. "
+            "Never print, log or put a whole key in an error message: show mask_key(key) or the variable's name."
+            for name, where in self._findings
+        ]
