@@ -98,6 +98,10 @@ class LeakWatch:
         self.log = LogWatcher(self.keys)
         self._findings: dict[tuple[str, str], None] = {}  # (key name, where), in order, once each
 
+    def watch(self, name: str, key: str) -> None:
+        """Watch one more secret for the rest of the check (a key a check makes up for itself)."""
+        self.keys[name] = key
+
     @contextmanager
     def watching_logs(self) -> Iterator[None]:
         """Watch every log record emitted (at whatever level the logging configuration lets through)."""

@@ -162,6 +162,12 @@ def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) ->
 
 
 @pytest.fixture
+def leak_watch(request: pytest.FixtureRequest, grading: session.GradingSession) -> leaks.LeakWatch:
+    """This check's key-leak guard; `leak_watch.watch(name, key)` adds a key the check makes up."""
+    return request.node.stash[LEAKS]
+
+
+@pytest.fixture
 def openai_client(grading: session.GradingSession) -> Iterator[openai.OpenAI]:
     """An OpenAI client with the SDK's own retries off, so the check measures the student's code."""
     with openai.OpenAI(api_key=grading.keys["OPENAI_API_KEY"], max_retries=0) as client:

@@ -1,0 +1,117 @@
+"""Hidden checks of exercise 6, api_keys: the .env grammar, each error and its message, the default .env path."""
+
+import secrets
+
+import pytest
+
+pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a request
+
+
+def _make_key(leak_watch, provider, label):
+    prefix = "sk-proj-" if provider == "openai" else "sk-ant-api03-"
+    key = f"{prefix}COURSE-TEST-{label}-{secrets.token_urlsafe(18)}"
+    leak_watch.watch(f"{provider} key of this check ({label})", key)
+    return key
+
+
+def _dotenv(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "In .env: skip blank lines, lines starting with # and lines without '='; allow an `export ` prefix; strip "
+    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes and keep what is "
+    "inside them as written; the last assignment of a name wins."
+)
+def test_dotenv_grammar(exercise, tmp_path, leak_watch):
+    """load_api_key reads .env with export prefixes, quotes, comments, blank lines and repeated names"""
+    keys = [_make_key(leak_watch, "openai", f"k{i}") for i in range(6)]
+    ant = _make_key(leak_watch, "anthropic", "a")
+    cases = [
+        (f"# keys for the course\n\nOPENAI_API_KEY={keys[0]}\n", keys[0]),
+        (f"export OPENAI_API_KEY={keys[1]}\n", keys[1]),
+        (f'  OPENAI_API_KEY  =   "{keys[2]}"  \n', keys[2]),
+        (f"OPENAI_API_KEY='{keys[3]}'\nANTHROPIC_API_KEY={ant}\n", keys[3]),
+        (f"OPENAI_API_KEY={keys[0]}\nnot a line\n#OPENAI_API_KEY={keys[1]}\nOPENAI_API_KEY={keys[4]}\n", keys[4]),
+        (f'export   OPENAI_API_KEY = " {keys[5]} # kept "\n', f"{keys[5]} # kept"),
+        (f"OTHER_OPENAI_API_KEY={keys[1]}\nOPENAI_API_KEY={keys[0]}\n", keys[0]),
+    ]
+    for index, (text, expected) in enumerate(cases):
+        dotenv = _dotenv(tmp_path, f"case{index}.env", text)
+        assert exercise.load_api_key("openai", env={}, dotenv=dotenv) == expected.strip()
+    dotenv = _dotenv(tmp_path, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
+    assert exercise.load_api_key("anthropic", env={}, dotenv=dotenv) == ant
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "When neither env nor .env has a non-empty key (the file may not exist, dotenv may be None), raise "
+    "MissingAPIKeyError with a message naming the variable, e.g. OPENAI_API_KEY."
+)
+def test_missing_key_raises_naming_the_variable(exercise, tmp_path, leak_watch):
+    """a missing or empty key raises MissingAPIKeyError naming the variable"""
+    other = _make_key(leak_watch, "openai", "other")
+    empty = _dotenv(tmp_path, "empty.env", f'OPENAI_API_KEY=""\nANTHROPIC_API_KEY=\nOTHER={other}\n')
+    for provider, variable in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]:
+        for env, dotenv in [
+            ({}, tmp_path / "no-such.env"),
+            ({variable: "  "}, None),
+            ({}, empty),
+            ({"SOMETHING_ELSE": other}, empty),
+        ]:
+            with pytest.raises(exercise.MissingAPIKeyError) as info:
+                exercise.load_api_key(provider, env=env, dotenv=dotenv)
+            assert variable in str(info.value)
+    assert issubclass(exercise.MissingAPIKeyError, RuntimeError)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "An unknown provider raises ValueError; a key without the provider's prefix (sk- for OpenAI, sk-ant- for "
+    "Anthropic) raises ValueError whose message shows mask_key(key), never the key itself."
+)
+def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
+    """unknown providers and keys with the wrong prefix raise ValueError, showing only the masked key"""
+    for provider in ["gemini", "OpenAI", ""]:
+        with pytest.raises(ValueError):
+            exercise.load_api_key(provider, env={}, dotenv=None)
+    wrong_openai = f"pk-live-COURSE-TEST-{secrets.token_urlsafe(18)}"
+    wrong_anthropic = _make_key(leak_watch, "openai", "not-anthropic")  # an OpenAI key is no Anthropic key
+    leak_watch.watch("key with a wrong prefix", wrong_openai)
+    for provider, variable, key in [
+        ("openai", "OPENAI_API_KEY", wrong_openai),
+        ("anthropic", "ANTHROPIC_API_KEY", wrong_anthropic),
+    ]:
+        for env, dotenv in [
+            ({variable: key}, None),
+            ({}, _dotenv(tmp_path, f"{provider}.env", f"{variable}={key}\n")),
+        ]:
+            with pytest.raises(ValueError) as info:
+                exercise.load_api_key(provider, env=env, dotenv=dotenv)
+            assert not isinstance(info.value, exercise.MissingAPIKeyError)
+            message = f"{info.value} {info.value.args!r}"
+            assert key not in message
+            assert exercise.mask_key(key) in message
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "dotenv defaults to '.env' in the current directory and dotenv=None reads no file; the key is stripped of "
+    "surrounding whitespace, from env as from .env."
+)
+def test_default_dotenv_path_and_stripping(exercise, tmp_path, leak_watch, monkeypatch):
+    """.env in the working directory is read by default, never with dotenv=None; keys are stripped"""
+    key = _make_key(leak_watch, "anthropic", "cwd")
+    padded = _make_key(leak_watch, "anthropic", "padded")
+    monkeypatch.chdir(tmp_path)
+    _dotenv(tmp_path, ".env", f"ANTHROPIC_API_KEY={key}\n")
+    assert exercise.load_api_key("anthropic", env={}) == key
+    with pytest.raises(exercise.MissingAPIKeyError):
+        exercise.load_api_key("anthropic", env={}, dotenv=None)
+    assert exercise.load_api_key("anthropic", env={"ANTHROPIC_API_KEY": f"  {padded}\t\n"}, dotenv=None) == padded
+    client = exercise.make_client("anthropic", env={})
+    assert client.api_key == key
+    client.close()

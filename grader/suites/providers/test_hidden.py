@@ -1,0 +1,116 @@
+"""Hidden checks of exercise 7, providers: several system messages, unknown providers, which errors fall
+through, and the aggregated error when every route fails."""
+
+from types import SimpleNamespace
+
+import anthropic
+import openai
+import pytest
+
+from grader import submission
+
+QUESTION = [{"role": "user", "content": "Name a good first programming language."}]
+
+
+def _raiser(error):
+    def create(*args, **kwargs):
+        raise error
+
+    return create
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Every system message goes into Anthropic's system parameter, their texts joined with a blank line "
+    "('\\n\\n') in order; the user and assistant messages keep their order."
+)
+def test_chat_joins_several_system_messages(exercise, grading, anthropic_client, replay):
+    """chat('anthropic', ...) joins several system messages and keeps the other turns in order"""
+    messages = [
+        {"role": "system", "content": "You teach programming."},
+        {"role": "user", "content": "I am new to coding."},
+        {"role": "assistant", "content": "Welcome! What would you like to build?"},
+        {"role": "system", "content": "Answer in at most ten words."},
+        {"role": "user", "content": "Which language should I learn first?"},
+    ]
+    reply = exercise.chat("anthropic", anthropic_client, messages, model="claude-sonnet-4-6", max_tokens=64)
+    recorded = anthropic.types.Message.model_validate(replay.response_json())
+    usage_of = submission.load_exercise("token_counter", grading.settings.submission).usage_of
+    text = "".join(b.text for b in recorded.content if b.type == "text")
+    assert reply == exercise.ChatReply("anthropic", recorded.model, text, usage_of(recorded))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Provider names are exactly 'openai' and 'anthropic': anything else raises ValueError before a request is "
+    "sent, in chat and in chat_with_fallback; an empty routes list raises ValueError too."
+)
+@pytest.mark.cassette(None)
+def test_unknown_providers_raise_before_sending(exercise, openai_client, anthropic_client, replay):
+    """unknown providers and empty routes raise ValueError and send nothing"""
+    for name in ["gemini", "OpenAI", "claude", ""]:
+        with pytest.raises(ValueError):
+            exercise.chat(name, openai_client, QUESTION)
+    with pytest.raises(ValueError):
+        exercise.chat_with_fallback([], QUESTION)
+    with pytest.raises(ValueError):
+        exercise.chat_with_fallback([("mistral", openai_client), ("openai", openai_client)], QUESTION)
+    assert replay.sent == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Only SDK errors (openai.APIError, anthropic.APIError) move on to the next route; any other exception "
+    "(ValueError, TypeError, KeyError...) is a bug and propagates at once, unchanged."
+)
+@pytest.mark.cassette(None)
+def test_fallback_other_errors_propagate(exercise, openai_client, anthropic_client, replay):
+    """a non-API error propagates at once and no later route is tried"""
+    boom = ValueError("a bug in the client, not an API failure")
+    broken_openai = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=_raiser(boom))))
+    with pytest.raises(ValueError) as info:
+        exercise.chat_with_fallback([("openai", broken_openai), ("anthropic", anthropic_client)], QUESTION)
+    assert info.value is boom
+    oops = KeyError("content")
+    broken_anthropic = SimpleNamespace(messages=SimpleNamespace(create=_raiser(oops)))
+    with pytest.raises(KeyError) as info_key:
+        exercise.chat_with_fallback([("anthropic", broken_anthropic), ("openai", openai_client)], QUESTION)
+    assert info_key.value is oops
+    assert replay.sent == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Any SDK APIError falls through to the next route, whatever its status: 401 and 400 as well as 429 or 5xx."
+)
+def test_fallback_any_status_error_falls_through(exercise, openai_client, anthropic_client, replay):
+    """401 and 400 replies fall through to the next route too"""
+    routes = [("openai", openai_client), ("anthropic", anthropic_client), ("openai", openai_client)]
+    reply = exercise.chat_with_fallback(routes, QUESTION, max_tokens=64)
+    recorded = replay.response_json(2)
+    assert [replay.interactions[i][1]["status"]["code"] for i in range(3)] == [401, 400, 200]
+    assert (reply.provider, reply.model, reply.text) == (
+        "openai",
+        recorded["model"],
+        recorded["choices"][0]["message"]["content"],
+    )
+    assert len(replay.sent) == 3
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "When every route fails, raise AllProvidersFailedError(errors) with every (provider, error) pair in the "
+    "order tried, the SDK's own exceptions, and chain it: `raise AllProvidersFailedError(errors) from last_error`."
+)
+def test_fallback_all_failed_aggregates_every_error(exercise, openai_client, anthropic_client, replay):
+    """AllProvidersFailedError lists every route's error in order and is chained from the last one"""
+    routes = [("openai", openai_client), ("anthropic", anthropic_client)]
+    with pytest.raises(exercise.AllProvidersFailedError) as info:
+        exercise.chat_with_fallback(routes, QUESTION)
+    errors = info.value.errors
+    statuses = [replay.interactions[i][1]["status"]["code"] for i in range(2)]
+    assert [provider for provider, _ in errors] == ["openai", "anthropic"]
+    assert isinstance(errors[0][1], openai.APIStatusError) and errors[0][1].status_code == statuses[0]
+    assert isinstance(errors[1][1], anthropic.APIStatusError) and errors[1][1].status_code == statuses[1]
+    assert info.value.__cause__ is errors[-1][1]
+    assert len(replay.sent) == 2

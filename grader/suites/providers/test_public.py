@@ -1,0 +1,89 @@
+"""Public checks of exercise 7, providers: each provider's request and reply, and falling back in order.
+
+`ChatReply.usage` is compared with what the submission's OWN token_counter.usage_of gives for the
+same reply, so a mistake in exercise 3 never costs points here.
+"""
+
+import anthropic
+import openai
+import pytest
+
+from grader import submission
+
+SYSTEM = "You are a travel agent who answers in one sentence."
+CONVERSATION = [
+    {"role": "system", "content": SYSTEM},
+    {"role": "user", "content": "Where should I go in March?"},
+    {"role": "assistant", "content": "Lisbon: mild weather and few crowds."},
+    {"role": "user", "content": "And what should I pack?"},
+]
+
+
+def _own_usage_of(grading, reply):
+    """What the submission's token_counter.usage_of says about `reply` (an SDK object)."""
+    return submission.load_exercise("token_counter", grading.settings.submission).usage_of(reply)
+
+
+def _openai_reply(replay, index):
+    return openai.types.chat.ChatCompletion.model_validate(replay.response_json(index))
+
+
+def _anthropic_reply(replay, index):
+    return anthropic.types.Message.model_validate(replay.response_json(index))
+
+
+def _anthropic_text(message):
+    return "".join(block.text for block in message.content if block.type == "text")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "For 'openai' send the messages as given with client.chat.completions.create(model=..., messages=..., "
+    "max_tokens=...) and return ChatReply('openai', response.model, the first choice's text, usage_of(response))."
+)
+def test_chat_openai_reply(exercise, grading, openai_client, replay):
+    """chat('openai', ...) sends the messages as given and returns the reply's model, text and usage"""
+    first = exercise.chat("openai", openai_client, CONVERSATION)
+    second = exercise.chat("openai", openai_client, CONVERSATION[:2], model="gpt-4o", max_tokens=40)
+    for index, reply in enumerate([first, second]):
+        recorded = _openai_reply(replay, index)
+        expected = exercise.ChatReply(
+            "openai", recorded.model, recorded.choices[0].message.content or "", _own_usage_of(grading, recorded)
+        )
+        assert isinstance(reply, exercise.ChatReply), f"chat must return a ChatReply, got {type(reply).__name__}"
+        assert reply == expected, f"chat('openai', ...) returned {reply!r}; from the API's reply: {expected!r}"
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Anthropic takes no 'system' message: take the system messages out of `messages`, pass their text as "
+    "system=..., keep the other messages in order, and return ChatReply('anthropic', response.model, ...)."
+)
+def test_chat_anthropic_moves_system_messages(exercise, grading, anthropic_client, replay):
+    """chat('anthropic', ...) moves system messages into the system parameter and returns the reply's fields"""
+    reply = exercise.chat("anthropic", anthropic_client, CONVERSATION, max_tokens=120)
+    recorded = _anthropic_reply(replay, 0)
+    expected = exercise.ChatReply(
+        "anthropic", recorded.model, _anthropic_text(recorded), _own_usage_of(grading, recorded)
+    )
+    assert reply == expected, f"chat('anthropic', ...) returned {reply!r}; from the API's reply: {expected!r}"
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Try the routes in the order given: return the first reply that succeeds; when a route raises an SDK "
+    "error (openai.APIError / anthropic.APIError), move on to the next route."
+)
+def test_fallback_tries_routes_in_order(exercise, openai_client, anthropic_client, replay):
+    """chat_with_fallback moves on after an API error and stops at the first success"""
+    question = CONVERSATION[1:2]
+    reply = exercise.chat_with_fallback([("openai", openai_client), ("anthropic", anthropic_client)], question)
+    assert replay.response_json(0)["error"], "cassette: the first reply must be an error"
+    assert (reply.provider, reply.text) == ("anthropic", _anthropic_text(_anthropic_reply(replay, 1))), (
+        f"after OpenAI answered 500, chat_with_fallback returned {reply!r}; the Anthropic route's reply was expected"
+    )
+    again = exercise.chat_with_fallback([("anthropic", anthropic_client), ("openai", openai_client)], question)
+    assert (again.provider, again.text) == ("anthropic", _anthropic_text(_anthropic_reply(replay, 2))), (
+        f"with Anthropic first and answering, chat_with_fallback returned {again!r}"
+    )
+    assert len(replay.sent) == 3, f"{len(replay.sent)} requests were sent; 3 were expected (the second call stops at its first route)"
