@@ -1,0 +1,112 @@
+# ruff: noqa: E501  (edits quote whole source lines of the reference)
+"""Known-wrong implementations of exercise api_keys."""
+
+from tests.wrong.catalogue import Mutant
+
+MUTANTS = (
+    Mutant(
+        "api_keys",
+        "dotenv_wins",
+        "reads .env first, so the .env file wins over the environment",
+        ("test_public.py::test_environment_wins_over_dotenv",),
+        (
+            (
+                "    key = (source.get(name) or \"\").strip()\n    if not key and dotenv is not None:\n        key = (_read_dotenv(dotenv, name) or \"\").strip()\n",
+                "    key = (_read_dotenv(dotenv, name) or \"\").strip() if dotenv is not None else \"\"\n    if not key:\n        key = (source.get(name) or \"\").strip()\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "keeps_quotes",
+        "keeps the quotes around a quoted .env value",
+        ("test_hidden.py::test_dotenv_grammar", "test_hidden.py::test_missing_key_raises_naming_the_variable"),
+        (
+            (
+                "        if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in \"\\\"'\":\n            candidate = candidate[1:-1]\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "mask_shows_eight",
+        "mask_key shows eight leading characters instead of three",
+        ("test_public.py::test_mask_key",),
+        (('        return key[:3] + "..." + key[-4:]', '        return key[:8] + "..." + key[-4:]'),),
+    ),
+    Mutant(
+        "api_keys",
+        "key_in_error_message",
+        "puts the whole key in the error message about a wrong prefix",
+        ("test_hidden.py::test_bad_provider_and_bad_prefix",),
+        (('            f"{name} holds {mask_key(key)}, not a valid', '            f"{name} holds {key} ({mask_key(key)}), not a valid'),),
+    ),
+    Mutant(
+        "api_keys",
+        "prints_the_key",
+        "prints the whole key it loaded",
+        (
+            "test_public.py::test_environment_wins_over_dotenv",
+            "test_public.py::test_dotenv_used_when_environment_lacks_the_key",
+            "test_public.py::test_make_client_settings",
+            "test_hidden.py::test_dotenv_grammar",
+            "test_hidden.py::test_default_dotenv_path_and_stripping",
+        ),
+        (("    return key\n", '    print(f"loaded {name} = {key}")\n    return key\n'),),
+    ),
+    Mutant(
+        "api_keys",
+        "logs_the_key",
+        "logs the whole key in a warning when it comes from .env",
+        (
+            "test_public.py::test_dotenv_used_when_environment_lacks_the_key",
+            "test_hidden.py::test_dotenv_grammar",
+            "test_hidden.py::test_default_dotenv_path_and_stripping",
+        ),
+        (
+            (
+                "        key = (_read_dotenv(dotenv, name) or \"\").strip()\n",
+                "        key = (_read_dotenv(dotenv, name) or \"\").strip()\n"
+                "        import logging\n\n"
+                "        logging.getLogger(__name__).warning(\"%s came from %s: %s\", name, dotenv, key)\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "blank_environment_wins",
+        "takes a blank environment value as the key instead of falling back to .env",
+        ("test_public.py::test_dotenv_used_when_environment_lacks_the_key",),
+        (
+            (
+                "    if not key and dotenv is not None:\n",
+                "    if name not in source and dotenv is not None:\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "client_keeps_sdk_retries",
+        "builds the client without passing max_retries, so the SDK's default of 2 retries stays",
+        ("test_public.py::test_make_client_settings",),
+        (
+            (
+                "        return openai.OpenAI(api_key=key, timeout=timeout, max_retries=max_retries)",
+                "        return openai.OpenAI(api_key=key, timeout=timeout)",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "missing_key_wrong_error",
+        "raises KeyError instead of MissingAPIKeyError when no key is configured",
+        ("test_hidden.py::test_missing_key_raises_naming_the_variable", "test_hidden.py::test_default_dotenv_path_and_stripping"),
+        (
+            (
+                '        raise MissingAPIKeyError(f"{name} is not set: export it or add it to a .env file")',
+                '        raise KeyError(f"{name} is not set: export it or add it to a .env file")',
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,103 @@
+# ruff: noqa: E501  (edits quote whole source lines of the reference)
+"""Known-wrong implementations of exercise providers."""
+
+from tests.wrong.catalogue import Mutant
+
+MUTANTS = (
+    Mutant(
+        "providers",
+        "anthropic_system_as_message",
+        "sends the system prompt to Anthropic as a message instead of the system parameter",
+        (
+            "test_public.py::test_chat_anthropic_moves_system_messages",
+            "test_hidden.py::test_chat_joins_several_system_messages",
+        ),
+        (
+            (
+                '    turns = [m for m in messages if m.get("role") != "system"]\n',
+                "    turns = list(messages)\n",
+            ),
+            (
+                "        system=system if system else anthropic.omit,\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "falls_back_on_value_error",
+        "falls back on any exception, a ValueError from a broken client included",
+        ("test_hidden.py::test_fallback_other_errors_propagate",),
+        (("        except (openai.APIError, anthropic.APIError) as error:", "        except Exception as error:"),),
+    ),
+    Mutant(
+        "providers",
+        "loses_earlier_errors",
+        "keeps only the last error in AllProvidersFailedError",
+        ("test_hidden.py::test_fallback_all_failed_aggregates_every_error",),
+        (("    raise AllProvidersFailedError(errors) from errors[-1][1]", "    raise AllProvidersFailedError(errors[-1:]) from errors[-1][1]"),),
+    ),
+    Mutant(
+        "providers",
+        "not_chained",
+        "raises AllProvidersFailedError without chaining it from the last error",
+        ("test_hidden.py::test_fallback_all_failed_aggregates_every_error",),
+        (("    raise AllProvidersFailedError(errors) from errors[-1][1]", "    raise AllProvidersFailedError(errors)"),),
+    ),
+    Mutant(
+        "providers",
+        "reports_requested_model",
+        "puts the requested model in ChatReply.model instead of the model the API reports",
+        ("test_public.py::test_chat_openai_reply", "test_hidden.py::test_fallback_any_status_error_falls_through"),
+        (
+            (
+                "        return ChatReply(provider=provider, model=completion.model, text=text, usage=usage_of(completion))",
+                "        return ChatReply(provider=provider, model=model or DEFAULT_OPENAI_MODEL, text=text, usage=usage_of(completion))",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "system_joined_by_newline",
+        "joins several system messages with one newline instead of a blank line",
+        ("test_hidden.py::test_chat_joins_several_system_messages",),
+        (('    system = "\\n\\n".join(part for part in system_parts if part)', '    system = "\\n".join(part for part in system_parts if part)'),),
+    ),
+    Mutant(
+        "providers",
+        "only_server_errors_fall_through",
+        "falls through only on 5xx and 429, so a 401 or 400 stops the fallback",
+        ("test_hidden.py::test_fallback_any_status_error_falls_through",),
+        (
+            (
+                "        except (openai.APIError, anthropic.APIError) as error:\n",
+                "        except (openai.APIError, anthropic.APIError) as error:\n"
+                "            if getattr(error, \"status_code\", 500) < 500 and getattr(error, \"status_code\", 500) != 429:\n"
+                "                raise\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "last_route_first",
+        "tries the routes from last to first",
+        (
+            "test_public.py::test_fallback_tries_routes_in_order",
+            "test_hidden.py::test_fallback_other_errors_propagate",
+            "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
+        ),
+        (("    for provider, client in routes:\n", "    for provider, client in reversed(routes):\n"),),
+    ),
+    Mutant(
+        "providers",
+        "usage_without_cache_tokens",
+        "computes ChatReply.usage itself from input and output tokens instead of using usage_of",
+        ("test_public.py::test_chat_anthropic_moves_system_messages", "test_hidden.py::test_chat_joins_several_system_messages"),
+        (
+            (
+                "    return ChatReply(provider=provider, model=message.model, text=text, usage=usage_of(message))",
+                "    return ChatReply(provider=provider, model=message.model, text=text, usage=Usage(message.usage.input_tokens, 0))",
+            ),
+        ),
+    ),
+)
