@@ -16,7 +16,7 @@ import _pytest.reports
 import _pytest.runner
 import pytest
 
-from grader import channel, outcomes, replay
+from grader import channel, leaks, outcomes, replay
 
 
 def _watched() -> list[tuple[Any, str]]:
@@ -31,6 +31,9 @@ def _watched() -> list[tuple[Any, str]]:
         outcomes.CheckRecord,
         channel.ChildChannel,
         replay,
+        leaks,
+        leaks.LeakWatch,
+        leaks.LogWatcher,
     ]
     return [(owner, name) for owner in owners for name in list(vars(owner))]
 

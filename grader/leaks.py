@@ -112,9 +112,7 @@ class LeakWatch:
         finally:
             root.removeHandler(self.log)
 
-    def inspect_phase(
-        self, when: str, sections: Iterable[tuple[str, str]], exception: BaseException | None
-    ) -> None:
+    def inspect_phase(self, when: str, sections: Iterable[tuple[str, str]], exception: BaseException | None) -> None:
         """Look at one phase's captured output (pytest report sections) and its exception chain."""
         for title, content in sections:
             # A report carries the sections of earlier phases too; each is inspected in its own phase.

@@ -164,7 +164,8 @@ def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) ->
 @pytest.fixture
 def leak_watch(request: pytest.FixtureRequest, grading: session.GradingSession) -> leaks.LeakWatch:
     """This check's key-leak guard; `leak_watch.watch(name, key)` adds a key the check makes up."""
-    return request.node.stash[LEAKS]
+    watch: leaks.LeakWatch = request.node.stash[LEAKS]
+    return watch
 
 
 @pytest.fixture

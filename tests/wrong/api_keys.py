@@ -11,8 +11,8 @@ MUTANTS = (
         ("test_public.py::test_environment_wins_over_dotenv",),
         (
             (
-                "    key = (source.get(name) or \"\").strip()\n    if not key and dotenv is not None:\n        key = (_read_dotenv(dotenv, name) or \"\").strip()\n",
-                "    key = (_read_dotenv(dotenv, name) or \"\").strip() if dotenv is not None else \"\"\n    if not key:\n        key = (source.get(name) or \"\").strip()\n",
+                '    key = (source.get(name) or "").strip()\n    if not key and dotenv is not None:\n        key = (_read_dotenv(dotenv, name) or "").strip()\n',
+                '    key = (_read_dotenv(dotenv, name) or "").strip() if dotenv is not None else ""\n    if not key:\n        key = (source.get(name) or "").strip()\n',
             ),
         ),
     ),
@@ -23,7 +23,7 @@ MUTANTS = (
         ("test_hidden.py::test_dotenv_grammar", "test_hidden.py::test_missing_key_raises_naming_the_variable"),
         (
             (
-                "        if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in \"\\\"'\":\n            candidate = candidate[1:-1]\n",
+                '        if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in "\\"\'":\n            candidate = candidate[1:-1]\n',
                 "",
             ),
         ),
@@ -40,7 +40,12 @@ MUTANTS = (
         "key_in_error_message",
         "puts the whole key in the error message about a wrong prefix",
         ("test_hidden.py::test_bad_provider_and_bad_prefix",),
-        (('            f"{name} holds {mask_key(key)}, not a valid', '            f"{name} holds {key} ({mask_key(key)}), not a valid'),),
+        (
+            (
+                '            f"{name} holds {mask_key(key)}, not a valid',
+                '            f"{name} holds {key} ({mask_key(key)}), not a valid',
+            ),
+        ),
     ),
     Mutant(
         "api_keys",
@@ -66,10 +71,10 @@ MUTANTS = (
         ),
         (
             (
-                "        key = (_read_dotenv(dotenv, name) or \"\").strip()\n",
-                "        key = (_read_dotenv(dotenv, name) or \"\").strip()\n"
+                '        key = (_read_dotenv(dotenv, name) or "").strip()\n',
+                '        key = (_read_dotenv(dotenv, name) or "").strip()\n'
                 "        import logging\n\n"
-                "        logging.getLogger(__name__).warning(\"%s came from %s: %s\", name, dotenv, key)\n",
+                '        logging.getLogger(__name__).warning("%s came from %s: %s", name, dotenv, key)\n',
             ),
         ),
     ),
@@ -101,7 +106,10 @@ MUTANTS = (
         "api_keys",
         "missing_key_wrong_error",
         "raises KeyError instead of MissingAPIKeyError when no key is configured",
-        ("test_hidden.py::test_missing_key_raises_naming_the_variable", "test_hidden.py::test_default_dotenv_path_and_stripping"),
+        (
+            "test_hidden.py::test_missing_key_raises_naming_the_variable",
+            "test_hidden.py::test_default_dotenv_path_and_stripping",
+        ),
         (
             (
                 '        raise MissingAPIKeyError(f"{name} is not set: export it or add it to a .env file")',

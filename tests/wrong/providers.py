@@ -35,14 +35,24 @@ MUTANTS = (
         "loses_earlier_errors",
         "keeps only the last error in AllProvidersFailedError",
         ("test_hidden.py::test_fallback_all_failed_aggregates_every_error",),
-        (("    raise AllProvidersFailedError(errors) from errors[-1][1]", "    raise AllProvidersFailedError(errors[-1:]) from errors[-1][1]"),),
+        (
+            (
+                "    raise AllProvidersFailedError(errors) from errors[-1][1]",
+                "    raise AllProvidersFailedError(errors[-1:]) from errors[-1][1]",
+            ),
+        ),
     ),
     Mutant(
         "providers",
         "not_chained",
         "raises AllProvidersFailedError without chaining it from the last error",
         ("test_hidden.py::test_fallback_all_failed_aggregates_every_error",),
-        (("    raise AllProvidersFailedError(errors) from errors[-1][1]", "    raise AllProvidersFailedError(errors)"),),
+        (
+            (
+                "    raise AllProvidersFailedError(errors) from errors[-1][1]",
+                "    raise AllProvidersFailedError(errors)",
+            ),
+        ),
     ),
     Mutant(
         "providers",
@@ -61,7 +71,12 @@ MUTANTS = (
         "system_joined_by_newline",
         "joins several system messages with one newline instead of a blank line",
         ("test_hidden.py::test_chat_joins_several_system_messages",),
-        (('    system = "\\n\\n".join(part for part in system_parts if part)', '    system = "\\n".join(part for part in system_parts if part)'),),
+        (
+            (
+                '    system = "\\n\\n".join(part for part in system_parts if part)',
+                '    system = "\\n".join(part for part in system_parts if part)',
+            ),
+        ),
     ),
     Mutant(
         "providers",
@@ -72,7 +87,7 @@ MUTANTS = (
             (
                 "        except (openai.APIError, anthropic.APIError) as error:\n",
                 "        except (openai.APIError, anthropic.APIError) as error:\n"
-                "            if getattr(error, \"status_code\", 500) < 500 and getattr(error, \"status_code\", 500) != 429:\n"
+                '            if getattr(error, "status_code", 500) < 500 and getattr(error, "status_code", 500) != 429:\n'
                 "                raise\n",
             ),
         ),
@@ -92,7 +107,10 @@ MUTANTS = (
         "providers",
         "usage_without_cache_tokens",
         "computes ChatReply.usage itself from input and output tokens instead of using usage_of",
-        ("test_public.py::test_chat_anthropic_moves_system_messages", "test_hidden.py::test_chat_joins_several_system_messages"),
+        (
+            "test_public.py::test_chat_anthropic_moves_system_messages",
+            "test_hidden.py::test_chat_joins_several_system_messages",
+        ),
         (
             (
                 "    return ChatReply(provider=provider, model=message.model, text=text, usage=usage_of(message))",

@@ -40,11 +40,11 @@ MUTANTS = (
         ),
         (
             (
-                "    prompt = _as_count(getattr(usage, \"prompt_tokens\", None))\n"
-                "    completion = _as_count(getattr(usage, \"completion_tokens\", None))\n"
+                '    prompt = _as_count(getattr(usage, "prompt_tokens", None))\n'
+                '    completion = _as_count(getattr(usage, "completion_tokens", None))\n'
                 "    if prompt is not None and completion is not None:\n",
-                "    prompt = getattr(usage, \"prompt_tokens\")\n"
-                "    completion = getattr(usage, \"completion_tokens\")\n"
+                '    prompt = getattr(usage, "prompt_tokens")\n'
+                '    completion = getattr(usage, "completion_tokens")\n'
                 "    if True:\n",
             ),
         ),
@@ -85,7 +85,7 @@ MUTANTS = (
         (
             (
                 "        name = _priced_model(model)\n",
-                "        self._n = getattr(self, \"_n\", 0) + 1  # counted before the model is priced\n"
+                '        self._n = getattr(self, "_n", 0) + 1  # counted before the model is priced\n'
                 "        name = _priced_model(model)\n",
             ),
             ("        return sum(self._calls.values())", '        return getattr(self, "_n", 0)'),
@@ -97,7 +97,10 @@ MUTANTS = (
         "writes the report's costs with two decimals instead of four",
         ("test_public.py::test_tracker_report_figures",),
         (
-            ('                    f"{cost_of(usage, name):.4f}",', '                    f"{cost_of(usage, name):.2f}",'),
+            (
+                '                    f"{cost_of(usage, name):.4f}",',
+                '                    f"{cost_of(usage, name):.2f}",',
+            ),
             ('                f"{self.total_cost:.4f}",', '                f"{self.total_cost:.2f}",'),
         ),
     ),
@@ -106,6 +109,11 @@ MUTANTS = (
         "report_without_total_row",
         "leaves the total row out of the report",
         ("test_public.py::test_tracker_report_figures",),
-        (("        rows.append(\n            (\n                \"total\",", "        [].append(\n            (\n                \"total\","),),
+        (
+            (
+                '        rows.append(\n            (\n                "total",',
+                '        [].append(\n            (\n                "total",',
+            ),
+        ),
     ),
 )

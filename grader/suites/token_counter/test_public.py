@@ -89,9 +89,7 @@ def test_openai_stream_usage(exercise, openai_client, replay):
     """openai_stream_usage returns the streamed text and the final chunk's usage"""
     text, usage = exercise.openai_stream_usage(openai_client, MESSAGES, max_tokens=60)
     chunks = [
-        json.loads(line[len("data: ") :])
-        for line in replay.response_text().splitlines()
-        if line.startswith("data: {")
+        json.loads(line[len("data: ") :]) for line in replay.response_text().splitlines() if line.startswith("data: {")
     ]
     expected_text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     final = chunks[-1]["usage"]
@@ -125,9 +123,7 @@ def test_tracker_report_figures(exercise, openai_client, anthropic_client, repla
         )  # fmt: skip
         calls, inputs, outputs = rows.get(name, [0, 0, 0])
         rows[name] = [calls + 1, inputs + tokens[0], outputs + tokens[1]]
-    expected = [
-        [name, str(c), str(i), str(o), f"{_price(i, o, name):.4f}"] for name, (c, i, o) in sorted(rows.items())
-    ]
+    expected = [[name, str(c), str(i), str(o), f"{_price(i, o, name):.4f}"] for name, (c, i, o) in sorted(rows.items())]
     totals = [sum(r[k] for r in rows.values()) for k in range(3)]
     total_cost = sum(_price(i, o, name) for name, (_, i, o) in rows.items())
     expected.append(["total", *(str(t) for t in totals), f"{total_cost:.4f}"])
