@@ -62,7 +62,7 @@ def test_dotenv_used_when_environment_lacks_the_key(exercise, tmp_path, leak_wat
 def test_mask_key(exercise):
     """mask_key shows three leading and four trailing characters, or **** for short keys"""
     cases = {
-        "sk-proj-abcdefghijklmnop1234": "sk-...1234",
+        "sk-test-abcdefgh1234": "sk-...1234",
         "sk-ant-api03-XYZ-wxyz": "sk-...wxyz",
         "abcdefghijkl": "abc...ijkl",
         "abcdefghijk": "****",
