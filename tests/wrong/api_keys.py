@@ -67,6 +67,7 @@ MUTANTS = (
         (
             "test_public.py::test_dotenv_used_when_environment_lacks_the_key",
             "test_hidden.py::test_dotenv_grammar",
+            "test_hidden.py::test_bad_provider_and_bad_prefix",
             "test_hidden.py::test_default_dotenv_path_and_stripping",
         ),
         (
