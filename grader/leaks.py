@@ -127,11 +127,15 @@ class LeakWatch:
                 self._findings[(name, f"the message of a {type(exc).__name__} your code raised")] = None
 
     def notes(self) -> list[str]:
-        """One student-facing note per leak, naming the key's variable and the channel, never the key."""
+        """One student-facing note per channel, naming the keys' variables or labels, never a key."""
         for name, logger in self.log.found:
             self._findings[(name, f"a log record of the logger {logger!r}")] = None
+        by_place: dict[str, list[str]] = {}
+        for name, where in self._findings:
+            by_place.setdefault(where, []).append(name)
         return [
-            f"Your code leaked the whole {name} (the API key the grader planted) into {where}. "
-            "Never print, log or put a whole key in an error message: show mask_key(key) or the variable's name."
-            for name, where in self._findings
+            f"Your code leaked a whole API key into {where}: {', '.join(names)} (planted by the grader to catch "
+            "leaks). Never print, log or put a whole key in an error message: show mask_key(key) or the "
+            "variable's name instead."
+            for where, names in by_place.items()
         ]

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a req
 def _make_key(leak_watch, provider, label):
     prefix = "sk-proj-" if provider == "openai" else "sk-ant-api03-"
     key = f"{prefix}COURSE-TEST-{label}-{secrets.token_urlsafe(18)}"
-    leak_watch.watch(f"{provider} key of this check ({label})", key)
+    leak_watch.watch(f"the {provider} test key {label!r}", key)
     return key
 
 
@@ -80,7 +80,7 @@ def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
             exercise.load_api_key(provider, env={}, dotenv=None)
     wrong_openai = f"pk-live-COURSE-TEST-{secrets.token_urlsafe(18)}"
     wrong_anthropic = _make_key(leak_watch, "openai", "not-anthropic")  # an OpenAI key is no Anthropic key
-    leak_watch.watch("key with a wrong prefix", wrong_openai)
+    leak_watch.watch("the test key with a wrong prefix", wrong_openai)
     for provider, variable, key in [
         ("openai", "OPENAI_API_KEY", wrong_openai),
         ("anthropic", "ANTHROPIC_API_KEY", wrong_anthropic),

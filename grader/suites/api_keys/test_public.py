@@ -17,7 +17,7 @@ pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a req
 def _make_key(leak_watch, provider, label):
     prefix = "sk-proj-" if provider == "openai" else "sk-ant-api03-"
     key = f"{prefix}COURSE-TEST-{label}-{secrets.token_urlsafe(18)}"
-    leak_watch.watch(f"{provider} key of this check ({label})", key)
+    leak_watch.watch(f"the {provider} test key {label!r}", key)
     return key
 
 
