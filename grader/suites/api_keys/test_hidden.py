@@ -4,6 +4,8 @@ import secrets
 
 import pytest
 
+from grader.expect import same
+
 pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a request
 
 
@@ -41,9 +43,9 @@ def test_dotenv_grammar(exercise, tmp_path, leak_watch):
     ]
     for index, (text, expected) in enumerate(cases):
         dotenv = _dotenv(tmp_path, f"case{index}.env", text)
-        assert exercise.load_api_key("openai", env={}, dotenv=dotenv) == expected.strip()
+        assert same(exercise.load_api_key("openai", env={}, dotenv=dotenv), expected.strip())
     dotenv = _dotenv(tmp_path, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
-    assert exercise.load_api_key("anthropic", env={}, dotenv=dotenv) == ant
+    assert same(exercise.load_api_key("anthropic", env={}, dotenv=dotenv), ant)
 
 
 @pytest.mark.points(1)
@@ -108,10 +110,10 @@ def test_default_dotenv_path_and_stripping(exercise, tmp_path, leak_watch, monke
     padded = _make_key(leak_watch, "anthropic", "padded")
     monkeypatch.chdir(tmp_path)
     _dotenv(tmp_path, ".env", f"ANTHROPIC_API_KEY={key}\n")
-    assert exercise.load_api_key("anthropic", env={}) == key
+    assert same(exercise.load_api_key("anthropic", env={}), key)
     with pytest.raises(exercise.MissingAPIKeyError):
         exercise.load_api_key("anthropic", env={}, dotenv=None)
-    assert exercise.load_api_key("anthropic", env={"ANTHROPIC_API_KEY": f"  {padded}\t\n"}, dotenv=None) == padded
+    assert same(exercise.load_api_key("anthropic", env={"ANTHROPIC_API_KEY": f"  {padded}\t\n"}, dotenv=None), padded)
     client = exercise.make_client("anthropic", env={})
-    assert client.api_key == key
+    assert same(client.api_key, key)
     client.close()

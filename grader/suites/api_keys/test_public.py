@@ -11,6 +11,8 @@ import anthropic
 import openai
 import pytest
 
+from grader.expect import same
+
 pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a request
 
 
@@ -40,7 +42,7 @@ def test_environment_wins_over_dotenv(exercise, tmp_path, leak_watch):
         dotenv = _dotenv(tmp_path, f"{variable}={from_file}\n")
         found = exercise.load_api_key(provider, env={variable: from_env}, dotenv=dotenv)
         # The feedback shows which key came back: the grader replaces each key by its label.
-        assert found == from_env, f"load_api_key({provider!r}) returned {found!r}; the environment's key must win"
+        assert same(found, from_env), f"load_api_key({provider!r}) returned {found!r}; the environment's key must win"
 
 
 @pytest.mark.points(1)
@@ -54,7 +56,7 @@ def test_dotenv_used_when_environment_lacks_the_key(exercise, tmp_path, leak_wat
     dotenv = _dotenv(tmp_path, f"OPENAI_API_KEY={key}\n")
     for env in [{}, {"OPENAI_API_KEY": ""}, {"OPENAI_API_KEY": "   "}, {"ANTHROPIC_API_KEY": "sk-ant-other"}]:
         found = exercise.load_api_key("openai", env=env, dotenv=str(dotenv))
-        assert found == key, f"with env={env!r} load_api_key returned {found!r}; expected the key in .env, {key!r}"
+        assert same(found, key), f"with env={env!r} load_api_key returned {found!r}; expected the key in .env, {key!r}"
 
 
 @pytest.mark.points(1)
@@ -71,7 +73,7 @@ def test_mask_key(exercise):
     }
     for key, expected in cases.items():
         masked = exercise.mask_key(key)
-        assert masked == expected, f"mask_key({key!r}) returned {masked!r}; expected {expected!r}"
+        assert same(masked, expected), f"mask_key({key!r}) returned {masked!r}; expected {expected!r}"
 
 
 @pytest.mark.points(1)
@@ -88,14 +90,14 @@ def test_make_client_settings(exercise, tmp_path, leak_watch):
         key = _make_key(leak_watch, provider, "client")
         client = exercise.make_client(provider, env={variable: key}, dotenv=None, timeout=12.5, max_retries=3)
         assert isinstance(client, cls), f"make_client({provider!r}) returned a {type(client).__name__}"
-        assert client.api_key == key, f"the {provider} client was not built with the loaded key"
-        assert (client.timeout, client.max_retries) == (12.5, 3), (
+        assert same(client.api_key, key), f"the {provider} client was not built with the loaded key"
+        assert same((client.timeout, client.max_retries), (12.5, 3)), (
             f"make_client({provider!r}, timeout=12.5, max_retries=3) built a client with timeout "
             f"{client.timeout!r} and max_retries {client.max_retries!r}"
         )
         client.close()
         default = exercise.make_client(provider, env={variable: key}, dotenv=None)
-        assert (default.timeout, default.max_retries) == (30.0, 0), (
+        assert same((default.timeout, default.max_retries), (30.0, 0)), (
             f"by default the {provider} client needs timeout 30.0 and max_retries 0, got "
             f"{default.timeout!r} and {default.max_retries!r}"
         )

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from grader import submission
+from grader.expect import same
 
 SYSTEM = "You are a travel agent who answers in one sentence."
 CONVERSATION = [
@@ -17,6 +18,13 @@ CONVERSATION = [
     {"role": "assistant", "content": "Lisbon: mild weather and few crowds."},
     {"role": "user", "content": "And what should I pack?"},
 ]
+
+
+def _shown(reply):
+    """A ChatReply's fields as built-in values, for strict comparison (see grader/expect.py)."""
+    usage = getattr(reply, "usage", None)
+    fields = [getattr(reply, name, None) for name in ("provider", "model", "text")]
+    return (*fields, (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)))
 
 
 def _own_usage_of(grading, reply):
@@ -51,7 +59,9 @@ def test_chat_openai_reply(exercise, grading, openai_client, replay):
             "openai", recorded.model, recorded.choices[0].message.content or "", _own_usage_of(grading, recorded)
         )
         assert isinstance(reply, exercise.ChatReply), f"chat must return a ChatReply, got {type(reply).__name__}"
-        assert reply == expected, f"chat('openai', ...) returned {reply!r}; from the API's reply: {expected!r}"
+        assert same(_shown(reply), _shown(expected)), (
+            f"chat('openai', ...) returned {reply!r}; from the API's reply: {expected!r}"
+        )
 
 
 @pytest.mark.points(2)
@@ -66,7 +76,9 @@ def test_chat_anthropic_moves_system_messages(exercise, grading, anthropic_clien
     expected = exercise.ChatReply(
         "anthropic", recorded.model, _anthropic_text(recorded), _own_usage_of(grading, recorded)
     )
-    assert reply == expected, f"chat('anthropic', ...) returned {reply!r}; from the API's reply: {expected!r}"
+    assert same(_shown(reply), _shown(expected)), (
+        f"chat('anthropic', ...) returned {reply!r}; from the API's reply: {expected!r}"
+    )
 
 
 @pytest.mark.points(1)
@@ -79,11 +91,11 @@ def test_fallback_tries_routes_in_order(exercise, openai_client, anthropic_clien
     question = CONVERSATION[1:2]
     reply = exercise.chat_with_fallback([("openai", openai_client), ("anthropic", anthropic_client)], question)
     assert replay.response_json(0)["error"], "cassette: the first reply must be an error"
-    assert (reply.provider, reply.text) == ("anthropic", _anthropic_text(_anthropic_reply(replay, 1))), (
+    assert same((reply.provider, reply.text), ("anthropic", _anthropic_text(_anthropic_reply(replay, 1)))), (
         f"after OpenAI answered 500, chat_with_fallback returned {reply!r}; the Anthropic route's reply was expected"
     )
     again = exercise.chat_with_fallback([("anthropic", anthropic_client), ("openai", openai_client)], question)
-    assert (again.provider, again.text) == ("anthropic", _anthropic_text(_anthropic_reply(replay, 2))), (
+    assert same((again.provider, again.text), ("anthropic", _anthropic_text(_anthropic_reply(replay, 2)))), (
         f"with Anthropic first and answering, chat_with_fallback returned {again!r}"
     )
     providers = ["openai" if r.path.endswith("/chat/completions") else "anthropic" for r in replay.sent]
