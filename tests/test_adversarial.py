@@ -203,7 +203,9 @@ def test_hostile_submission_scores_no_more_than_its_honest_score(
             time.sleep(0.2)
         assert [f.stat().st_size for f in files] == sizes, "a thread or process outlived grading"
     if case.name == "fake_result_files_and_score_lines":
-        assert "Total: 10/20" in run.output and "Points 100/100" not in run.output
+        # basic_call (stubs) scores 0; every other exercise is the reference's, at full marks.
+        course_max = sum(e.weight for e in course.gradable())
+        assert f"Total: {course_max - 10}/{course_max}" in run.output and "Points 100/100" not in run.output
     assert os.environ.get("ADVERSARY_MARKER") == str(marker)
 
 
