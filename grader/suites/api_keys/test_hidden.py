@@ -6,7 +6,7 @@ import pytest
 
 from grader.expect import same
 
-pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a request
+# No check of this exercise sends a request: each one is marked cassette(None).
 
 
 def _make_key(leak_watch, provider, label):
@@ -28,6 +28,7 @@ def _dotenv(tmp_path, name, text):
     "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes and keep what is "
     "inside them as written; the last assignment of a name wins."
 )
+@pytest.mark.cassette(None)
 def test_dotenv_grammar(exercise, tmp_path, leak_watch):
     """load_api_key reads .env with export prefixes, quotes, comments, blank lines and repeated names"""
     keys = [_make_key(leak_watch, "openai", f"k{i}") for i in range(6)]
@@ -53,6 +54,7 @@ def test_dotenv_grammar(exercise, tmp_path, leak_watch):
     "When neither env nor .env has a non-empty key (the file may not exist, dotenv may be None), raise "
     "MissingAPIKeyError with a message naming the variable, e.g. OPENAI_API_KEY."
 )
+@pytest.mark.cassette(None)
 def test_missing_key_raises_naming_the_variable(exercise, tmp_path, leak_watch):
     """a missing or empty key raises MissingAPIKeyError naming the variable"""
     other = _make_key(leak_watch, "openai", "other")
@@ -75,6 +77,7 @@ def test_missing_key_raises_naming_the_variable(exercise, tmp_path, leak_watch):
     "An unknown provider raises ValueError; a key without the provider's prefix (sk- for OpenAI, sk-ant- for "
     "Anthropic) raises ValueError whose message shows mask_key(key), never the key itself."
 )
+@pytest.mark.cassette(None)
 def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
     """unknown providers and keys with the wrong prefix raise ValueError, showing only the masked key"""
     for provider in ["gemini", "OpenAI", ""]:
@@ -104,6 +107,7 @@ def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
     "dotenv defaults to '.env' in the current directory and dotenv=None reads no file; the key is stripped of "
     "surrounding whitespace, from env as from .env."
 )
+@pytest.mark.cassette(None)
 def test_default_dotenv_path_and_stripping(exercise, tmp_path, leak_watch, monkeypatch):
     """.env in the working directory is read by default, never with dotenv=None; keys are stripped"""
     key = _make_key(leak_watch, "anthropic", "cwd")

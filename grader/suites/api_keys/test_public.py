@@ -13,7 +13,7 @@ import pytest
 
 from grader.expect import same
 
-pytestmark = pytest.mark.cassette(None)  # no check of this exercise sends a request
+# No check of this exercise sends a request: each one is marked cassette(None).
 
 
 def _make_key(leak_watch, provider, label):
@@ -34,6 +34,7 @@ def _dotenv(tmp_path, text):
     "Look the variable up in `env` first (os.environ when env is None); only when it is missing, empty or "
     "blank read the .env file. The environment wins over .env."
 )
+@pytest.mark.cassette(None)
 def test_environment_wins_over_dotenv(exercise, tmp_path, leak_watch):
     """a key in the environment wins over the one in .env"""
     for provider, variable in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]:
@@ -50,6 +51,7 @@ def test_environment_wins_over_dotenv(exercise, tmp_path, leak_watch):
     "When the variable is missing from env, or empty, or only whitespace, read `NAME=value` from the .env "
     "file at the `dotenv` path, and strip surrounding whitespace from the key."
 )
+@pytest.mark.cassette(None)
 def test_dotenv_used_when_environment_lacks_the_key(exercise, tmp_path, leak_watch):
     """the .env file supplies the key when the environment has none, an empty or a blank one"""
     key = _make_key(leak_watch, "openai", "file")
@@ -61,6 +63,7 @@ def test_dotenv_used_when_environment_lacks_the_key(exercise, tmp_path, leak_wat
 
 @pytest.mark.points(1)
 @pytest.mark.hint('mask_key(key) is key[:3] + "..." + key[-4:] for keys of 12 characters or more, else "****".')
+@pytest.mark.cassette(None)
 def test_mask_key(exercise):
     """mask_key shows three leading and four trailing characters, or **** for short keys"""
     cases = {
@@ -81,6 +84,7 @@ def test_mask_key(exercise):
     "make_client loads the key with load_api_key(provider, env=env, dotenv=dotenv) and returns "
     "openai.OpenAI(api_key=key, timeout=timeout, max_retries=max_retries) or anthropic.Anthropic(...) likewise."
 )
+@pytest.mark.cassette(None)
 def test_make_client_settings(exercise, tmp_path, leak_watch):
     """make_client builds the provider's client with the key, timeout and max_retries given"""
     for provider, variable, cls in [

@@ -37,10 +37,10 @@ def _price(input_tokens, output_tokens, model):
 )
 def test_usage_of_openai_completion(exercise, openai_client, replay):
     """usage_of reads prompt and completion tokens from an OpenAI reply"""
-    completion = openai_client.chat.completions.create(
+    chat_completion = openai_client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], max_tokens=80
     )
-    usage = exercise.usage_of(completion)
+    usage = exercise.usage_of(chat_completion)
     recorded = replay.response_json()["usage"]
     expected = (recorded["prompt_tokens"], recorded["completion_tokens"])
     assert same(_fields(usage), expected), f"usage_of returned {usage!r} for a reply whose usage is {recorded!r}"
@@ -53,10 +53,10 @@ def test_usage_of_openai_completion(exercise, openai_client, replay):
 )
 def test_usage_of_anthropic_message(exercise, anthropic_client, replay):
     """usage_of reads input and output tokens from an Anthropic reply"""
-    message = anthropic_client.messages.create(
+    anthropic_reply = anthropic_client.messages.create(
         model="claude-haiku-4-5", max_tokens=80, messages=[{"role": "user", "content": PROMPT}]
     )
-    usage = exercise.usage_of(message)
+    usage = exercise.usage_of(anthropic_reply)
     recorded = replay.response_json()["usage"]
     inputs = recorded["input_tokens"] + sum(
         recorded.get(name) or 0 for name in ("cache_creation_input_tokens", "cache_read_input_tokens")
