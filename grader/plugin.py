@@ -12,8 +12,11 @@ import anthropic
 import openai
 import pytest
 
-from grader import containment, leaks, network, session, settings, submission
+from grader import clock as clock_layer
+from grader import containment, leaks, network, session, settings, submission, timeline
+from grader import faults as faults_layer
 from grader import replay as replay_layer
+from grader.errors import StaffError
 from grader.outcomes import CheckRecord, phase_result
 
 MARKERS = {
@@ -47,6 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     grading = config.stash.get(SESSION, None)
     return grading.settings.describe() if grading else None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SESSION in terminalreporter.config.stash and clock_layer.TOTALS.clocks:
+        terminalreporter.write_line(clock_layer.summary())
 
 
 def _exercise_id(item: pytest.Item) -> str:
@@ -212,3 +220,52 @@ def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | Non
         record = node.stash.get(RECORD, None)
         if record is not None:
             record.notes.extend(active.misses)
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest) -> Iterator[clock_layer.FrozenClock | None]:
+    """The check's frozen clock (markers `clock`, `faults`): sleeps advance it and are recorded, never wait."""
+    grading = request.config.stash.get(SESSION, None)
+    node = request.node
+    marker = node.get_closest_marker("clock")
+    if grading is None or (marker is None and node.get_closest_marker("faults") is None):
+        yield None
+        return
+    if "exercise" in request.fixturenames:
+        # Imported first, so the names its modules bound to the real sleeps are replaced too.
+        request.getfixturevalue("exercise")
+    start = marker.args[0] if marker is not None and marker.args else clock_layer.DEFAULT_START
+    with clock_layer.frozen(start, modules=submission.loaded_modules(), seed=node.nodeid) as frozen:
+        yield frozen
+
+
+@pytest.fixture(autouse=True)
+def faults(
+    request: pytest.FixtureRequest,
+    replay: replay_layer.Replay | None,
+    clock: clock_layer.FrozenClock | None,
+) -> Iterator[faults_layer.FaultInjector | None]:
+    """The check's scripted API answers (marker `faults`), served in front of its cassette."""
+    node = request.node
+    marker = node.get_closest_marker("faults")
+    if replay is None or clock is None or marker is None:
+        yield None
+        return
+    script = faults_layer.parse_script(marker.args, where=node.nodeid)
+    with faults_layer.injecting(script, seed=node.nodeid, now=clock.now) as injector:
+        yield injector
+    record = node.stash.get(RECORD, None)
+    if record is not None:
+        record.notes.extend(injector.notes())
+        # Checks of a retry loop declare its arguments (`retries.expect`); their failures show the timeline.
+        failed = any(p.status != "passed" for p in record.phases) or record.notes
+        if failed and injector.served and isinstance(injector.policy, timeline.Policy):
+            record.notes.append(timeline.render(timeline.rows(injector.served, clock.sleeps, injector.policy)))
+
+
+@pytest.fixture
+def retries(faults: faults_layer.FaultInjector | None, clock: clock_layer.FrozenClock | None) -> timeline.Retries:
+    """Requests answered and delays slept in this check, judged against the retry policy."""
+    if faults is None or clock is None:
+        raise StaffError("the `retries` fixture needs a @pytest.mark.faults(...) script on the check")
+    return timeline.Retries(faults, clock)

@@ -31,6 +31,11 @@ def install_package(directory: Path) -> None:
     sys.modules[PACKAGE] = package
 
 
+def loaded_modules() -> list[types.ModuleType]:
+    """The submission's modules imported so far (the package and its submodules)."""
+    return [m for n, m in list(sys.modules.items()) if n == PACKAGE or n.startswith(PACKAGE + ".")]
+
+
 _init_done: list[bool] = []
 
 

@@ -1,0 +1,296 @@
+"""Hidden checks of exercise 4, error_handler: the whole policy over both SDKs' exceptions.
+
+Scripted failures on a frozen clock: which errors are retried, how many calls, each delay's range
+over several seeds, hint precedence and cap, the final error's identity, no sleep before a
+permanent error, and the async variant.
+"""
+
+import asyncio
+import random
+
+import anthropic
+import httpx2
+import openai
+import pytest
+
+PROMPT = "Reply with one word: ready?"
+RETRYABLE = ("408", "409", "429", "500", "502", "503", "529", "read-timeout", "connect-error", "drop")
+PERMANENT = ("400", "401", "403", "404", "413", "422")
+SEEDS = 5
+
+
+def openai_call(client):
+    return lambda: client.chat.completions.create(
+        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
+    )
+
+
+def anthropic_call(client, **extra):
+    return lambda: client.messages.create(
+        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}], **extra
+    )
+
+
+def anthropic_stream_call(client):
+    """An Anthropic stream read to the end; a broken stream raises httpx2's own error."""
+    create = anthropic_call(client, stream=True)
+    return lambda: [event.type for event in create()]
+
+
+def tracked(fn, raised):
+    def call():
+        try:
+            return fn()
+        except Exception as error:
+            raised.append(error)
+            raise
+
+    return call
+
+
+def atracked(fn, raised):
+    async def call():
+        try:
+            return await fn()
+        except Exception as error:
+            raised.append(error)
+            raise
+
+    return call
+
+
+def error_of(fn):
+    try:
+        fn()
+    except Exception as error:
+        return error
+    raise AssertionError("the scripted request did not fail")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Retryable: APIStatusError with status 408, 409, 429 or 500-599, and every APIConnectionError (timeouts "
+    "included), from openai AND anthropic. Everything else, httpx2's own errors included, is permanent."
+)
+@pytest.mark.faults(*RETRYABLE, *PERMANENT, *RETRYABLE, *PERMANENT, "drop")
+@pytest.mark.cassette(None)
+def test_which_errors_are_retried(exercise, openai_client, anthropic_client):
+    """is_retryable over both SDKs' status, timeout and connection errors, and other exceptions"""
+    for call in (openai_call(openai_client), anthropic_call(anthropic_client)):
+        for _ in RETRYABLE:
+            assert exercise.is_retryable(error_of(call)) is True
+        for _ in PERMANENT:
+            assert exercise.is_retryable(error_of(call)) is False
+    broken_stream = error_of(anthropic_stream_call(anthropic_client))
+    assert isinstance(broken_stream, httpx2.HTTPError)
+    assert exercise.is_retryable(broken_stream) is False
+    for other in (ValueError("bad"), KeyError("k"), RuntimeError("x"), TimeoutError()):
+        assert exercise.is_retryable(other) is False
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "max_retries=4 allows 4 retries, so 5 calls in all: an error on each of the first 4 and a success on the "
+    "5th must return the result."
+)
+@pytest.mark.faults("500", "529", "read-timeout", "503", "200")
+def test_calls_until_success(exercise, anthropic_client, retries, replay):
+    """call_with_retry keeps calling until success, using every one of its max_retries"""
+    retries.expect(max_retries=4, base_delay=5.0, max_delay=60.0)
+    result = exercise.call_with_retry(anthropic_call(anthropic_client), max_retries=4, base_delay=5.0, max_delay=60.0)
+    assert retries.requests == 5
+    assert [b.text for b in result.content] == [b["text"] for b in replay.response_json()["content"]]
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "With max_retries=3 your code calls fn() at most 4 times; when the 4th call fails too, the error "
+    "propagates to the caller."
+)
+@pytest.mark.faults("529", "529", "529", "529")
+@pytest.mark.cassette(None)
+def test_gives_up_after_max_retries(exercise, anthropic_client, retries):
+    """call_with_retry makes max_retries + 1 calls, then raises"""
+    retries.expect(max_retries=3, base_delay=10.0, max_delay=60.0)
+    with pytest.raises(anthropic.OverloadedError):
+        exercise.call_with_retry(anthropic_call(anthropic_client), max_retries=3, base_delay=10.0, max_delay=60.0)
+    assert retries.requests == 4
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "When the retries are spent, re-raise the last error itself with a bare `raise` inside `except`: not a "
+    "new exception, a copy, or a wrapper."
+)
+@pytest.mark.faults("500", "503", "read-timeout")
+@pytest.mark.cassette(None)
+def test_last_error_reraised_itself(exercise, openai_client, retries):
+    """the error raised when retries are spent is the last one fn raised, itself"""
+    retries.expect(max_retries=2)
+    raised = []
+    with pytest.raises(BaseException) as caught:
+        exercise.call_with_retry(tracked(openai_call(openai_client), raised), max_retries=2)
+    assert raised and caught.value is raised[-1]
+    assert isinstance(caught.value, openai.APITimeoutError)
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Without a server hint, the delay before retry n is in [e/2, e] with e = min(max_delay, base_delay * 2**n): "
+    "exponential, not linear, and the jitter never below e/2."
+)
+@pytest.mark.faults(*["503"] * (6 * SEEDS))
+@pytest.mark.cassette(None)
+def test_exponential_backoff_over_seeds(exercise, openai_client, retries):
+    """each delay without a hint lies in [e/2, e], e = base_delay * 2**n, over several random seeds"""
+    retries.expect(max_retries=5, base_delay=3.0, max_delay=120.0)
+    for seed in range(SEEDS):
+        random.seed(seed)
+        with pytest.raises(openai.InternalServerError):
+            exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=3.0, max_delay=120.0)
+    assert retries.requests == 6 * SEEDS
+    assert not retries.problems()
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "retry-after-ms wins over retry-after; an unparseable retry-after-ms falls back to retry-after; "
+    "retry-after may be seconds or an HTTP date; 0 or a past date means retry at once (0 s)."
+)
+@pytest.mark.faults(
+    "429 retry-after-ms=15000 retry-after=7",
+    "429 retry-after-ms=soon retry-after=30",
+    "503 retry-after=date+45",
+    "429 retry-after=0",
+    "503 retry-after=date-30",
+    "200",
+)
+def test_hint_precedence(exercise, openai_client, retries, replay):
+    """server hints: retry-after-ms over retry-after seconds over an HTTP date, 0 and the past mean 0 s"""
+    retries.expect(max_retries=5, base_delay=1.0, max_delay=60.0)
+    result = exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=1.0, max_delay=60.0)
+    assert result.choices[0].message.content == replay.response_json()["choices"][0]["message"]["content"]
+    assert retries.requests == 6
+    assert not retries.problems()
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "An HTTP-date retry-after is measured against the current time: parse it with "
+    "email.utils.parsedate_to_datetime and subtract time.time() (never below 0); a garbled value is no hint."
+)
+@pytest.mark.faults("503 retry-after=date+12", "429 retry-after=date-30", "429 retry-after=soon")
+@pytest.mark.cassette(None)
+def test_retry_after_http_date(exercise, anthropic_client, retries):
+    """retry_after_seconds turns an HTTP date into seconds from now on the grader's clock"""
+    call = anthropic_call(anthropic_client)
+    assert exercise.retry_after_seconds(error_of(call)) == pytest.approx(12.0, abs=1e-3)
+    assert exercise.retry_after_seconds(error_of(call)) == 0.0
+    assert exercise.retry_after_seconds(error_of(call)) is None
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Cap every delay at max_delay: a server hint of 120 s with max_delay=60 waits 60 s, and "
+    "backoff_delay never exceeds max_delay however large the retry number."
+)
+@pytest.mark.faults("429 retry-after=120", "503", "503", "503", "200")
+def test_delays_capped_at_max_delay(exercise, openai_client, retries, replay):
+    """every delay is capped at max_delay, hinted or not"""
+    retries.expect(max_retries=5, base_delay=8.0, max_delay=60.0)
+    exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=8.0, max_delay=60.0)
+    assert retries.requests == 5
+    assert not retries.problems()
+    for retry in (6, 30, 100):
+        assert 2.5 <= exercise.backoff_delay(retry, base_delay=1.0, max_delay=5.0) <= 5.0
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Decide with is_retryable before anything else: a permanent error (400, 401, 403, 404, 413, 422, httpx2 "
+    "errors, ValueError) is re-raised at once, with no sleep and no log line."
+)
+@pytest.mark.faults("400", "403", "404", "422", "401", "413", "drop")
+@pytest.mark.cassette(None)
+def test_no_sleep_before_permanent_error(exercise, openai_client, anthropic_client, retries):
+    """a permanent error from either SDK, httpx2 or fn itself propagates at once with no sleep"""
+    retries.expect(max_retries=3)
+    calls = [openai_call(openai_client)] * 4 + [anthropic_call(anthropic_client)] * 2
+    calls.append(anthropic_stream_call(anthropic_client))
+    for call in calls:
+        raised = []
+        with pytest.raises(Exception) as caught:
+            exercise.call_with_retry(tracked(call, raised), max_retries=3)
+        assert len(raised) == 1 and caught.value is raised[0]
+
+    def not_an_api_error():
+        retries.attempt("fn raised ValueError", "permanent")
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError):
+        exercise.call_with_retry(not_an_api_error, max_retries=3)
+    assert retries.requests == 7
+    assert retries.delays == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "acall_with_retry is call_with_retry with `await fn()` and `await asyncio.sleep(delay)`; time.sleep inside "
+    "async code blocks the whole event loop."
+)
+@pytest.mark.faults("429 retry-after=1", "503", "connect-error", "200")
+def test_async_variant_retries_with_asyncio_sleep(exercise, grading, retries, replay):
+    """acall_with_retry retries with asyncio.sleep and returns the reply"""
+    retries.expect(max_retries=5, base_delay=2.0, max_delay=30.0, asynchronous=True)
+
+    async def scenario():
+        async with openai.AsyncOpenAI(api_key=grading.keys["OPENAI_API_KEY"], max_retries=0) as client:
+
+            async def fn():
+                return await client.chat.completions.create(
+                    model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
+                )
+
+            return await exercise.acall_with_retry(fn, max_retries=5, base_delay=2.0, max_delay=30.0)
+
+    result = asyncio.run(scenario())
+    assert result.choices[0].message.content == replay.response_json()["choices"][0]["message"]["content"]
+    assert retries.requests == 4
+    assert not retries.problems()
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "acall_with_retry follows the same policy: at most max_retries retries, the last error re-raised itself, "
+    "and a permanent error at once with no sleep."
+)
+@pytest.mark.faults("529", "529", "529", "401")
+@pytest.mark.cassette(None)
+def test_async_variant_gives_up_and_raises(exercise, grading, retries):
+    """acall_with_retry re-raises the last error when retries are spent, and a 401 at once"""
+    retries.expect(max_retries=2, base_delay=4.0, max_delay=30.0, asynchronous=True)
+    raised = []
+
+    async def scenario():
+        async with anthropic.AsyncAnthropic(api_key=grading.keys["ANTHROPIC_API_KEY"], max_retries=0) as client:
+
+            async def fn():
+                return await client.messages.create(
+                    model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
+                )
+
+            outcomes = []
+            for _ in range(2):
+                try:
+                    await exercise.acall_with_retry(atracked(fn, raised), max_retries=2, base_delay=4.0, max_delay=30.0)
+                except Exception as error:
+                    outcomes.append(error)
+            return outcomes
+
+    outcomes = asyncio.run(scenario())
+    assert len(outcomes) == 2
+    overloaded, unauthorized = outcomes
+    assert isinstance(overloaded, anthropic.OverloadedError) and overloaded is raised[2]
+    assert isinstance(unauthorized, anthropic.AuthenticationError) and unauthorized is raised[3]
+    assert retries.requests == 4
+    assert not retries.problems()

@@ -1,0 +1,154 @@
+"""Public checks of exercise 4, error_handler: retry, give up at once, backoff range, the hint, the log.
+
+Each check scripts what the API answers, request by request (`@pytest.mark.faults`); a `200` is the
+recorded reply from the check's cassette. The clock is frozen: every delay your code asks
+`time.sleep` for is recorded and skipped, so nothing waits for real.
+"""
+
+import logging
+import random
+import re
+
+import anthropic
+import pytest
+
+PROMPT = "Reply with one word: ready?"
+LOGGER = "exercises.error_handler"
+
+
+def openai_call(client):
+    return lambda: client.chat.completions.create(
+        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
+    )
+
+
+def anthropic_call(client):
+    return lambda: client.messages.create(
+        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
+    )
+
+
+def tracked(fn, raised):
+    """fn, remembering every exception it raises (to check which one comes back out)."""
+
+    def call():
+        try:
+            return fn()
+        except Exception as error:
+            raised.append(error)
+            raise
+
+    return call
+
+
+def error_of(fn):
+    try:
+        fn()
+    except Exception as error:
+        return error
+    raise AssertionError("the scripted request did not fail")  # the grader's own script is wrong
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Catch the exception of fn(); when is_retryable(error) is true, sleep with time.sleep and call fn() again; "
+    "return fn()'s result once it succeeds."
+)
+@pytest.mark.faults("429", "200")
+def test_rate_limit_retried_then_returns(exercise, openai_client, retries, replay):
+    """call_with_retry retries a 429 after a backoff delay and returns the reply"""
+    retries.expect()
+    result = exercise.call_with_retry(openai_call(openai_client))
+    expected = replay.response_json()["choices"][0]["message"]["content"]
+    assert getattr(result, "choices", None), f"call_with_retry returned {result!r}, not fn()'s result"
+    assert result.choices[0].message.content == expected, "call_with_retry did not return fn()'s result"
+    assert retries.requests == 2, f"expected 2 requests (a 429, then success); your code made {retries.requests}"
+    problems = retries.problems()
+    assert not problems, "; ".join(problems)
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "A 401 never goes away by waiting: when is_retryable(error) is false, re-raise the same exception at once "
+    "(a bare `raise`), without sleeping."
+)
+@pytest.mark.faults("401")
+@pytest.mark.cassette(None)
+def test_permanent_error_raised_at_once(exercise, anthropic_client, retries):
+    """call_with_retry re-raises a 401 at once: one request, no sleep, the same exception"""
+    retries.expect()
+    raised = []
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        exercise.call_with_retry(tracked(anthropic_call(anthropic_client), raised))
+    assert caught.value is raised[0], "call_with_retry must re-raise the AuthenticationError itself"
+    assert retries.requests == 1, f"a 401 must not be retried; your code made {retries.requests} requests"
+    assert retries.delays == [], f"no sleep before a permanent error; your code slept {retries.delays}"
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Let e = min(max_delay, base_delay * 2**retry) and return random.uniform(e / 2, e): retry 0 gives "
+    "[0.5, 1] s with the defaults, retry 3 gives [4, 8] s."
+)
+@pytest.mark.cassette(None)
+def test_backoff_delay_range(exercise):
+    """backoff_delay(n) lies in [e/2, e] for e = base_delay * 2**n, over several random seeds"""
+    for seed in range(6):
+        random.seed(seed)
+        first = exercise.backoff_delay(0)
+        assert 0.5 <= first <= 1.0, f"backoff_delay(0) gave {first!r} (seed {seed}); allowed 0.50-1.00 s"
+        for retry in range(6):
+            ceiling = 0.5 * 2**retry
+            delay = exercise.backoff_delay(retry, base_delay=0.5, max_delay=100.0)
+            assert ceiling / 2 <= delay <= ceiling, (
+                f"backoff_delay({retry}, base_delay=0.5, max_delay=100.0) gave {delay!r} (seed {seed}); "
+                f"allowed {ceiling / 2:.2f}-{ceiling:.2f} s"
+            )
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Read error.response.headers: 'retry-after-ms' is milliseconds (1500 -> 1.5), 'retry-after' is seconds; "
+    "return None when the error has no response (a timeout) or no hint."
+)
+@pytest.mark.faults("429 retry-after=2", "429 retry-after-ms=1500", "503", "read-timeout")
+@pytest.mark.cassette(None)
+def test_retry_after_seconds_reads_the_hint(exercise, openai_client, retries):
+    """retry_after_seconds reads retry-after and retry-after-ms, and gives None without a hint"""
+    call = openai_call(openai_client)
+    cases = [("retry-after: 2", 2.0), ("retry-after-ms: 1500", 1.5), ("a 503 with no hint", None)]
+    cases.append(("a read timeout (no response)", None))
+    for what, expected in cases:
+        got = exercise.retry_after_seconds(error_of(call))
+        if expected is None:
+            assert got is None, f"retry_after_seconds gave {got!r} for {what}; expected None"
+        else:
+            assert got == pytest.approx(expected), f"retry_after_seconds gave {got!r} for {what}; expected {expected}"
+    got = exercise.retry_after_seconds(ValueError("not an API error"))
+    assert got is None, f"retry_after_seconds gave {got!r} for a ValueError; expected None"
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Before each sleep, call logging.getLogger(__name__).warning(...) once with the error's class name and the "
+    "delay, e.g. 'InternalServerError: retrying in 1.50 s' (f'{delay:.2f}')."
+)
+@pytest.mark.faults("503", "500", "200")
+def test_one_warning_per_retry(exercise, openai_client, retries, caplog):
+    """call_with_retry logs one WARNING per retry with the error's class name and the delay"""
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    retries.expect()
+    exercise.call_with_retry(openai_call(openai_client))
+    records = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
+    delays = retries.delays
+    assert len(records) == len(delays) == 2, (
+        f"expected 2 retries, each with one WARNING on the logger {LOGGER!r}; "
+        f"got {len(records)} warning(s) and {len(delays)} sleep(s)"
+    )
+    for record, delay in zip(records, delays, strict=True):
+        message = record.getMessage()
+        assert "InternalServerError" in message, f"the warning {message!r} does not name the error's class"
+        numbers = [(float(m.group()), len(m.group(1))) for m in re.finditer(r"\d+\.(\d{2,})", message)]
+        assert any(abs(n - delay) <= 0.5 * 10**-places + 1e-9 for n, places in numbers), (
+            f"the warning {message!r} does not show the delay you slept ({delay:.4f} s) with at least 2 decimals"
+        )

@@ -1,0 +1,237 @@
+# ruff: noqa: E501  (edits quote whole source lines of the reference)
+"""Known-wrong implementations of exercise error_handler."""
+
+from tests.wrong.catalogue import Mutant
+
+_SYNC_GUARD = (
+    "            return fn()\n"
+    "        except Exception as error:\n"
+    "            if retry >= max_retries or not is_retryable(error):\n"
+    "                raise\n"
+)
+
+MUTANTS = (
+    Mutant(
+        "error_handler",
+        "retries_401",
+        "treats 401 Unauthorized as retryable",
+        (
+            "test_hidden.py::test_async_variant_gives_up_and_raises",
+            "test_hidden.py::test_no_sleep_before_permanent_error",
+            "test_hidden.py::test_which_errors_are_retried",
+            "test_public.py::test_permanent_error_raised_at_once",
+        ),
+        (
+            (
+                "_RETRYABLE_STATUS_CODES = frozenset({408, 409, 429})",
+                "_RETRYABLE_STATUS_CODES = frozenset({401, 408, 409, 429})",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "retries_value_error",
+        "treats a ValueError (not an API error) as retryable",
+        (
+            "test_hidden.py::test_no_sleep_before_permanent_error",
+            "test_hidden.py::test_which_errors_are_retried",
+        ),
+        (
+            (
+                "        return status in _RETRYABLE_STATUS_CODES or 500 <= status <= 599\n    return False\n",
+                "        return status in _RETRYABLE_STATUS_CODES or 500 <= status <= 599\n    return isinstance(error, ValueError)\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "never_sleeps",
+        "retries at once without ever sleeping",
+        (
+            "test_hidden.py::test_delays_capped_at_max_delay",
+            "test_hidden.py::test_exponential_backoff_over_seeds",
+            "test_hidden.py::test_hint_precedence",
+            "test_public.py::test_one_warning_per_retry",
+            "test_public.py::test_rate_limit_retried_then_returns",
+        ),
+        (("            time.sleep(delay)\n", "            pass  # no wait\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "linear_backoff",
+        "grows the delay linearly (base_delay * (n + 1)) instead of exponentially",
+        (
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+            "test_hidden.py::test_delays_capped_at_max_delay",
+            "test_hidden.py::test_exponential_backoff_over_seeds",
+            "test_public.py::test_backoff_delay_range",
+        ),
+        (("        grown = base_delay * 2.0**retry\n", "        grown = base_delay * (retry + 1)\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "one_attempt_too_many",
+        "makes max_retries + 2 calls before giving up",
+        (
+            "test_hidden.py::test_exponential_backoff_over_seeds",
+            "test_hidden.py::test_gives_up_after_max_retries",
+            "test_hidden.py::test_last_error_reraised_itself",
+        ),
+        ((_SYNC_GUARD, _SYNC_GUARD.replace("retry >= max_retries", "retry > max_retries")),),
+    ),
+    Mutant(
+        "error_handler",
+        "one_attempt_too_few",
+        "gives up after max_retries calls instead of max_retries + 1",
+        (
+            "test_hidden.py::test_calls_until_success",
+            "test_hidden.py::test_exponential_backoff_over_seeds",
+            "test_hidden.py::test_gives_up_after_max_retries",
+            "test_hidden.py::test_hint_precedence",
+            "test_hidden.py::test_last_error_reraised_itself",
+        ),
+        ((_SYNC_GUARD, _SYNC_GUARD.replace("retry >= max_retries", "retry + 1 >= max_retries")),),
+    ),
+    Mutant(
+        "error_handler",
+        "ignores_retry_after",
+        "ignores the retry-after header (seconds and HTTP dates)",
+        (
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+            "test_hidden.py::test_delays_capped_at_max_delay",
+            "test_hidden.py::test_hint_precedence",
+            "test_hidden.py::test_retry_after_http_date",
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
+        ),
+        (('    retry_after = headers.get("retry-after")\n', "    retry_after = None\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "ignores_retry_after_ms",
+        "ignores the retry-after-ms header",
+        (
+            "test_hidden.py::test_hint_precedence",
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
+        ),
+        (('    retry_after_ms = headers.get("retry-after-ms")\n', "    retry_after_ms = None\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "no_cap",
+        "never caps a delay at max_delay",
+        ("test_hidden.py::test_delays_capped_at_max_delay",),
+        (
+            ("        return min(hint, max_delay)\n", "        return hint\n"),
+            ("    ceiling = min(max_delay, grown)\n", "    ceiling = grown\n"),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "wraps_final_error",
+        "raises a new RuntimeError from the last error instead of re-raising it",
+        (
+            "test_hidden.py::test_exponential_backoff_over_seeds",
+            "test_hidden.py::test_gives_up_after_max_retries",
+            "test_hidden.py::test_last_error_reraised_itself",
+        ),
+        (
+            (
+                _SYNC_GUARD,
+                "            return fn()\n"
+                "        except Exception as error:\n"
+                "            if not is_retryable(error):\n"
+                "                raise\n"
+                "            if retry >= max_retries:\n"
+                '                raise RuntimeError(f"gave up after {retry + 1} attempts: {error}") from error\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "async_blocking_sleep",
+        "blocks the event loop with time.sleep inside acall_with_retry",
+        (
+            "test_hidden.py::test_async_variant_gives_up_and_raises",
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+        ),
+        (("            await asyncio.sleep(delay)\n", "            time.sleep(delay)\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "sleeps_before_permanent_error",
+        "sleeps a backoff delay before re-raising a permanent error",
+        (
+            "test_hidden.py::test_no_sleep_before_permanent_error",
+            "test_public.py::test_permanent_error_raised_at_once",
+        ),
+        (
+            (
+                _SYNC_GUARD,
+                "            return fn()\n"
+                "        except Exception as error:\n"
+                "            if not is_retryable(error):\n"
+                "                time.sleep(backoff_delay(retry, base_delay=base_delay, max_delay=max_delay))\n"
+                "                raise\n"
+                "            if retry >= max_retries:\n"
+                "                raise\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "full_jitter",
+        "draws the delay from [0, e] instead of [e/2, e]",
+        (
+            "test_hidden.py::test_async_variant_gives_up_and_raises",
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+            "test_hidden.py::test_delays_capped_at_max_delay",
+            "test_hidden.py::test_exponential_backoff_over_seeds",
+            "test_public.py::test_backoff_delay_range",
+            "test_public.py::test_rate_limit_retried_then_returns",
+        ),
+        (("    return random.uniform(ceiling / 2, ceiling)\n", "    return random.uniform(0, ceiling)\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "openai_only",
+        "recognises only the openai SDK's exceptions",
+        (
+            "test_hidden.py::test_async_variant_gives_up_and_raises",
+            "test_hidden.py::test_calls_until_success",
+            "test_hidden.py::test_gives_up_after_max_retries",
+            "test_hidden.py::test_which_errors_are_retried",
+        ),
+        (
+            (
+                "_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)",
+                "_STATUS_ERRORS = (openai.APIStatusError,)",
+            ),
+            (
+                "_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)",
+                "_CONNECTION_ERRORS = (openai.APIConnectionError,)",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "no_warning",
+        "retries without logging a warning",
+        ("test_public.py::test_one_warning_per_retry",),
+        (
+            (
+                '            logger.warning("%s: retrying in %.2f s", type(error).__name__, delay)\n            time.sleep(delay)\n',
+                "            time.sleep(delay)\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "http_date_ignored",
+        "reads retry-after as seconds only, never as an HTTP date",
+        (
+            "test_hidden.py::test_hint_precedence",
+            "test_hidden.py::test_retry_after_http_date",
+        ),
+        (("    return max(0.0, when.timestamp() - time.time())\n", "    return None\n"),),
+    ),
+)
