@@ -67,3 +67,10 @@ def export(session: nox.Session) -> None:
     """Write the student distribution into a new directory (staff; `nox -s export -- DIR`)."""
     session.install("-e", ".", *CONSTRAINTS)
     session.run("python", "-m", "grader", "export", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Print grading speed figures: full grade, import floor, error_handler simulated vs real time."""
+    session.install("-e", ".", *CONSTRAINTS)
+    session.run("python", "tests/bench_grading.py", *session.posargs)

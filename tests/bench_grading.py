@@ -1,0 +1,82 @@
+"""Grading speed figures (printed, never asserted): `python tests/bench_grading.py [--repeat N]`.
+
+- the wall time of a full `python -m grader grade --submission tests/reference`;
+- the import floor: `python -c "import pytest, openai, anthropic, vcr, freezegun"`, which every
+  grading child pays before its first check;
+- error_handler alone: the backoff its suite simulates on the frozen clock next to the real wall
+  time of grading it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from grader import course, rubric, runner
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "tests" / "reference"
+SIMULATED = re.compile(r"grader clock: simulated ([\d.]+) s of waiting in (\d+) sleep")
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def full_grade() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "grader", "grade", "--submission", str(REFERENCE), "--json", f"{tmp}/r.json"],
+            check=True,
+            capture_output=True,
+            cwd=tmp,
+        )
+
+
+def import_floor() -> None:
+    subprocess.run([sys.executable, "-c", "import pytest, openai, anthropic, vcr, freezegun"], check=True)
+
+
+def error_handler_alone() -> tuple[float, float, int]:
+    """(wall seconds, simulated seconds, sleeps) of grading error_handler with the reference."""
+    loaded = rubric.load(course.exercise("error_handler"))
+    start = time.perf_counter()
+    run = runner.run_child([loaded], submission=REFERENCE, cassettes=course.CASSETTES_DIR, time_limit=600)
+    wall = time.perf_counter() - start
+    failed = [o.check_id for o in run.outcomes.values() if o.status != "passed"]
+    found = SIMULATED.search(run.output)
+    if failed or found is None:
+        raise SystemExit(f"error_handler did not grade cleanly (failed: {failed}); child output:\n{run.output}")
+    return wall, float(found.group(1)), int(found.group(2))
+
+
+def describe(label: str, samples: list[float]) -> str:
+    return f"{label:<52} median {statistics.median(samples):6.2f} s   min {min(samples):6.2f} s   (n={len(samples)})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
+    args = parser.parse_args()
+    floor = [timed(import_floor) for _ in range(args.repeat)]
+    full = [timed(full_grade) for _ in range(args.repeat)]
+    alone = [error_handler_alone() for _ in range(args.repeat)]
+    print(describe("import floor (pytest, openai, anthropic, vcr, freezegun)", floor))
+    print(describe("full grade of tests/reference (all exercises)", full))
+    print(describe("error_handler alone: real wall time", [a[0] for a in alone]))
+    simulated, sleeps = alone[0][1], alone[0][2]
+    print(f"{'error_handler alone: simulated backoff':<52} {simulated:13.2f} s   in {sleeps} sleeps, none real")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
