@@ -16,7 +16,7 @@ import _pytest.reports
 import _pytest.runner
 import pytest
 
-from grader import channel, leaks, outcomes, replay
+from grader import channel, clock, faults, leaks, outcomes, replay, timeline
 
 
 def _watched() -> list[tuple[Any, str]]:
@@ -34,6 +34,11 @@ def _watched() -> list[tuple[Any, str]]:
         leaks,
         leaks.LeakWatch,
         leaks.LogWatcher,
+        faults,  # the fault script's counting and notes, and the retry judge, decide retry checks
+        faults.FaultInjector,
+        clock,
+        timeline,
+        timeline.Retries,
     ]
     return [(owner, name) for owner in owners for name in list(vars(owner))]
 

@@ -37,13 +37,16 @@ def anthropic_stream_call(client):
     return lambda: [event.type for event in create()]
 
 
-def tracked(fn, raised):
+def tracked(fn, raised, returned=None):
     def call():
         try:
-            return fn()
+            result = fn()
         except Exception as error:
             raised.append(error)
             raise
+        if returned is not None:
+            returned.append(result)
+        return result
 
     return call
 
@@ -57,6 +60,11 @@ def atracked(fn, raised):
             raise
 
     return call
+
+
+def seconds(value):
+    """A plain number (a lying __eq__ or a str subclass never passes a comparison)."""
+    return type(value) in (int, float)
 
 
 def error_of(fn):
@@ -97,9 +105,12 @@ def test_which_errors_are_retried(exercise, openai_client, anthropic_client):
 def test_calls_until_success(exercise, anthropic_client, retries, replay):
     """call_with_retry keeps calling until success, using every one of its max_retries"""
     retries.expect(max_retries=4, base_delay=5.0, max_delay=60.0)
-    result = exercise.call_with_retry(anthropic_call(anthropic_client), max_retries=4, base_delay=5.0, max_delay=60.0)
+    returned = []
+    call = tracked(anthropic_call(anthropic_client), [], returned)
+    result = exercise.call_with_retry(call, max_retries=4, base_delay=5.0, max_delay=60.0)
     assert retries.requests == 5
-    assert [b.text for b in result.content] == [b["text"] for b in replay.response_json()["content"]]
+    assert returned and result is returned[-1]
+    assert [b.text for b in returned[-1].content] == [b["text"] for b in replay.response_json()["content"]]
 
 
 @pytest.mark.points(1)
@@ -168,8 +179,10 @@ def test_exponential_backoff_over_seeds(exercise, openai_client, retries):
 def test_hint_precedence(exercise, openai_client, retries, replay):
     """server hints: retry-after-ms over retry-after seconds over an HTTP date, 0 and the past mean 0 s"""
     retries.expect(max_retries=5, base_delay=1.0, max_delay=60.0)
-    result = exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=1.0, max_delay=60.0)
-    assert result.choices[0].message.content == replay.response_json()["choices"][0]["message"]["content"]
+    returned = []
+    call = tracked(openai_call(openai_client), [], returned)
+    result = exercise.call_with_retry(call, max_retries=5, base_delay=1.0, max_delay=60.0)
+    assert returned and result is returned[-1]
     assert retries.requests == 6
     assert not retries.problems()
 
@@ -184,8 +197,10 @@ def test_hint_precedence(exercise, openai_client, retries, replay):
 def test_retry_after_http_date(exercise, anthropic_client, retries):
     """retry_after_seconds turns an HTTP date into seconds from now on the grader's clock"""
     call = anthropic_call(anthropic_client)
-    assert exercise.retry_after_seconds(error_of(call)) == pytest.approx(12.0, abs=1e-3)
-    assert exercise.retry_after_seconds(error_of(call)) == 0.0
+    in_twelve = exercise.retry_after_seconds(error_of(call))
+    assert seconds(in_twelve) and abs(in_twelve - 12.0) <= 1e-3
+    past = exercise.retry_after_seconds(error_of(call))
+    assert seconds(past) and past == 0
     assert exercise.retry_after_seconds(error_of(call)) is None
 
 
@@ -202,7 +217,8 @@ def test_delays_capped_at_max_delay(exercise, openai_client, retries, replay):
     assert retries.requests == 5
     assert not retries.problems()
     for retry in (6, 30, 100):
-        assert 2.5 <= exercise.backoff_delay(retry, base_delay=1.0, max_delay=5.0) <= 5.0
+        delay = exercise.backoff_delay(retry, base_delay=1.0, max_delay=5.0)
+        assert seconds(delay) and 2.5 <= delay <= 5.0
 
 
 @pytest.mark.points(2)
@@ -247,14 +263,18 @@ def test_async_variant_retries_with_asyncio_sleep(exercise, grading, retries, re
         async with openai.AsyncOpenAI(api_key=grading.keys["OPENAI_API_KEY"], max_retries=0) as client:
 
             async def fn():
-                return await client.chat.completions.create(
+                reply = await client.chat.completions.create(
                     model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
                 )
+                returned.append(reply)
+                return reply
 
             return await exercise.acall_with_retry(fn, max_retries=5, base_delay=2.0, max_delay=30.0)
 
+    returned = []
     result = asyncio.run(scenario())
-    assert result.choices[0].message.content == replay.response_json()["choices"][0]["message"]["content"]
+    assert returned and result is returned[-1]
+    assert returned[-1].choices[0].message.content == replay.response_json()["choices"][0]["message"]["content"]
     assert retries.requests == 4
     assert not retries.problems()
 
