@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -158,6 +159,7 @@ class Served:
     headers: tuple[tuple[str, str], ...] = ()  # the hint headers actually sent (dates resolved)
     label: str = ""  # for attempts the check reports itself (no HTTP request)
     outcome_override: str | None = None
+    hint: float | None = None  # the wait the script's headers ask for, in seconds (see script_hint)
 
     def answer(self) -> str:
         """What the server did, in the student's words."""
@@ -264,7 +266,10 @@ class FaultInjector:
         stream = isinstance(body, dict) and body.get("stream") is True
         at = self.now()
         headers = tuple((n, _resolve(v, at)) for n, v in step.headers) if step is not None else ()
-        served = Served(len(self.served) + 1, step, matching.provider_of(path), stream, at, next_event(), headers)
+        hint = script_hint(step.headers, at) if step is not None else None
+        served = Served(
+            len(self.served) + 1, step, matching.provider_of(path), stream, at, next_event(), headers, hint=hint
+        )
         self.served.append(served)
         return served
 
@@ -294,6 +299,33 @@ class FaultInjector:
         for name, value in served.headers:
             headers = [(n, v) for n, v in headers if n.lower() != name] + [(name, value)]
         return httpx2.Response(step.status, headers=headers, content=body, request=request)
+
+
+def _literal_seconds(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def script_hint(headers: Sequence[tuple[str, str]], at: float) -> float | None:
+    """The wait a step's own headers ask for, from the script's grammar (never from parsing a response).
+
+    retry-after-ms wins when its value is a number; else retry-after: a number, or `date+N`, which is
+    sent as an HTTP date with whole seconds (so it means the next whole second at or before now + N).
+    """
+    written = dict(headers)
+    milliseconds = _literal_seconds(written.get("retry-after-ms", ""))
+    if milliseconds is not None:
+        return max(0.0, milliseconds / 1000)
+    value = written.get("retry-after")
+    if value is None:
+        return None
+    if value.startswith("date"):
+        return max(0.0, math.floor(at + float(value[4:])) - at)
+    seconds = _literal_seconds(value)
+    return None if seconds is None else max(0.0, seconds)
 
 
 def _request_json(request: httpx2.Request) -> Any:

@@ -9,11 +9,9 @@ with e = min(max_delay, base_delay * 2**n); never sleep after a success or a per
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
 
 from grader.clock import FrozenClock, Sleep
 from grader.faults import FaultInjector, Served
@@ -45,43 +43,13 @@ class Allowed:
         return f"{self.low:.2f}-{self.high:.2f} s"
 
 
-def _number(value: str) -> float | None:
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def hint_seconds(headers: Sequence[tuple[str, str]], at: float) -> float | None:
-    """The server's hint as the policy reads it: retry-after-ms, else retry-after seconds or date."""
-    found = dict(headers)
-    if "retry-after-ms" in found:
-        ms = _number(found["retry-after-ms"])
-        if ms is not None:
-            return max(0.0, ms / 1000)
-    if "retry-after" in found:
-        value = found["retry-after"]
-        seconds = _number(value)
-        if seconds is not None:
-            return max(0.0, seconds)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, when.timestamp() - at)
-    return None
-
-
 def allowed_after(served: Sequence[Served], policy: Policy) -> list[Allowed | None]:
     """For each answered request, the delay the policy asks for before the next, or None (no sleep)."""
     allowed: list[Allowed | None] = []
     retry = 0
     for answer in served:
         if answer.outcome() == "retryable" and retry < policy.max_retries:
-            hint = hint_seconds(answer.headers, answer.at)
+            hint = answer.hint
             if hint is not None:
                 capped = min(hint, policy.max_delay)
                 allowed.append(Allowed(capped, capped))

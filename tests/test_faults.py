@@ -193,14 +193,23 @@ def test_timeline_judges_each_delay_against_the_policy():
     assert "attempt 2: 503 (no retry hint) -> you slept 0.70 s (allowed 1.00-2.00 s)" in text
 
 
-def test_hint_precedence_of_the_oracle():
-    at = clock.DEFAULT_START.timestamp()
-    date = email.utils.formatdate(at + 5, usegmt=True)
-    assert timeline.hint_seconds((("retry-after-ms", "1500"), ("retry-after", "7")), at) == 1.5
-    assert timeline.hint_seconds((("retry-after-ms", "soon"), ("retry-after", "7")), at) == 7.0
-    assert timeline.hint_seconds((("retry-after", date),), at) == 5.0
-    assert timeline.hint_seconds((("retry-after", email.utils.formatdate(at - 9, usegmt=True)),), at) == 0.0
-    assert timeline.hint_seconds((("retry-after", "soon"),), at) is None
+def test_the_script_hint_follows_the_policys_precedence():
+    at = clock.DEFAULT_START.timestamp() + 0.25
+    assert faults.script_hint((("retry-after-ms", "1500"), ("retry-after", "7")), at) == 1.5
+    assert faults.script_hint((("retry-after-ms", "soon"), ("retry-after", "7")), at) == 7.0
+    assert faults.script_hint((("retry-after", "date+5"),), at) == 4.75  # the date is sent in whole seconds
+    assert faults.script_hint((("retry-after", "date-9"),), at) == 0.0
+    assert faults.script_hint((("retry-after", "soon"),), at) is None
+    assert faults.script_hint((), at) is None
+
+
+def test_the_hint_served_is_what_the_sdk_error_carries():
+    with clock.frozen() as frozen, faults.injecting(script("503 retry-after=date+5"), now=frozen.now) as injector:
+        frozen.advance(0.25)
+        error = failure(lambda: ask_openai(oai()))
+    assert isinstance(error, openai.APIStatusError)
+    sent = email.utils.parsedate_to_datetime(error.response.headers["retry-after"]).timestamp()
+    assert injector.served[0].hint == sent - injector.served[0].at == 4.75
 
 
 def test_failed_retry_checks_show_the_timeline_in_the_terminal_table(grade, tmp_path: Path):
