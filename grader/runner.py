@@ -39,7 +39,10 @@ def child_environment(*, record: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if record or not _SECRET_NAME.search(k)}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTEST_ADDOPTS", None)
+    # Options from the caller's environment would override the grader's own (pytest-timeout reads
+    # PYTEST_TIMEOUT before the ini file and the command line).
+    for name in ("PYTEST_ADDOPTS", "PYTEST_TIMEOUT", "PYTEST_PLUGINS"):
+        env.pop(name, None)
     return env
 
 
