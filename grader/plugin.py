@@ -12,8 +12,8 @@ import anthropic
 import openai
 import pytest
 
+from grader import clients, containment, leaks, network, session, settings, submission, timeline
 from grader import clock as clock_layer
-from grader import containment, leaks, network, session, settings, submission, timeline
 from grader import faults as faults_layer
 from grader import replay as replay_layer
 from grader.errors import StaffError
@@ -181,14 +181,14 @@ def leak_watch(request: pytest.FixtureRequest, grading: session.GradingSession) 
 @pytest.fixture
 def openai_client(grading: session.GradingSession) -> Iterator[openai.OpenAI]:
     """An OpenAI client with the SDK's own retries off, so the check measures the student's code."""
-    with openai.OpenAI(api_key=grading.keys["OPENAI_API_KEY"], max_retries=0) as client:
+    with clients.openai_client(grading.keys["OPENAI_API_KEY"]) as client:
         yield client
 
 
 @pytest.fixture
 def anthropic_client(grading: session.GradingSession) -> Iterator[anthropic.Anthropic]:
     """An Anthropic client with the SDK's own retries off, so the check measures the student's code."""
-    with anthropic.Anthropic(api_key=grading.keys["ANTHROPIC_API_KEY"], max_retries=0) as client:
+    with clients.anthropic_client(grading.keys["ANTHROPIC_API_KEY"]) as client:
         yield client
 
 

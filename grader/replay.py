@@ -77,6 +77,8 @@ class Replay:
         return [r.body for r in self.sent]
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Cassette texts read once before any student code runs, so a submission that deletes or edits the
 # files on disk changes nothing (see preload).
 _preloaded: dict[Path, str] = {}
@@ -123,7 +125,7 @@ def load_cassette_file(path: Path) -> dict[str, Any]:
             f"cassette {path} is missing. Record it with `nox -s record -- {path.parent.name}` or restore it from git."
         )
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader, C-accelerated when available
     except yaml.YAMLError as exc:
         raise StaffError(f"cassette {path} is not valid YAML ({exc}); re-record or restore it") from None
     interactions = data.get("interactions") if isinstance(data, dict) else None

@@ -13,6 +13,8 @@ import httpx2
 import openai
 import pytest
 
+from grader import clients
+
 PROMPT = "Reply with one word: ready?"
 RETRYABLE = ("408", "409", "429", "500", "502", "503", "529", "read-timeout", "connect-error", "drop")
 PERMANENT = ("400", "401", "403", "404", "413", "422")
@@ -260,7 +262,7 @@ def test_async_variant_retries_with_asyncio_sleep(exercise, grading, retries, re
     retries.expect(max_retries=5, base_delay=2.0, max_delay=30.0, asynchronous=True)
 
     async def scenario():
-        async with openai.AsyncOpenAI(api_key=grading.keys["OPENAI_API_KEY"], max_retries=0) as client:
+        async with clients.async_openai_client(grading.keys["OPENAI_API_KEY"]) as client:
 
             async def fn():
                 reply = await client.chat.completions.create(
@@ -292,7 +294,7 @@ def test_async_variant_gives_up_and_raises(exercise, grading, retries):
     raised = []
 
     async def scenario():
-        async with anthropic.AsyncAnthropic(api_key=grading.keys["ANTHROPIC_API_KEY"], max_retries=0) as client:
+        async with clients.async_anthropic_client(grading.keys["ANTHROPIC_API_KEY"]) as client:
 
             async def fn():
                 return await client.messages.create(
