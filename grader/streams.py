@@ -327,23 +327,25 @@ class Streams:
             if not gate.early:
                 continue
             early = gate.early[0]
-            doing = "yielding" if self.consumer == "generator" else "writing to out"
-            delivered = "yielded" if self.consumer == "generator" else "written"
-            if gate.whole_before_first:
-                head = f"Your code waited for the whole reply before {doing}: it read the entire stream first."
-            else:
-                head = f"Your code read ahead of what it had {delivered}."
+            generator = self.consumer == "generator"
+            who = "Your generator" if generator else "Your chat loop"
+            doing = "yielding" if generator else "writing to out"
+            done = "yielded" if generator else "written to out"
             shown = f" ({early.text!r})" if self.show_expected else ""
-            which = f"reply {gate.index + 1}: " if len(self.gates) > 1 else ""
+            which = f"In reply {gate.index + 1}, it" if len(self.gates) > 1 else "It"
+            if gate.whole_before_first:
+                head = f"{who} waited for the whole reply before {doing}: it read the entire stream first."
+            else:
+                head = f"{who} read the stream ahead of what it had {done}."
+            fix = (
+                "yield each text delta inside the loop over the stream, as soon as its chunk arrives "
+                "(no list(stream), no collecting first)"
+                if generator
+                else "write each delta to out and flush as soon as it arrives"
+            )
             notes.append(
-                f"{head} ({which}it asked for event {early.asked + 1} of the stream before the text of event "
-                f"{early.waiting + 1}{shown} was {delivered}.) Users see nothing until then: "
-                + (
-                    "yield each text delta inside the loop over the stream, as soon as its chunk arrives "
-                    "(no list(stream), no collecting first)."
-                    if self.consumer == "generator"
-                    else "write and flush each delta to out as soon as it arrives."
-                )
+                f"{head} {which} asked for event {early.asked + 1} of the stream before the text of event "
+                f"{early.waiting + 1}{shown} was {done}, so a user would see nothing until then: {fix}."
             )
         return notes
 
