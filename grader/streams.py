@@ -26,7 +26,9 @@ tests/test_streams.py::test_what_the_sdks_ask_for; one chunk = one event):
 - Both SDKs' SSE decoders (`_iter_chunks`) yield an event as soon as a chunk ends with a blank
   line, before asking for more; so the SDK asks for chunk k+1 only after the consumer took event k.
 - openai (`chat.completions.create(stream=True)`): one ask per event up to `data: [DONE]`, then
-  none (the stream breaks out of its loop and closes the response).
+  none (the stream breaks out of its loop and closes the response). The async client then drains
+  the rest of an HTTP/1.1 body by iterating `response.stream` once more (for at most 0.1 s), so
+  the gated body is one pass like a network stream: a second iteration goes on, never replays.
 - anthropic (`messages.create(stream=True)`, `messages.stream()` and its `text_stream`): one ask
   per event, `ping` included, and one more after `message_stop` that finds the end.
 So a correct generator never asks early, and a chunk that held several events (or half of one)
@@ -165,10 +167,12 @@ class Gate:
     owed: list[int] = field(default_factory=list)  # released text events not yet delivered, oldest first
     early: list[Early] = field(default_factory=list)
     delivered: int = 0
+    asks: int = 0  # times the SDK asked for another event after the first (the end included)
     delivered_at_last_release: int = 0  # deliveries made before the latest event was released
 
     def ask(self) -> None:
         """The consumer asks for the next event (or for the end)."""
+        self.asks += 1
         if self.owed:
             first = self.owed[0]
             self.early.append(Early(len(self.released), first, self.released[first].text))
@@ -207,17 +211,23 @@ async def _aevents(below: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class _GatedSync(httpx2.SyncByteStream):
-    """One event per chunk; each ask after the first is judged when the SDK makes it."""
+    """One event per chunk; each ask after the first is judged when the SDK makes it.
+
+    One pass, like a network stream: iterating it again (openai's async drain after `[DONE]`
+    does) goes on where the last iteration stopped instead of replaying the body.
+    """
 
     def __init__(self, below: httpx2.SyncByteStream, gate: Gate) -> None:
         self._below, self._gate = below, gate
+        self._events: Iterator[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        events = _events(self._below)
+        if self._events is None:
+            self._events = _events(self._below)
         while True:
             if self._gate.released:
                 self._gate.ask()
-            raw = next(events, None)
+            raw = next(self._events, None)
             if raw is None:
                 return
             self._gate.release(parse_event(raw))
@@ -230,13 +240,15 @@ class _GatedSync(httpx2.SyncByteStream):
 class _GatedAsync(httpx2.AsyncByteStream):
     def __init__(self, below: httpx2.AsyncByteStream, gate: Gate) -> None:
         self._below, self._gate = below, gate
+        self._events: AsyncIterator[bytes] | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        events = _aevents(aiter(self._below))
+        if self._events is None:
+            self._events = _aevents(aiter(self._below))
         while True:
             if self._gate.released:
                 self._gate.ask()
-            raw = await anext(events, None)
+            raw = await anext(self._events, None)
             if raw is None:
                 return
             self._gate.release(parse_event(raw))
@@ -347,6 +359,8 @@ class Streams:
                 f"{head} {which} asked for event {early.asked + 1} of the stream before the text of event "
                 f"{early.waiting + 1}{shown} was {done}, so a user would see nothing until then: {fix}."
             )
+        if len(notes) > 1:  # one explanation is enough; say how often it happened
+            notes = [f"{notes[0]} The same happened in {len(notes) - 1} more repl{'y' if len(notes) == 2 else 'ies'}."]
         return notes
 
 
@@ -394,16 +408,33 @@ def gating(streams: Streams) -> Iterator[Streams]:
 # -- a stream that breaks after N events ---------------------------------------------------------
 
 
+def _cut(events: Iterator[bytes], count: int) -> Iterator[bytes]:
+    for served, raw in enumerate(events):
+        if served == count:
+            break
+        yield raw
+    raise httpx2.RemoteProtocolError(BROKEN_STREAM_MESSAGE)
+
+
+async def _acut(events: AsyncIterator[bytes], count: int) -> AsyncIterator[bytes]:
+    served = 0
+    async for raw in events:
+        if served == count:
+            break
+        served += 1
+        yield raw
+    raise httpx2.RemoteProtocolError(BROKEN_STREAM_MESSAGE)
+
+
 class _CutSync(httpx2.SyncByteStream):
+    """One pass, like a network stream (see _GatedSync)."""
+
     def __init__(self, below: httpx2.SyncByteStream, events: int) -> None:
-        self._below, self._events = below, events
+        self._below = below
+        self._events = _cut(_events(below), events)
 
     def __iter__(self) -> Iterator[bytes]:
-        for served, raw in enumerate(_events(self._below)):
-            if served == self._events:
-                break
-            yield raw
-        raise httpx2.RemoteProtocolError(BROKEN_STREAM_MESSAGE)
+        yield from self._events
 
     def close(self) -> None:
         self._below.close()
@@ -411,16 +442,12 @@ class _CutSync(httpx2.SyncByteStream):
 
 class _CutAsync(httpx2.AsyncByteStream):
     def __init__(self, below: httpx2.AsyncByteStream, events: int) -> None:
-        self._below, self._events = below, events
+        self._below = below
+        self._events = _acut(_aevents(aiter(below)), events)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        served = 0
-        async for raw in _aevents(aiter(self._below)):
-            if served == self._events:
-                break
-            served += 1
+        async for raw in self._events:
             yield raw
-        raise httpx2.RemoteProtocolError(BROKEN_STREAM_MESSAGE)
 
     async def aclose(self) -> None:
         await self._below.aclose()
