@@ -8,7 +8,9 @@ Steps: a status code (`429`, `500`, `529`, ...) answered with the provider's rea
 headers, plus any `name=value` headers (`retry-after=2`, `retry-after-ms=1500`, and
 `retry-after=date+5`: an HTTP date 5 s after the frozen clock's now); `read-timeout`
 (httpx2.ReadTimeout); `connect-error` (httpx2.ConnectError); `drop` (a 200 whose body breaks
-midway with httpx2.RemoteProtocolError); `200`: passed on to the cassette (vcrpy), which answers.
+midway with httpx2.RemoteProtocolError); `drop events=N` (the cassette's recorded stream, broken
+after its first N SSE events: see grader/streams.py); `200`: passed on to the cassette (vcrpy),
+which answers.
 
 Served by patching `httpx2.HTTPTransport.handle_request` and its async twin (both SDKs use
 httpx2; respx cannot see them), stacked over vcrpy's patch, so clients the grader hands in and
@@ -31,7 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from grader import matching
+from grader import matching, streams
 from grader.clock import next_event
 from grader.errors import StaffError
 
@@ -108,6 +110,7 @@ class Step:
     kind: str  # cassette | status | read-timeout | connect-error | drop
     status: int | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    events: int | None = None  # drop events=N: the recorded stream, broken after N events
 
 
 def parse_step(text: str, *, where: str = "") -> Step:
@@ -127,6 +130,11 @@ def parse_step(text: str, *, where: str = "") -> Step:
             except ValueError:
                 raise StaffError(f"fault step {text!r}{origin}: {value!r} must be date+N or date-N (seconds)") from None
         headers.append((name.lower(), value))
+    if head == DROP and len(headers) == 1 and headers[0][0] == "events":
+        count = headers[0][1]
+        if not count.isdigit():
+            raise StaffError(f"fault step {text!r}{origin}: events={count} must be a whole number of SSE events")
+        return Step(text, DROP, events=int(count))
     if head in _KEYWORDS:
         if headers:
             raise StaffError(f"fault step {text!r}{origin}: {head} takes no headers")
@@ -172,7 +180,11 @@ class Served:
             CASSETTE: "200 OK (the recorded reply)",
             READ_TIMEOUT: "read timeout (no reply in time)",
             CONNECT_ERROR: "connection refused",
-            DROP: "connection dropped mid-reply" + (" (a stream)" if self.stream else ""),
+            DROP: (
+                f"connection dropped after {self.step.events} event(s) of the recorded stream"
+                if self.step.events is not None
+                else "connection dropped mid-reply" + (" (a stream)" if self.stream else "")
+            ),
         }.get(self.step.kind, f"{self.step.status}" + (f" with {hints}" if hints else " (no retry hint)"))
 
     def outcome(self) -> str:
@@ -282,8 +294,8 @@ class FaultInjector:
         if step is None:
             body, headers = _error(provider, 400, model, rng, served.at, len(self.script))
             return httpx2.Response(400, headers=headers, content=body, request=request)
-        if step.kind == CASSETTE:
-            return None
+        if step.kind == CASSETTE or (step.kind == DROP and step.events is not None):
+            return None  # the cassette answers (a recorded stream to cut: see `_after`)
         if step.kind == READ_TIMEOUT:
             raise httpx2.ReadTimeout("The read operation timed out", request=request)
         if step.kind == CONNECT_ERROR:
@@ -299,6 +311,15 @@ class FaultInjector:
         for name, value in served.headers:
             headers = [(n, v) for n, v in headers if n.lower() != name] + [(name, value)]
         return httpx2.Response(step.status, headers=headers, content=body, request=request)
+
+    def _after(
+        self, served: Served, request: httpx2.Request, response: httpx2.Response, *, asynchronous: bool
+    ) -> httpx2.Response:
+        """The cassette's answer as this step serves it: whole, or (drop events=N) broken after N events."""
+        step = served.step
+        if step is not None and step.kind == DROP and step.events is not None:
+            return streams.cut_after(response, step.events, request=request, asynchronous=asynchronous)
+        return response
 
 
 def _literal_seconds(value: str) -> float | None:
@@ -485,12 +506,16 @@ def injecting(
     def handle_request(self: httpx2.HTTPTransport, request: httpx2.Request) -> httpx2.Response:
         served = injector._take(request)
         response = injector._answer(served, request, asynchronous=False)
-        return response if response is not None else below_sync(self, request)
+        if response is None:
+            response = injector._after(served, request, below_sync(self, request), asynchronous=False)
+        return response
 
     async def handle_async_request(self: httpx2.AsyncHTTPTransport, request: httpx2.Request) -> httpx2.Response:
         served = injector._take(request)
         response = injector._answer(served, request, asynchronous=True)
-        return response if response is not None else await below_async(self, request)
+        if response is None:
+            response = injector._after(served, request, await below_async(self, request), asynchronous=True)
+        return response
 
     httpx2.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
     httpx2.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]

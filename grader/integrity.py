@@ -16,7 +16,7 @@ import _pytest.reports
 import _pytest.runner
 import pytest
 
-from grader import channel, clock, faults, leaks, outcomes, replay, timeline
+from grader import channel, clock, faults, leaks, outcomes, replay, streams, timeline
 
 
 def _watched() -> list[tuple[Any, str]]:
@@ -39,6 +39,10 @@ def _watched() -> list[tuple[Any, str]]:
         clock,
         timeline,
         timeline.Retries,
+        streams,  # the gate decides incremental-delivery checks
+        streams.Gate,
+        streams.Streams,
+        streams.RecordingWriter,
     ]
     return [(owner, name) for owner in owners for name in list(vars(owner))]
 

@@ -16,6 +16,7 @@ from grader import clients, containment, leaks, network, session, settings, subm
 from grader import clock as clock_layer
 from grader import faults as faults_layer
 from grader import replay as replay_layer
+from grader import streams as streams_layer
 from grader.errors import StaffError
 from grader.outcomes import CheckRecord, phase_result
 
@@ -271,3 +272,19 @@ def retries(faults: faults_layer.FaultInjector | None, clock: clock_layer.Frozen
     if faults is None or clock is None:
         raise StaffError("the `retries` fixture needs a @pytest.mark.faults(...) script on the check")
     return timeline.Retries(faults, clock)
+
+
+@pytest.fixture
+def streams(
+    request: pytest.FixtureRequest, faults: faults_layer.FaultInjector | None
+) -> Iterator[streams_layer.Streams]:
+    """Streamed replies served through a gate that notices a consumer reading ahead of what it delivered."""
+    if request.config.stash.get(SESSION, None) is None:
+        pytest.skip("not a grading run (no --grader-submission)")
+    node = request.node
+    state = streams_layer.Streams(show_expected=not _is_hidden(node))
+    with streams_layer.gating(state):  # above the fault script and the cassette (requested after them)
+        yield state
+    record = node.stash.get(RECORD, None)
+    if record is not None:
+        record.notes.extend(state.notes())

@@ -1,0 +1,140 @@
+"""Hidden checks of exercise 5, streaming_chat: only text deltas, system prompts, /quit, broken streams.
+
+Synthetic streams (marked in their cassettes) hold what the API sends only sometimes: empty and
+null deltas, chunks without choices, thinking and tool-input deltas, in-band error events.
+"""
+
+import pytest
+
+from grader.expect import same
+from grader.streams import RecordingWriter, drive, text_deltas
+
+MESSAGES = [{"role": "user", "content": "Which tool fits this job? Think it through."}]
+SYSTEM = "You are a patient teaching assistant. Answer in one short sentence."
+INPUTS = ["What does max_tokens limit?", "And temperature?"]
+QUIT_INPUTS = ["Say hi to the class.", "  /quit  ", "This line is never sent."]
+BROKEN_INPUTS = ["Name one HTTP status that is retryable.", "Name one that is not.", "Thanks!"]
+BREAK_AFTER = 6
+
+
+def reply_text(replay, index):
+    return "".join(text_deltas(replay.response_text(index)))
+
+
+def arrived_then_interrupted(written, arrived):
+    """The rest of `written` after `arrived` and a new line starting '[stream interrupted', or None."""
+    if not written.startswith(arrived):
+        return None
+    rest = written[len(arrived) :].split("\n", 2)
+    if len(rest) != 3 or rest[0] != "" or not rest[1].startswith("[stream interrupted"):
+        return None
+    return rest[2]
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Yield only non-empty strings: skip chunks with no choices, deltas whose content is None (tool calls) "
+    "and empty strings."
+)
+def test_stream_openai_yields_only_text(exercise, openai_client, replay):
+    """stream_openai skips empty, null and tool-call deltas and chunks without choices"""
+    deltas = drive(exercise.stream_openai(openai_client, MESSAGES), what="stream_openai")
+    assert same(deltas, text_deltas(replay.response_text(0)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Yield event.delta.text only when event.type == 'content_block_delta' and event.delta.type == 'text_delta'; "
+    "thinking, signature and input_json deltas are not text."
+)
+def test_stream_anthropic_yields_only_text(exercise, anthropic_client, replay):
+    """stream_anthropic skips thinking, signature and tool-input deltas"""
+    deltas = drive(exercise.stream_anthropic(anthropic_client, MESSAGES, max_tokens=400), what="stream_anthropic")
+    assert same(deltas, text_deltas(replay.response_text(0)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "OpenAI: pass system to stream_openai on every turn, which sends it as the first message; the history "
+    "you keep and return holds only user and assistant messages."
+)
+def test_system_prompt_every_turn_openai(exercise, openai_client, replay):
+    """chat_loop (openai) sends the system message first on every turn and keeps it out of the history"""
+    history = exercise.chat_loop(openai_client, list(INPUTS), out=RecordingWriter(), system=SYSTEM)
+    expected = []
+    for turn, line in enumerate(INPUTS):
+        expected += [{"role": "user", "content": line}, {"role": "assistant", "content": reply_text(replay, turn)}]
+    assert same(history, expected)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Anthropic: pass system to stream_anthropic on every turn, which sends it as the system= parameter, "
+    "never as a message; the returned history holds only user and assistant messages."
+)
+def test_system_prompt_every_turn_anthropic(exercise, anthropic_client, replay):
+    """chat_loop (anthropic) sends system= on every turn and keeps it out of the history"""
+    history = exercise.chat_loop(
+        anthropic_client, list(INPUTS), provider="anthropic", out=RecordingWriter(), system=SYSTEM
+    )
+    expected = []
+    for turn, line in enumerate(INPUTS):
+        expected += [{"role": "user", "content": line}, {"role": "assistant", "content": reply_text(replay, turn)}]
+    assert same(history, expected)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Stop the session at the first line whose stripped text is '/quit': send nothing for it or after it; "
+    "a '/quit' first means no request at all and an empty history."
+)
+def test_quit_stops_the_session(exercise, anthropic_client, replay):
+    """chat_loop stops at /quit (surrounding whitespace ignored) and sends nothing after it"""
+    history = exercise.chat_loop(anthropic_client, list(QUIT_INPUTS), provider="anthropic", out=RecordingWriter())
+    expected = [
+        {"role": "user", "content": QUIT_INPUTS[0]},
+        {"role": "assistant", "content": reply_text(replay, 0)},
+    ]
+    assert same(history, expected)
+    assert same(
+        exercise.chat_loop(anthropic_client, ["/quit", "hello"], provider="anthropic", out=RecordingWriter()), []
+    )
+    assert len(replay.sent) == 1
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Anthropic raises httpx2 errors (not the SDK's) from a broken stream, and an APIStatusError for an in-band "
+    "error event: catch any Exception while a reply streams, report it and go on with the next input."
+)
+@pytest.mark.faults(f"drop events={BREAK_AFTER}", "200", "200")
+def test_anthropic_broken_stream_and_error_event(exercise, anthropic_client, replay):
+    """chat_loop (anthropic) survives a dropped connection and an in-band error event"""
+    out = RecordingWriter()
+    history = exercise.chat_loop(anthropic_client, list(BROKEN_INPUTS), provider="anthropic", out=out)
+    first = "".join(text_deltas(replay.response_text(0), events=BREAK_AFTER))
+    rest = arrived_then_interrupted(out.getvalue(), first)
+    assert rest is not None
+    rest = arrived_then_interrupted(rest, reply_text(replay, 1))
+    assert rest is not None
+    assert same(rest, reply_text(replay, 2) + "\n")
+    expected = [{"role": "user", "content": line} for line in BROKEN_INPUTS]
+    expected.append({"role": "assistant", "content": reply_text(replay, 2)})
+    assert same(history, expected)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "OpenAI sends an error inside a stream as a data line holding {'error': ...}; the SDK raises it while you "
+    "iterate: treat it like a broken stream."
+)
+def test_openai_error_event_midway(exercise, openai_client, replay):
+    """chat_loop (openai) survives an error sent inside the stream"""
+    out = RecordingWriter()
+    history = exercise.chat_loop(openai_client, list(INPUTS), out=out)
+    rest = arrived_then_interrupted(out.getvalue(), reply_text(replay, 0))
+    assert rest is not None
+    assert same(rest, reply_text(replay, 1) + "\n")
+    expected = [{"role": "user", "content": line} for line in INPUTS]
+    expected.append({"role": "assistant", "content": reply_text(replay, 1)})
+    assert same(history, expected)

@@ -1,0 +1,217 @@
+# ruff: noqa: E501  (edits quote whole source lines of the reference)
+"""Known-wrong implementations of exercise streaming_chat."""
+
+from tests.wrong.catalogue import Mutant
+
+_WRITE_DELTA = (
+    "                stream_out.write(delta)\n                stream_out.flush()\n                parts.append(delta)\n"
+)
+_ON_ERROR = "            stream_out.flush()\n            continue\n"
+
+MUTANTS = (
+    Mutant(
+        "streaming_chat",
+        "buffers_openai_stream",
+        "reads the whole OpenAI stream with list(stream) before yielding anything",
+        (
+            # nothing is yielded before a stream breaks, so what arrived is never written either
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_public.py::test_stream_openai_yields_as_it_streams",
+        ),
+        (("        for chunk in stream:\n", "        for chunk in list(stream):\n"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "buffers_anthropic_stream",
+        "waits for the final Anthropic message, then yields its text in one piece",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_stream_anthropic_yields_only_text",
+            "test_public.py::test_stream_anthropic_yields_as_it_streams",
+        ),
+        (
+            (
+                '    with stream:\n        for event in stream:\n            if event.type == "content_block_delta" and event.delta.type == "text_delta" and event.delta.text:\n                yield event.delta.text\n',
+                '    with stream:\n        texts = [e.delta.text for e in stream if e.type == "content_block_delta" and e.delta.type == "text_delta"]\n    if "".join(texts):\n        yield "".join(texts)\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "yields_empty_deltas",
+        "yields the empty content of the role chunk (only None is skipped)",
+        (
+            "test_hidden.py::test_stream_openai_yields_only_text",
+            "test_public.py::test_stream_openai_yields_as_it_streams",
+        ),
+        (
+            (
+                "            if text:\n                yield text\n",
+                "            if text is not None:\n                yield text\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "yields_none_deltas",
+        "yields every delta's content, None and empty strings included",
+        (
+            # chat_loop then writes None to out: a TypeError that ends every OpenAI reply as interrupted
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_openai_yields_only_text",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+            "test_public.py::test_chat_loop_keeps_history_across_turns",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_public.py::test_stream_openai_yields_as_it_streams",
+        ),
+        (("            if text:\n                yield text\n", "            yield text\n"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "yields_non_text_deltas",
+        "yields thinking and tool-input deltas as if they were text",
+        ("test_hidden.py::test_stream_anthropic_yields_only_text",),
+        (
+            (
+                '            if event.type == "content_block_delta" and event.delta.type == "text_delta" and event.delta.text:\n                yield event.delta.text\n',
+                '            if event.type == "content_block_delta":\n                piece = getattr(event.delta, "text", None) or getattr(event.delta, "thinking", None) or getattr(event.delta, "partial_json", None)\n                if piece:\n                    yield piece\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "keeps_partial_reply",
+        "appends the partial reply of a broken stream to the history",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+        ),
+        (
+            (
+                _ON_ERROR,
+                '            stream_out.flush()\n            history.append({"role": "assistant", "content": "".join(parts)})\n            continue\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "drops_user_message_after_break",
+        "removes the user message of a turn whose stream broke",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+        ),
+        ((_ON_ERROR, "            stream_out.flush()\n            history.pop()\n            continue\n"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "no_interruption_line",
+        "says nothing when a stream breaks (no '[stream interrupted' line)",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+        ),
+        (
+            (
+                '            stream_out.write(f"{prefix}{_INTERRUPTED_MARKER}: {type(error).__name__}]\\n")\n',
+                "            stream_out.write(prefix)\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "anthropic_system_as_message",
+        "sends the Anthropic system prompt as a message instead of the system parameter",
+        ("test_hidden.py::test_system_prompt_every_turn_anthropic",),
+        (
+            (
+                '        messages=cast("list[MessageParam]", list(messages)),\n        system=system if system else anthropic.omit,\n',
+                '        messages=cast("list[MessageParam]", ([{"role": "system", "content": system}] if system else []) + list(messages)),\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "system_in_history",
+        "puts the system prompt at the start of the returned history",
+        (
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "    history: list[dict[str, Any]] = []\n",
+                '    history: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "system_on_first_turn_only",
+        "sends the system prompt on the first turn only",
+        (
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                '        if provider == "openai":\n            deltas = stream_openai(',
+                '        system = system if len(history) == 1 else None\n        if provider == "openai":\n            deltas = stream_openai(',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "never_flushes",
+        "writes the deltas to out but never flushes it",
+        ("test_public.py::test_chat_loop_writes_and_flushes_each_delta",),
+        (
+            (_WRITE_DELTA, "                stream_out.write(delta)\n                parts.append(delta)\n"),
+            (_ON_ERROR, "            continue\n"),
+            ('        stream_out.write("\\n")\n        stream_out.flush()\n', '        stream_out.write("\\n")\n'),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "writes_reply_at_the_end",
+        "collects the reply and writes it to out only when the stream has ended",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+        ),
+        (
+            (_WRITE_DELTA, "                parts.append(delta)\n"),
+            ('        stream_out.write("\\n")\n', '        stream_out.write("".join(parts) + "\\n")\n'),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stops_after_first_turn",
+        "answers the first input line only",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+            "test_public.py::test_chat_loop_keeps_history_across_turns",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+        ),
+        (("    for line in inputs:\n", "    for line in list(inputs)[:1]:\n"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "quit_not_stripped",
+        "stops only at a line that is exactly '/quit' (surrounding whitespace not ignored)",
+        ("test_hidden.py::test_quit_stops_the_session",),
+        (('        if line.strip() == "/quit":\n', '        if line == "/quit":\n'),),
+    ),
+)
