@@ -21,6 +21,14 @@ def reply_text(replay, index):
     return "".join(text_deltas(replay.response_text(index)))
 
 
+def history_of(replay, inputs):
+    """The history a correct chat_loop returns: each input, then the cassette's reply to it."""
+    history = []
+    for turn, line in enumerate(inputs):
+        history += [{"role": "user", "content": line}, {"role": "assistant", "content": reply_text(replay, turn)}]
+    return history
+
+
 def arrived_then_interrupted(written, arrived):
     """The rest of `written` after `arrived` and a new line starting '[stream interrupted', or None."""
     if not written.startswith(arrived):
@@ -61,10 +69,7 @@ def test_stream_anthropic_yields_only_text(exercise, anthropic_client, replay):
 def test_system_prompt_every_turn_openai(exercise, openai_client, replay):
     """chat_loop (openai) sends the system message first on every turn and keeps it out of the history"""
     history = exercise.chat_loop(openai_client, list(INPUTS), out=RecordingWriter(), system=SYSTEM)
-    expected = []
-    for turn, line in enumerate(INPUTS):
-        expected += [{"role": "user", "content": line}, {"role": "assistant", "content": reply_text(replay, turn)}]
-    assert same(history, expected)
+    assert same(history, history_of(replay, INPUTS))
 
 
 @pytest.mark.points(1)
@@ -77,10 +82,7 @@ def test_system_prompt_every_turn_anthropic(exercise, anthropic_client, replay):
     history = exercise.chat_loop(
         anthropic_client, list(INPUTS), provider="anthropic", out=RecordingWriter(), system=SYSTEM
     )
-    expected = []
-    for turn, line in enumerate(INPUTS):
-        expected += [{"role": "user", "content": line}, {"role": "assistant", "content": reply_text(replay, turn)}]
-    assert same(history, expected)
+    assert same(history, history_of(replay, INPUTS))
 
 
 @pytest.mark.points(1)
