@@ -37,7 +37,7 @@ def redact(text: str, keys: Mapping[str, str]) -> str:
 
 def _raised_by_suite(exc: BaseException, submission: Path) -> bool:
     """An AssertionError raised by the check itself (its verdict), not by the submission."""
-    if not isinstance(exc, AssertionError):
+    if not isinstance(exc, AssertionError) or hasattr(exc, "names"):  # `names`: raised in the sandbox
         return False
     tb = exc.__traceback__
     while tb is not None:
@@ -125,6 +125,15 @@ class LeakWatch:
                 continue
             for name in leaked_names(_exception_text(exc), self.keys):
                 self._findings[(name, f"the message of a {type(exc).__name__} your code raised")] = None
+
+    def inspect_sandbox(self, ended: Mapping[str, object], logs: Iterable[Mapping[str, object]]) -> None:
+        """Look at what the sandbox printed and logged during the check."""
+        for stream in ("stdout", "stderr"):
+            for name in leaked_names(str(ended.get(stream, "")), self.keys):
+                self._findings[(name, _STREAMS[stream])] = None
+        for record in logs:
+            for name in leaked_names(str(record.get("message", "")), self.keys):
+                self.log.found.append((name, str(record.get("name"))))
 
     def notes(self) -> list[str]:
         """One student-facing note per channel, naming the keys' variables or labels, never a key."""

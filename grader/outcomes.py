@@ -13,6 +13,8 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from grader.containment import SubmissionAbort
 from grader.errors import StaffError
+from grader.judge.link import SandboxFailure, SandboxStartError
+from grader.judge.remote import RemoteError
 from grader.scoring import Outcome
 from grader.submission import StudentImportError
 
@@ -82,6 +84,21 @@ def _student_frame(exc: BaseException, submission: Path) -> str | None:
     return None
 
 
+def _student_error(when: str, exc: RemoteError) -> PhaseResult:
+    """An exception the submission raised (in the sandbox), in the student's terms."""
+    place = f" at {exc.student_line}" if exc.student_line else ""
+    names = set(exc.names)
+    if "builtins.NotImplementedError" in names and exc.student_line:
+        return PhaseResult(when, "failed", f"Not implemented yet: {exc.text or 'NotImplementedError'} ({exc.student_line}).")
+    if "builtins.SystemExit" in names:
+        return PhaseResult(when, "failed", f"Your code called sys.exit({exc.text}){place}; a library function must return or raise.")
+    if not any(issubclass(type(exc), base) for base in (Exception,)) or "builtins.Exception" not in names:
+        return PhaseResult(when, "failed", f"Your code raised {exc.type_name}{place}, which would stop the whole program.")
+    if "builtins.MemoryError" in names:
+        return PhaseResult(when, "failed", f"Your code ran out of memory ({exc.student_line or 'in your code'}).")
+    return PhaseResult(when, "failed", f"Your code raised {exc.type_name}{place}: {exc.text}")
+
+
 def phase_result(
     when: str,
     excinfo: pytest.ExceptionInfo[BaseException] | None,
@@ -93,7 +110,7 @@ def phase_result(
     if excinfo is None:
         return PhaseResult(when, "passed")
     exc = excinfo.value
-    if isinstance(exc, StaffError):
+    if isinstance(exc, StaffError | SandboxStartError):
         return PhaseResult(
             when,
             "error",
@@ -102,6 +119,10 @@ def phase_result(
         )
     if isinstance(exc, StudentImportError):
         return PhaseResult(when, "failed", str(exc))
+    if isinstance(exc, SandboxFailure):
+        return PhaseResult(when, exc.status, str(exc))
+    if isinstance(exc, RemoteError):
+        return _student_error(when, exc)
     if isinstance(exc, pytest.fail.Exception) and str(exc).startswith(TIMEOUT_PREFIX):
         return PhaseResult(
             when,

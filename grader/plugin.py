@@ -1,24 +1,29 @@
-"""The grader's pytest plugin: markers, options, hooks and fixtures. The work lives in other modules."""
+"""The judge's pytest plugin: markers, options, hooks and fixtures. The work lives in other modules.
+
+Student code never runs in this process: `exercise` is a proxy to the sandbox process, the clients
+are handles to the sandbox's SDK clients, and every request they send is answered here (replay,
+faults, gated streams) before a verdict is decided from what was served and what came back.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 
-from grader import clients, containment, leaks, network, session, settings, submission, timeline
+from grader import leaks, session, settings, timeline
 from grader import clock as clock_layer
 from grader import faults as faults_layer
 from grader import replay as replay_layer
 from grader import streams as streams_layer
 from grader.errors import StaffError
-from grader.outcomes import CheckRecord, phase_result
+from grader.judge.clock import RemoteClock
+from grader.judge.link import SandboxFailure
+from grader.judge.remote import Exercise, Remote, Session
+from grader.outcomes import CheckRecord, PhaseResult, phase_result
 
 MARKERS = {
     "points": "points(n): what the check is worth",
@@ -69,6 +74,14 @@ def _is_hidden(item: pytest.Item) -> bool:
     return item.path.name.startswith("test_hidden")
 
 
+def _clock_start(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("clock")
+    if marker is None and item.get_closest_marker("faults") is None:
+        return None
+    start = marker.args[0] if marker is not None and marker.args else clock_layer.DEFAULT_START
+    return start.isoformat() if hasattr(start, "isoformat") else str(start)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if SESSION not in config.stash:
         return
@@ -76,8 +89,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for required in ("points", "hint"):
             if item.get_closest_marker(required) is None:
                 raise pytest.UsageError(f"{item.nodeid}: a graded check needs @pytest.mark.{required}")
-    if any(item.get_closest_marker("clock") or item.get_closest_marker("faults") for item in items):
-        clock_layer.warm()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -85,26 +96,31 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     grading = item.config.stash.get(SESSION, None)
     if grading is None:
         return (yield)
-    network.drain()
     record = CheckRecord(item.nodeid, _is_hidden(item))
     item.stash[RECORD] = record
     if grading.channel is not None:
         grading.channel.started(item.nodeid)
     watch = item.stash[LEAKS] = leaks.LeakWatch(grading.keys, grading.settings.submission)
+    grading.sandbox.reset()
     try:
-        with watch.watching_logs():
-            return (yield)
-    finally:
-        tampered = grading.integrity.restore()
-        if tampered:
-            record.notes.append(
-                "Your code changed the grader or pytest itself (" + ", ".join(tampered[:5]) + "); "
-                "this check is failed and the originals were put back."
-            )
-        record.notes.extend(
-            f"Your code tried to use the network ({what}); grading is offline: use the client passed in."
-            for what in network.drain()
+        grading.link.begin(
+            timeout=grading.settings.check_timeout,
+            exercise=_exercise_id(item),
+            clock=_clock_start(item),
+            seed=item.nodeid,
         )
+    except SandboxFailure as exc:
+        record.phases.append(PhaseResult("setup", exc.status, str(exc)))
+    try:
+        return (yield)
+    finally:
+        ended = grading.link.end()
+        if ended is not None:
+            watch.inspect_sandbox(ended, grading.link.events.logs)
+            record.notes.extend(
+                f"Your code tried to use the network ({what}); grading is offline: use the client passed in."
+                for what in ended.get("network", [])
+            )
         record.notes.extend(watch.notes())
         if grading.channel is not None:
             outcome = record.outcome()
@@ -119,29 +135,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             )
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    if SESSION not in pyfuncitem.config.stash:
-        return (yield)
-    try:
-        return (yield)
-    except BaseException as exc:
-        containment.shorten_traceback(exc)
-        replacement = containment.as_failure(exc)
-        if replacement is exc:
-            raise
-        raise replacement from exc
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_STATUS] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if SESSION in config.stash:
-        # Every outcome is written; threads a submission left running must not keep the child alive.
-        containment.exit_now(config.stash.get(EXIT_STATUS, 1))
+    grading = session.config.stash.get(SESSION, None)
+    if grading is not None:
+        grading.link.stop()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -153,13 +151,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.phases.append(
             phase_result(call.when, call.excinfo, hidden=record.hidden, submission=grading.settings.submission)
         )
-        item.stash[LEAKS].inspect_phase(call.when, report.sections, call.excinfo.value if call.excinfo else None)
+        item.stash[LEAKS].inspect_phase(call.when, (), call.excinfo.value if call.excinfo else None)
     return report
 
 
 @pytest.fixture
 def grading(request: pytest.FixtureRequest) -> session.GradingSession:
-    """The grading session of this run (settings, planted keys)."""
+    """The grading session of this run (settings, planted keys, the sandbox)."""
     found = request.config.stash.get(SESSION, None)
     if found is None:
         pytest.skip("not a grading run (no --grader-submission)")
@@ -167,9 +165,21 @@ def grading(request: pytest.FixtureRequest) -> session.GradingSession:
 
 
 @pytest.fixture
-def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) -> ModuleType:
-    """The student's module for this check's exercise, imported from the submission."""
-    return submission.load_exercise(_exercise_id(request.node), grading.settings.submission)
+def sandbox(grading: session.GradingSession) -> Session:
+    """The sandbox as the check sees it: clients (`sandbox.client("openai", asynchronous=True)`), chdir, setenv."""
+    return grading.sandbox
+
+
+@pytest.fixture
+def scratch(grading: session.GradingSession, request: pytest.FixtureRequest) -> Path:
+    """A fresh directory the sandbox can read and write (for files a check hands to the student's code)."""
+    return Path(tempfile.mkdtemp(prefix=f"{request.node.name[:40]}-", dir=grading.scratch))
+
+
+@pytest.fixture
+def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) -> Exercise:
+    """The student's module for this check's exercise, as a proxy to the sandbox that imported it."""
+    return grading.sandbox.exercise(_exercise_id(request.node))
 
 
 @pytest.fixture
@@ -180,17 +190,21 @@ def leak_watch(request: pytest.FixtureRequest, grading: session.GradingSession) 
 
 
 @pytest.fixture
-def openai_client(grading: session.GradingSession) -> Iterator[openai.OpenAI]:
-    """An OpenAI client with the SDK's own retries off, so the check measures the student's code."""
-    with clients.openai_client(grading.keys["OPENAI_API_KEY"]) as client:
-        yield client
+def openai_client(grading: session.GradingSession) -> Remote:
+    """The sandbox's OpenAI client, with the SDK's own retries off, so the check measures the student's code."""
+    return grading.sandbox.client("openai")
 
 
 @pytest.fixture
-def anthropic_client(grading: session.GradingSession) -> Iterator[anthropic.Anthropic]:
-    """An Anthropic client with the SDK's own retries off, so the check measures the student's code."""
-    with clients.anthropic_client(grading.keys["ANTHROPIC_API_KEY"]) as client:
-        yield client
+def anthropic_client(grading: session.GradingSession) -> Remote:
+    """The sandbox's Anthropic client, with the SDK's own retries off, so the check measures the student's code."""
+    return grading.sandbox.client("anthropic")
+
+
+@pytest.fixture
+def logs(grading: session.GradingSession) -> list[dict[str, Any]]:
+    """The log records the sandbox emitted in this check so far (name, levelno, message), read when asked."""
+    return grading.link.events.logs
 
 
 @pytest.fixture(autouse=True)
@@ -226,27 +240,20 @@ def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | Non
 
 
 @pytest.fixture(autouse=True)
-def clock(request: pytest.FixtureRequest) -> Iterator[clock_layer.FrozenClock | None]:
-    """The check's frozen clock (markers `clock`, `faults`): sleeps advance it and are recorded, never wait."""
+def clock(request: pytest.FixtureRequest) -> RemoteClock | None:
+    """The sandbox's frozen clock in this check (markers `clock`, `faults`): its sleeps, as the judge saw them."""
     grading = request.config.stash.get(SESSION, None)
-    node = request.node
-    marker = node.get_closest_marker("clock")
-    if grading is None or (marker is None and node.get_closest_marker("faults") is None):
-        yield None
-        return
-    if "exercise" in request.fixturenames:
-        # Imported first, so the names its modules bound to the real sleeps are replaced too.
-        request.getfixturevalue("exercise")
-    start = marker.args[0] if marker is not None and marker.args else clock_layer.DEFAULT_START
-    with clock_layer.frozen(start, modules=submission.loaded_modules(), seed=node.nodeid) as frozen:
-        yield frozen
+    start = _clock_start(request.node)
+    if grading is None or start is None:
+        return None
+    return RemoteClock.attach(grading.link, start)
 
 
 @pytest.fixture(autouse=True)
 def faults(
     request: pytest.FixtureRequest,
     replay: replay_layer.Replay | None,
-    clock: clock_layer.FrozenClock | None,
+    clock: RemoteClock | None,
 ) -> Iterator[faults_layer.FaultInjector | None]:
     """The check's scripted API answers (marker `faults`), served in front of its cassette."""
     node = request.node
@@ -267,7 +274,7 @@ def faults(
 
 
 @pytest.fixture
-def retries(faults: faults_layer.FaultInjector | None, clock: clock_layer.FrozenClock | None) -> timeline.Retries:
+def retries(faults: faults_layer.FaultInjector | None, clock: RemoteClock | None) -> timeline.Retries:
     """Requests answered and delays slept in this check, judged against the retry policy."""
     if faults is None or clock is None:
         raise StaffError("the `retries` fixture needs a @pytest.mark.faults(...) script on the check")

@@ -107,7 +107,9 @@ def _run_once(
         "--grader-submission", str(submission), "--grader-cassettes", str(cassettes),
         # pytest's unraisable/thread-exception plugins run a full gc after every test: seconds per run.
         "-p", "no:unraisableexception", "-p", "no:threadexception",
-        "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no", "-o", f"timeout={check_timeout:g}",
+        "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
+        # The judge enforces each check's time outside the sandbox; pytest-timeout only backs up the judge.
+        "--grader-check-timeout", f"{check_timeout:g}", "-o", f"timeout={check_timeout * 2 + 10:g}",
         *(["--grader-record"] if record else []),
         *(["-k", " or ".join(only)] if only else []),
         *(arg for node in deselect for arg in ("--deselect", node)),
@@ -123,7 +125,7 @@ def _run_once(
                 output=log,
                 pass_fds=(parent_channel.fd,),
                 limits=processes.Limits(time_limit=time_limit),
-                watchdog=_Watchdog(parent_channel, check_timeout * 1.5 + 3),
+                watchdog=_Watchdog(parent_channel, check_timeout * 2 + 30),
             )
         finally:
             os.close(parent_channel.fd)

@@ -1,16 +1,22 @@
-"""What the grading child sets up once, before any check runs."""
+"""What the judge sets up once, before any check runs: keys, cassettes, and the sandbox (started at once)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-from grader import integrity, network, replay, submission
+from grader import replay
 from grader.channel import ChildChannel
+from grader.judge.link import SandboxLink, sandbox_environment
+from grader.judge.remote import Session
 from grader.settings import Settings
 
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+# Where a recording run's reference solution sends its requests (staff only; a local fake in tests).
+RECORD_VARIABLES = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 
 
 def planted_keys() -> dict[str, str]:
@@ -26,20 +32,21 @@ class GradingSession:
     settings: Settings
     channel: ChildChannel | None
     keys: dict[str, str]
-    integrity: integrity.Snapshot
+    link: SandboxLink
+    sandbox: Session
+    scratch: Path
 
 
 def start(settings: Settings) -> GradingSession:
-    # The channel is taken out of the environment before any student module is imported.
     channel = ChildChannel.from_environment()
     if settings.record:
         keys = {name: os.environ.get(name, "") for name in KEY_VARIABLES}
+        extra = {name: os.environ[name] for name in RECORD_VARIABLES if name in os.environ}
     else:
         keys = planted_keys()
-        os.environ.update(keys)
-        for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
-            os.environ.pop(name, None)
-        network.install()
+        extra = {}
         replay.preload(settings.cassettes)
-    submission.install_package(settings.submission)
-    return GradingSession(settings, channel, keys, integrity.Snapshot())
+    scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+    link = SandboxLink(settings.submission, scratch, env=sandbox_environment({**keys, **extra}, home=scratch))
+    link.start()  # it imports the SDKs while this process collects the suites
+    return GradingSession(settings, channel, keys, link, Session(link), scratch)

@@ -16,6 +16,7 @@ class Settings:
     submission: Path  # the directory graded as the package `exercises`
     cassettes: Path
     record: bool  # record cassettes from the real APIs instead of replaying them
+    check_timeout: float = 10.0  # seconds one check may take, enforced by the judge outside the sandbox
 
     def describe(self) -> str:
         mode = "record (real APIs)" if self.record else "replay (no network)"
@@ -27,6 +28,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--grader-submission", metavar="DIR", help="grade this directory as the package `exercises`")
     group.addoption("--grader-cassettes", metavar="DIR", help=f"cassette directory (default {CASSETTES_DIR})")
     group.addoption("--grader-record", action="store_true", help="record cassettes from the real APIs")
+    group.addoption("--grader-check-timeout", metavar="S", type=float, default=10.0, help="seconds per check")
 
 
 def resolve(config: pytest.Config) -> Settings | None:
@@ -39,4 +41,7 @@ def resolve(config: pytest.Config) -> Settings | None:
         raise UsageError(f"--grader-submission {submission!r}: no such directory")
     cassettes_option = config.getoption("--grader-cassettes")
     cassettes = Path(cassettes_option).resolve() if cassettes_option else CASSETTES_DIR
-    return Settings(path, cassettes, bool(config.getoption("--grader-record")))
+    timeout = float(config.getoption("--grader-check-timeout"))
+    if not timeout > 0:
+        raise UsageError(f"--grader-check-timeout {timeout!r}: must be a positive number of seconds")
+    return Settings(path, cassettes, bool(config.getoption("--grader-record")), timeout)

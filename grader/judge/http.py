@@ -1,0 +1,71 @@
+"""The judge as the API: requests from the sandbox answered through the grader's httpx2 layers.
+
+A request from the sandbox becomes an `httpx2.Request` handed to `httpx2.HTTPTransport`, whose
+`handle_request` is what vcrpy (the cassette), the fault script and the stream gate patch. So
+replay, faults and gated streams work exactly as they would in-process, and the body goes back
+one chunk per ask, which is what lets the gate see a consumer that reads ahead.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+MAX_OPEN = 1_000  # responses open at once in one check
+
+
+@dataclass
+class ApiServer:
+    transport: httpx2.HTTPTransport = field(default_factory=httpx2.HTTPTransport)
+    open: dict[int, Any] = field(default_factory=dict)
+    served: int = 0
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            request = httpx2.Request(
+                str(message["method"]),
+                str(message["url"]),
+                headers=[(str(k), str(v)) for k, v in message["headers"]],
+                content=base64.b64decode(str(message["body"])),
+            )
+        except (KeyError, TypeError, ValueError, httpx2.InvalidURL) as exc:
+            return {"op": "reply", "error": "UnsupportedProtocol", "message": f"malformed request: {exc}"}
+        try:
+            response = httpx2.HTTPTransport.handle_request(self.transport, request)
+        except httpx2.TransportError as exc:
+            return {"op": "reply", "error": type(exc).__name__, "message": str(exc)}
+        if len(self.open) >= MAX_OPEN:
+            response.close()
+            return {"op": "reply", "error": "PoolTimeout", "message": "too many responses left open"}
+        self.served += 1
+        rid = self.served
+        self.open[rid] = (response, iter(response.stream))  # type: ignore[call-overload]
+        headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.headers.raw]
+        return {"op": "reply", "status": response.status_code, "headers": headers, "rid": rid}
+
+    def read(self, message: dict[str, Any]) -> dict[str, Any]:
+        found = self.open.get(message.get("rid"))  # type: ignore[arg-type]
+        if found is None:
+            return {"op": "reply"}  # closed: the end
+        response, chunks = found
+        try:
+            chunk = next(chunks, None)
+        except httpx2.TransportError as exc:
+            self.open.pop(message["rid"], None)
+            return {"op": "reply", "error": type(exc).__name__, "message": str(exc)}
+        if chunk is None:
+            self.open.pop(message["rid"], None)
+            response.close()
+            return {"op": "reply"}
+        return {"op": "reply", "chunk": base64.b64encode(chunk).decode()}
+
+    def close_all(self) -> None:
+        for response, _ in self.open.values():
+            try:
+                response.close()
+            except Exception:  # noqa: BLE001, S110 - closing a replayed body cannot matter
+                pass
+        self.open.clear()

@@ -1,0 +1,343 @@
+"""Sandbox objects as the suites see them: proxies, handles and stand-in exception classes.
+
+`exercise.ask_openai(openai_client, "...")` still reads naturally: `exercise` is a proxy whose
+attributes live in the sandbox, `openai_client` a handle naming the sandbox's client. A value
+that comes back is plain data (exact built-in types, the given dataclasses rebuilt from
+`grader.judge.given`) or a handle; an exception comes back as an instance of a judge-side class
+built from the names of its classes, so `pytest.raises(anthropic.AuthenticationError)` works
+with the stand-ins of `grader.judge.sdk` and `pytest.raises(ValueError)` with the built-in
+itself. The judge never calls a method of a sandbox object: every operation is a message.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import math
+from collections.abc import Callable, Iterator
+from pathlib import PurePath
+from typing import Any
+
+from grader.errors import StaffError
+from grader.judge import given
+from grader.judge.link import SandboxFailure, SandboxLink
+from grader.submission import StudentImportError
+
+# Built-in bases an exception stand-in may take: never the ones that stop pytest or a generator.
+_NOT_INHERITED = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit", "StopIteration", "StopAsyncIteration"})
+
+
+class RemoteError(Exception):
+    """An exception raised in the sandbox: its class names, its text, and where in the submission."""
+
+    names: tuple[str, ...] = ()
+
+    def __init__(self, text: str, *, names: tuple[str, ...], where: list[tuple[str, int]], handle: Remote) -> None:
+        super().__init__(text)
+        self.text = text
+        self.names = names
+        self.where = where
+        self._handle = handle
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def type_name(self) -> str:
+        """`anthropic.InternalServerError`, `ValueError`: how the student would write the class."""
+        first = self.names[0] if self.names else "Exception"
+        return first.removeprefix("builtins.")
+
+    @property
+    def student_line(self) -> str | None:
+        return f"{self.where[-1][0]}, line {self.where[-1][1]}" if self.where else None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_handle":
+            raise AttributeError(name)
+        return getattr(self._handle, name)
+
+
+_standins: dict[str, type[RemoteError]] = {}
+_instance_classes: dict[tuple[str, ...], type[RemoteError]] = {}
+
+
+def _builtin(names: tuple[str, ...]) -> type[BaseException]:
+    for name in names:
+        module, _, short = name.rpartition(".")
+        found = getattr(builtins, short, None) if module == "builtins" else None
+        if isinstance(found, type) and issubclass(found, Exception) and short not in _NOT_INHERITED:
+            return found
+    return Exception
+
+
+def standin(name: str, names: tuple[str, ...] = ()) -> type[RemoteError]:
+    """The judge's class for the sandbox class `name` (`openai.RateLimitError`); one per name."""
+    if name.startswith("builtins."):
+        found = getattr(builtins, name.removeprefix("builtins."), None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found  # type: ignore[return-value]
+    known = _standins.get(name)
+    if known is None:
+        module, _, short = name.rpartition(".")
+        base = _builtin(names[1:]) if names else Exception
+        bases: tuple[type, ...] = (RemoteError,) if base is Exception else (RemoteError, base)
+        known = type(short, bases, {"__module__": module or "sandbox", "names": (name,)})
+        _standins[name] = known
+    return known
+
+
+def _instance_class(names: tuple[str, ...]) -> type[RemoteError]:
+    cls = _instance_classes.get(names)
+    if cls is None:
+        own = [standin(n, names[i:]) for i, n in enumerate(names) if not n.startswith("builtins.")]
+        bases: list[type] = list(dict.fromkeys(own)) or [RemoteError]
+        base = _builtin(names)
+        if base is not Exception and not any(issubclass(b, base) for b in bases):
+            bases.append(base)
+        short = names[0].rpartition(".")[2] if names else "RemoteError"
+        try:
+            cls = type(short, tuple(bases), {"__module__": "sandbox"})
+        except TypeError:  # an MRO the stand-ins cannot linearise: keep the first class and the built-in
+            cls = type(short, (bases[0],) if base is Exception else (bases[0], base), {"__module__": "sandbox"})
+        _instance_classes[names] = cls
+    return cls
+
+
+class Remote:
+    """A handle to a sandbox object: attributes, items, calls, iteration and await are messages."""
+
+    def __init__(self, session: Session, ref: dict[str, Any], type_name: str) -> None:
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", type_name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._session.ask({"op": "get", "ref": self._ref, "name": name})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise TypeError("a check cannot set attributes of a sandbox object")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        session = self._session
+        return session.ask(
+            {"op": "call", "ref": self._ref, "args": [session.encode(a) for a in args],
+             "kwargs": {k: session.encode(v) for k, v in kwargs.items()}}
+        )  # fmt: skip
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._session.ask({"op": "item", "ref": self._ref, "key": self._session.encode(key)})
+
+    def __len__(self) -> int:
+        length = self._session.ask({"op": "len", "ref": self._ref})
+        if type(length) is not int:
+            raise TypeError("len() of a sandbox object gave no int")
+        return length
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = self._session.ask({"op": "iter", "ref": self._ref})
+        if not isinstance(iterator, Remote):
+            raise TypeError("iter() of a sandbox object gave no iterator")
+        return _RemoteIterator(iterator)
+
+    def __next__(self) -> Any:
+        return self._session.ask({"op": "next", "ref": self._ref})
+
+    def __await__(self) -> Iterator[Any]:
+        return self._session.ask({"op": "await", "ref": self._ref})  # type: ignore[no-any-return]
+        yield  # a generator: awaiting it asks the sandbox to run the coroutine to its end
+
+    def __repr__(self) -> str:
+        return f"<{self._type} object>"
+
+
+class _RemoteIterator:
+    def __init__(self, remote: Remote) -> None:
+        self._remote = remote
+
+    def __iter__(self) -> _RemoteIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._remote)
+
+
+class Exercise(Remote):
+    """The student's module of one exercise, imported in the sandbox on first use."""
+
+    def __init__(self, session: Session, exercise_id: str) -> None:
+        super().__init__(session, {"m": exercise_id}, f"module exercises.{exercise_id}")
+
+
+@dataclasses.dataclass(eq=False)
+class Described:
+    """A callable handed to the student, performed in the sandbox: `target(*args, **kwargs)`.
+
+    Every time the student calls it, what it returned or raised is appended here.
+    """
+
+    target: Remote
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    consume: bool = False  # read the result to its end (a stream) inside the call
+    returned: list[Any] = dataclasses.field(default_factory=list)
+    raised: list[BaseException] = dataclasses.field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return len(self.returned) + len(self.raised)
+
+
+def later(target: Remote, *args: Any, **kwargs: Any) -> Described:
+    """`target(*args, **kwargs)` as a callable for the student (for example call_with_retry's fn)."""
+    return Described(target, args, kwargs)
+
+
+class Session:
+    """One sandbox seen from the judge: the link, and the handles of the current check."""
+
+    def __init__(self, link: SandboxLink) -> None:
+        self.link = link
+        self._objects: dict[int, Any] = {}
+        self._specials = 0
+
+    def reset(self) -> None:
+        self._objects.clear()
+
+    def client(self, provider: str, *, asynchronous: bool = False) -> Remote:
+        found = self.ask({"op": "client", "provider": provider, "async": asynchronous})
+        assert isinstance(found, Remote)
+        return found
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        return Exercise(self, exercise_id)
+
+    def ask(self, message: dict[str, Any]) -> Any:
+        reply = self.link.request(message)
+        if "value" in reply:
+            return self.decode(reply["value"])
+        if "raised" in reply:
+            raise self.decode(reply["raised"])
+        if "import_error" in reply:
+            raise StudentImportError(str(reply["import_error"]))
+        if reply.get("stop"):
+            raise StopIteration
+        if "error" in reply:
+            raise SandboxFailure(f"The process running your code could not do what the check asked: {reply['error']}")
+        raise SandboxFailure("The process running your code sent an empty reply.")
+
+    # -- values ----------------------------------------------------------------------------------
+
+    def decode(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            if isinstance(data, list):
+                raise SandboxFailure("The process running your code sent a malformed value.")
+            return data
+        try:
+            return self._decode(data)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise SandboxFailure(f"The process running your code sent a malformed value ({exc}).") from None
+
+    def _decode(self, data: dict[str, Any]) -> Any:
+        if "list" in data:
+            return [self.decode(i) for i in data["list"]]
+        if "tuple" in data:
+            return tuple(self.decode(i) for i in data["tuple"])
+        if "dict" in data:
+            return {self.decode(k): self.decode(v) for k, v in data["dict"]}
+        if "float" in data:
+            return float(str(data["float"]))
+        if "int" in data:
+            return int(str(data["int"]))
+        if "bytes" in data:
+            import base64
+
+            return base64.b64decode(str(data["bytes"]))
+        if "given" in data:
+            cls = given.GIVEN[str(data["given"])]
+            fields = {f.name: self.decode(data["fields"][f.name]) for f in dataclasses.fields(cls)}
+            return cls(**fields)
+        if "class" in data:
+            names = tuple(str(n) for n in data["class"])
+            return standin(names[0], names)
+        if "exc" in data:
+            number = int(data["exc"])
+            if number not in self._objects:
+                names = tuple(str(n) for n in data["mro"])
+                where = [(str(f), int(line)) for f, line in data.get("where", [])]
+                handle = Remote(self, {"h": number}, names[0] if names else "exception")
+                error = _instance_class(names)(str(data["text"]), names=names, where=where, handle=handle)
+                self._objects[number] = error
+            return self._objects[number]
+        if "h" in data:
+            number = int(data["h"])
+            if number not in self._objects:
+                self._objects[number] = Remote(self, {"h": number}, str(data.get("type", "object")))
+            return self._objects[number]
+        raise ValueError(f"unknown value shape {sorted(data)}")
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        kind = type(value)
+        if value is None or kind in (bool, int, str):
+            return value
+        if kind is float:
+            return value if math.isfinite(value) else {"float": repr(value)}
+        if depth > 20:
+            raise StaffError("a check passed a value nested more than 20 deep to the sandbox")
+        if kind in (list, tuple):
+            return {kind.__name__: [self.encode(v, depth + 1) for v in value]}
+        if kind is dict:
+            return {"dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
+        if kind is bytes:
+            import base64
+
+            return {"bytes": base64.b64encode(value).decode()}
+        if isinstance(value, PurePath):
+            return {"path": str(value)}
+        if isinstance(value, Remote):
+            return value._ref
+        if isinstance(value, RemoteError):
+            return value._handle._ref
+        if kind in given.GIVEN.values():
+            return {"given": kind.__name__,
+                    "fields": {f.name: self.encode(getattr(value, f.name), depth + 1)
+                               for f in dataclasses.fields(value)}}  # fmt: skip
+        if isinstance(value, Described):
+            return {"described": self._described(value)}
+        if isinstance(value, BaseException) and type(value).__module__ == "builtins":
+            return {"new": kind.__name__, "args": [self.encode(a, depth + 1) for a in value.args]}
+        writer = getattr(value, "sandbox_writer", None)
+        if callable(writer):
+            return {"writer": self._writer(writer)}
+        raise StaffError(f"a check passed a {kind.__name__} to the sandbox; only plain data and handles cross")
+
+    def _number(self) -> int:
+        self._specials += 1
+        return self._specials
+
+    def _described(self, described: Described) -> dict[str, Any]:
+        number = self._number()
+
+        def sink(message: dict[str, Any]) -> None:
+            if "raised" in message:
+                described.raised.append(self.decode(message["raised"]))
+            else:
+                described.returned.append(self.decode(message.get("returned")))
+
+        self.link.events.sinks[("fn", number)] = sink
+        return {
+            "id": number,
+            "ref": described.target._ref,
+            "args": [self.encode(a) for a in described.args],
+            "kwargs": {k: self.encode(v) for k, v in described.kwargs.items()},
+            "consume": described.consume,
+        }
+
+    def _writer(self, make: Callable[[], tuple[Callable[[str], Any], Callable[[], Any]]]) -> int:
+        number = self._number()
+        write, flush = make()
+        self.link.events.sinks[("write", number)] = lambda m: write(str(m.get("text", "")))
+        self.link.events.sinks[("flush", number)] = lambda m: flush()
+        return number

@@ -1,0 +1,1 @@
+"""The untrusted side: the process that imports the submission and makes the calls the judge asks for."""

@@ -1,0 +1,5 @@
+"""`python -I -m grader.sandbox FD SUBMISSION`: serve the judge on the inherited socket FD."""
+
+from grader.sandbox.runtime import main
+
+main()

@@ -1,0 +1,363 @@
+"""The sandbox's main loop: import the submission, perform what the judge asks, report behaviour.
+
+Everything the judge learns crosses the socket as plain data: values returned, exceptions
+raised, output written, log records, sleeps on the frozen clock, and the HTTP requests the SDK
+clients send (see transport.py). Nothing this process says is trusted: the judge decides every
+verdict from what it served and what came back, so a submission that rewrites this module can
+only change what it is seen to do, which it could do honestly anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import logging
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from grader import network, submission, wire
+from grader.sandbox import transport
+from grader.sandbox.values import Decoder, Encoder, Handles
+
+OUTPUT_CAP = 200_000  # characters of stdout or stderr kept per check
+LOG_CAP = 1_000  # log records kept per check
+PROVIDERS = ("openai", "anthropic")
+
+
+class _Link:
+    """The socket to the judge; student threads may make requests too, so one exchange at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._lock = threading.RLock()
+
+    def call(self, message: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            wire.send(self.sock, message)
+            return wire.receive(self.sock)
+
+    def notify(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            wire.send(self.sock, message)
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout / sys.stderr of a check: kept (capped) for the judge, which looks for leaked keys."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, s: str) -> int:
+        if type(s) is not str:
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        if self.size < OUTPUT_CAP:
+            self.parts.append(s[: OUTPUT_CAP - self.size])
+            self.size += len(self.parts[-1])
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        self.size = 0
+        return text
+
+
+class _Writer(io.TextIOBase):
+    """An `out` the judge handed in: every write and flush is reported as it happens."""
+
+    def __init__(self, link: _Link, number: int) -> None:
+        self._link, self._number = link, number
+
+    def write(self, s: str) -> int:
+        if type(s) is not str:
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        self._link.notify({"op": "event", "ev": "write", "id": self._number, "text": s})
+        return len(s)
+
+    def flush(self) -> None:
+        self._link.notify({"op": "event", "ev": "flush", "id": self._number})
+
+    def writable(self) -> bool:
+        return True
+
+
+class _Logs(logging.Handler):
+    """Every log record that reaches the root logger, reported as it is emitted (capped per check)."""
+
+    def __init__(self, link: _Link) -> None:
+        super().__init__(logging.NOTSET)
+        self.link = link
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.count >= LOG_CAP:
+            return
+        self.count += 1
+        try:
+            message = record.getMessage()
+        except Exception as error:  # noqa: BLE001 - a bad format string is the student's, shown as such
+            message = f"<the log message could not be formatted: {type(error).__name__}>"
+        if record.exc_info and record.exc_info[1] is not None:
+            message += "\n" + _chain_text(record.exc_info[1])
+        self.link.notify({"op": "event", "ev": "log", "name": record.name, "levelno": record.levelno,
+                          "message": message[:OUTPUT_CAP]})  # fmt: skip
+
+
+def _chain_text(exc: BaseException) -> str:
+    parts, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 10:
+        seen.add(id(current))
+        try:
+            parts.append(f"{type(current).__name__}: {current}")
+        except Exception:  # noqa: BLE001
+            parts.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+class Runtime:
+    def __init__(self, link: _Link, directory: Path) -> None:
+        self.link = link
+        self.directory = directory
+        self.handles = Handles()
+        self.encoder = Encoder(self.handles, directory)
+        self.decoder = Decoder(self.handles, self._special)
+        self.stdout, self.stderr = _Capture("<stdout>"), _Capture("<stderr>")
+        self.logs = _Logs(link)
+        self.clock: AbstractContextManager[Any] | None = None
+        self.home = Path.cwd()
+        self.saved_env: dict[str, str | None] = {}
+        self.clients: list[Any] = []
+
+    # -- what the judge can ask --------------------------------------------------------------
+
+    def op_begin(self, message: dict[str, Any]) -> Any:
+        self.stdout.take(), self.stderr.take()
+        self.logs.count = 0
+        network.drain()
+        if message.get("clock"):
+            from grader import clock
+
+            exercise = str(message.get("exercise", ""))
+            try:
+                submission.load_exercise(exercise, self.directory)  # so its bound sleeps are replaced too
+            except submission.StudentImportError:
+                pass  # reported by the first call the check makes
+            self.clock = clock.frozen(
+                str(message["clock"]), modules=submission.loaded_modules(), seed=str(message.get("seed"))
+            )
+            frozen = self.clock.__enter__()
+            record = frozen._record
+
+            def reporting(seconds: float, via: str) -> None:
+                self.link.notify({"op": "event", "ev": "sleep", "seconds": _number(seconds), "via": via,
+                                  "at": frozen.now()})  # fmt: skip
+                record(seconds, via)
+
+            frozen._record = reporting
+        return None
+
+    def op_end(self, message: dict[str, Any]) -> Any:
+        if self.clock is not None:
+            clock, self.clock = self.clock, None
+            clock.__exit__(None, None, None)
+        for name, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.saved_env.clear()
+        os.chdir(self.home)
+        self.handles.clear()
+        return {
+            "dict": [
+                ["stdout", self.stdout.take()],
+                ["stderr", self.stderr.take()],
+                ["network", {"list": list(network.drain())}],
+            ]
+        }
+
+    def op_get(self, message: dict[str, Any]) -> Any:
+        return getattr(self._ref(message["ref"]), str(message["name"]))
+
+    def op_call(self, message: dict[str, Any]) -> Any:
+        target = self._ref(message["ref"])
+        args = [self.decoder.value(a) for a in message.get("args", [])]
+        kwargs = {str(k): self.decoder.value(v) for k, v in message.get("kwargs", {}).items()}
+        return target(*args, **kwargs)  # type: ignore[operator]
+
+    def op_item(self, message: dict[str, Any]) -> Any:
+        return self._ref(message["ref"])[self.decoder.value(message["key"])]  # type: ignore[index]
+
+    def op_len(self, message: dict[str, Any]) -> Any:
+        return len(self._ref(message["ref"]))  # type: ignore[arg-type]
+
+    def op_iter(self, message: dict[str, Any]) -> Any:
+        return _Opaque(iter(self._ref(message["ref"])))  # type: ignore[call-overload]
+
+    def op_next(self, message: dict[str, Any]) -> Any:
+        return next(self._ref(message["ref"]))  # type: ignore[call-overload]
+
+    def op_await(self, message: dict[str, Any]) -> Any:
+        awaitable = self._ref(message["ref"])
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(f"object {type(awaitable).__name__} can't be used in 'await' expression")
+
+        async def run() -> Any:
+            return await awaitable
+
+        return asyncio.run(run())
+
+    def op_client(self, message: dict[str, Any]) -> Any:
+        provider, asynchronous = str(message["provider"]), bool(message.get("async"))
+        if provider not in PROVIDERS:
+            raise ValueError(f"no client for {provider!r}")
+        import anthropic
+        import openai
+
+        sdk: Any = openai if provider == "openai" else anthropic
+        cls = (sdk.AsyncOpenAI if asynchronous else sdk.OpenAI) if provider == "openai" else (
+            sdk.AsyncAnthropic if asynchronous else sdk.Anthropic)  # fmt: skip
+        client = cls(api_key=os.environ.get(f"{provider.upper()}_API_KEY", ""), max_retries=0)
+        self.clients.append(client)
+        return client
+
+    def op_chdir(self, message: dict[str, Any]) -> Any:
+        os.chdir(str(message["path"]))
+        return None
+
+    def op_setenv(self, message: dict[str, Any]) -> Any:
+        name, value = str(message["name"]), message.get("value")
+        self.saved_env.setdefault(name, os.environ.get(name))
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = str(value)
+        return None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _ref(self, ref: Any) -> object:
+        if isinstance(ref, dict) and "m" in ref:
+            return submission.load_exercise(str(ref["m"]), self.directory)
+        if isinstance(ref, dict) and "h" in ref:
+            found = self.handles.get(ref["h"])
+            return found.obj if isinstance(found, _Opaque) else found
+        raise LookupError(f"bad reference {ref!r}")
+
+    def _special(self, kind: str, spec: Any) -> object:
+        if kind == "writer":
+            return _Writer(self.link, int(spec))
+        if kind == "described":
+            return self._described(spec)
+        raise ValueError(f"unknown argument kind {kind!r}")
+
+    def _described(self, spec: dict[str, Any]) -> Callable[[], Any]:
+        """A callable the judge described: a method of a sandbox object with fixed arguments."""
+        target: Any = self._ref(spec["ref"])
+        args = [self.decoder.value(a) for a in spec.get("args", [])]
+        kwargs = {str(k): self.decoder.value(v) for k, v in spec.get("kwargs", {}).items()}
+        number = int(spec["id"])
+
+        def report(**outcome: Any) -> None:
+            self.link.notify({"op": "event", "ev": "fn", "id": number, **outcome})
+
+        if inspect.iscoroutinefunction(target):
+
+            async def afn() -> Any:
+                try:
+                    result = await target(*args, **kwargs)
+                except BaseException as exc:
+                    report(raised=self.encoder.exception(exc))
+                    raise
+                report(returned=self.encoder.value(result))
+                return result
+
+            return afn
+
+        def fn() -> Any:
+            try:
+                result = target(*args, **kwargs)
+                if spec.get("consume"):
+                    result = [_event_type(item) for item in result]
+            except BaseException as exc:
+                report(raised=self.encoder.exception(exc))
+                raise
+            report(returned=self.encoder.value(result))
+            return result
+
+        return fn
+
+    def serve(self) -> None:
+        self.link.notify({"op": "ready", "pid": os.getpid()})
+        while True:
+            message = wire.receive(self.link.sock)
+            handler = getattr(self, f"op_{message.get('op')}", None)
+            reply: dict[str, Any] = {"op": "reply"}
+            if handler is None:
+                reply["error"] = f"unknown operation {message.get('op')!r}"
+            else:
+                try:
+                    value = handler(message)
+                except submission.StudentImportError as exc:
+                    reply["import_error"] = str(exc)
+                except StopIteration:
+                    reply["stop"] = True
+                except BaseException as exc:  # noqa: BLE001 - everything the submission raises is behaviour
+                    reply["raised"] = self.encoder.exception(exc)
+                else:
+                    reply["value"] = self.encoder.value(value)
+            wire.send(self.link.sock, reply)
+
+
+class _Opaque:
+    """An iterator the judge asked for (always a handle, even if it happens to be a list)."""
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+
+def _event_type(item: object) -> Any:
+    kind = getattr(item, "type", None)
+    return kind if type(kind) is str else None
+
+
+def _number(value: object) -> float | str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return repr(value)[:100]
+    return number if number == number and abs(number) != float("inf") else repr(number)
+
+
+def main() -> None:
+    fd, directory = int(sys.argv[1]), Path(sys.argv[2]).resolve()
+    sock = socket.socket(fileno=fd)
+    link = _Link(sock)
+    transport.install(link.call)
+    network.install()
+    runtime = Runtime(link, directory)
+    sys.stdout, sys.stderr = runtime.stdout, runtime.stderr
+    logging.getLogger().addHandler(runtime.logs)
+    import anthropic  # noqa: F401 - paid once here, while the judge collects its suites
+    import openai  # noqa: F401
+
+    submission.install_package(directory)
+    try:
+        runtime.serve()
+    except (wire.WireClosed, wire.WireViolation):
+        pass
+    os._exit(0)
