@@ -282,6 +282,10 @@ class RecordingWriter(io.StringIO):
     def flush(self) -> None:
         self.log.append(("flush", "", self._released()))
 
+    def sandbox_writer(self) -> tuple[Callable[[str], int], Callable[[], None]]:
+        """Handed to the sandbox as an `out` whose writes and flushes are reported here as they happen."""
+        return self.write, self.flush
+
     @property
     def writes(self) -> list[str]:
         return [text for kind, text, _ in self.log if kind == "write" and text]
@@ -484,7 +488,7 @@ def drive(
         iterator = iter(produced)  # type: ignore[call-overload]
     except TypeError:
         raise AssertionError(
-            f"{what} returned {type(produced).__name__}, which cannot be iterated: write it as a generator "
+            f"{what} returned {getattr(produced, '_type', type(produced).__name__)}, which cannot be iterated: write it as a generator "
             "that yields each text delta"
         ) from None
     values: list[Any] = []

@@ -181,13 +181,19 @@ class Described:
     target: Remote
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    consume: bool = False  # read the result to its end (a stream) inside the call
+    consume: bool = False  # read the result to its end (a stream) inside the call, keeping each item's `type`
+    on_call: Callable[[], object] | None = None  # told each time the student's code has called it
     returned: list[Any] = dataclasses.field(default_factory=list)
     raised: list[BaseException] = dataclasses.field(default_factory=list)
 
     @property
     def calls(self) -> int:
         return len(self.returned) + len(self.raised)
+
+    def __call__(self) -> Any:
+        """Performed by the check itself (not counted in `returned` or `raised`)."""
+        result = self.target(*self.args, **self.kwargs)
+        return [getattr(item, "type", None) for item in result] if self.consume else result
 
 
 def later(target: Remote, *args: Any, **kwargs: Any) -> Described:
@@ -208,6 +214,55 @@ class Session:
 
     def client(self, provider: str, *, asynchronous: bool = False) -> Remote:
         found = self.ask({"op": "client", "provider": provider, "async": asynchronous})
+        assert isinstance(found, Remote)
+        return found
+
+    def sdk(self, type_name: str, data: Any) -> Remote:
+        """An SDK reply built in the sandbox from JSON (`openai.ChatCompletion`, `anthropic.Message`, ...)."""
+        return self._made({"what": "sdk", "type": type_name, "data": data})
+
+    def object(self) -> Remote:
+        """A plain `object()` in the sandbox."""
+        return self._made({"what": "object"})
+
+    def raising_client(self, provider: str, error: BaseException) -> Remote:
+        """A stand-in client whose create() raises `error` (a value made with `new`)."""
+        return self._made({"what": "raising", "provider": provider, "error": self.encode(error)})
+
+    def raiser(self, error: BaseException) -> Remote:
+        """A function in the sandbox that raises `error` when called (hand it to the student with `later`)."""
+        return self._made({"what": "raiser", "error": self.encode(error)})
+
+    def seed(self, seed: object) -> None:
+        """`random.seed(seed)` in the sandbox, where the student's code draws its jitter."""
+        self.ask({"op": "seed", "seed": self.encode(seed)})
+
+    def run(self, awaitable: Any) -> Any:
+        """Run a coroutine the student's code returned to its end in the sandbox (`asyncio.run`)."""
+        if not isinstance(awaitable, Remote):
+            raise TypeError(f"{awaitable!r} is not a sandbox coroutine and cannot be awaited")
+        return self.ask({"op": "await", "ref": awaitable._ref})
+
+    def new(self, value: Any) -> Any:
+        """`value` (a built-in exception, say) made in the sandbox, so that its identity can be checked."""
+        return self.ask({"op": "value", "value": self.encode(value)})
+
+    def isinstance(self, value: Any, class_name: str) -> bool:
+        """`isinstance(value, <class_name>)` asked of the sandbox (`"openai.OpenAI"`); never True for plain data."""
+        if not isinstance(value, Remote | RemoteError):
+            return False
+        return self.ask({"op": "isinstance", "value": self.encode(value), "cls": class_name}) is True
+
+    def chdir(self, path: PurePath | str) -> None:
+        """The sandbox's working directory for the rest of the check (put back when it ends)."""
+        self.ask({"op": "chdir", "path": str(path)})
+
+    def setenv(self, name: str, value: str | None) -> None:
+        """Set (or with None, remove) a variable of the sandbox's environment for the rest of the check."""
+        self.ask({"op": "setenv", "name": name, "value": value})
+
+    def _made(self, message: dict[str, Any]) -> Remote:
+        found = self.ask({"op": "make", **message})
         assert isinstance(found, Remote)
         return found
 
@@ -270,6 +325,8 @@ class Session:
                 handle = Remote(self, {"h": number}, names[0] if names else "exception")
                 error = _instance_class(names)(str(data["text"]), names=names, where=where, handle=handle)
                 self._objects[number] = error
+                if isinstance(data.get("cause"), dict):
+                    error.__cause__ = self.decode(data["cause"])
             return self._objects[number]
         if "h" in data:
             number = int(data["h"])
@@ -325,6 +382,8 @@ class Session:
                 described.raised.append(self.decode(message["raised"]))
             else:
                 described.returned.append(self.decode(message.get("returned")))
+            if described.on_call is not None:
+                described.on_call()
 
         self.link.events.sinks[("fn", number)] = sink
         return {

@@ -235,6 +235,55 @@ class Runtime:
         self.clients.append(client)
         return client
 
+    def op_make(self, message: dict[str, Any]) -> Any:
+        """Objects a check needs in the sandbox: a plain object, an SDK reply from JSON, a client that raises."""
+        what = message.get("what")
+        if what == "object":
+            return object()
+        if what == "sdk":
+            return _sdk_type(str(message["type"])).model_validate(message["data"])
+        if what == "raiser":
+            failure = self.decoder.value(message["error"])
+            if not isinstance(failure, BaseException):
+                raise TypeError("a raiser needs an exception")
+
+            def raiser() -> Any:
+                raise failure
+
+            return raiser
+        if what == "raising":
+            error = self.decoder.value(message["error"])
+            if not isinstance(error, BaseException):
+                raise TypeError("a raising client needs an exception")
+
+            def create(*args: Any, **kwargs: Any) -> Any:
+                raise error
+
+            from types import SimpleNamespace
+
+            if message.get("provider") == "anthropic":
+                return SimpleNamespace(messages=SimpleNamespace(create=create))
+            return SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
+        raise ValueError(f"cannot make {what!r}")
+
+    def op_isinstance(self, message: dict[str, Any]) -> Any:
+        """Whether a sandbox object is an instance of a class named by its public name (`openai.OpenAI`)."""
+        package, _, name = str(message["cls"]).partition(".")
+        if package not in ("openai", "anthropic", "httpx2", "builtins"):
+            raise ValueError(f"unknown class {message['cls']!r}")
+        cls = getattr(__import__(package), name)
+        return isinstance(self.decoder.value(message["value"]), cls)
+
+    def op_seed(self, message: dict[str, Any]) -> Any:
+        import random
+
+        random.seed(message.get("seed"))
+        return None
+
+    def op_value(self, message: dict[str, Any]) -> Any:
+        """The judge's value rebuilt here (an exception, say), so that it gets a handle."""
+        return self.decoder.value(message["value"])
+
     def op_chdir(self, message: dict[str, Any]) -> Any:
         os.chdir(str(message["path"]))
         return None
@@ -275,24 +324,22 @@ class Runtime:
         def report(**outcome: Any) -> None:
             self.link.notify({"op": "event", "ev": "fn", "id": number, **outcome})
 
-        if inspect.iscoroutinefunction(target):
-
-            async def afn() -> Any:
-                try:
-                    result = await target(*args, **kwargs)
-                except BaseException as exc:
-                    report(raised=self.encoder.exception(exc))
-                    raise
-                report(returned=self.encoder.value(result))
-                return result
-
-            return afn
-
         def fn() -> Any:
             try:
                 result = target(*args, **kwargs)
                 if spec.get("consume"):
                     result = [_event_type(item) for item in result]
+            except BaseException as exc:
+                report(raised=self.encoder.exception(exc))
+                raise
+            if inspect.isawaitable(result):
+                return finish(result)
+            report(returned=self.encoder.value(result))
+            return result
+
+        async def finish(awaitable: Any) -> Any:
+            try:
+                result = await awaitable
             except BaseException as exc:
                 report(raised=self.encoder.exception(exc))
                 raise
@@ -321,6 +368,20 @@ class Runtime:
                 else:
                     reply["value"] = self.encoder.value(value)
             wire.send(self.link.sock, reply)
+
+
+_SDK_TYPES = {
+    "openai.ChatCompletion": ("openai.types.chat", "ChatCompletion"),
+    "openai.ChatCompletionChunk": ("openai.types.chat", "ChatCompletionChunk"),
+    "anthropic.Message": ("anthropic.types", "Message"),
+}
+
+
+def _sdk_type(name: str) -> Any:
+    import importlib
+
+    module, attr = _SDK_TYPES[name]
+    return getattr(importlib.import_module(module), attr)
 
 
 class _Opaque:

@@ -96,13 +96,15 @@ class Encoder:
         self.handles = handles
         self.submission = submission
 
-    def exception(self, exc: BaseException) -> dict[str, Any]:
+    def exception(self, exc: BaseException, depth: int = 0) -> dict[str, Any]:
         text = _text(exc)
+        cause = exc.__cause__
         return {
             "exc": self.handles.put(exc),
             "mro": class_names(type(exc)),
             "text": text[:MAX_TEXT],
             "where": student_frames(exc, self.submission),
+            "cause": self.exception(cause, depth + 1) if isinstance(cause, BaseException) and depth < 5 else None,
         }
 
     def value(self, obj: object, depth: int = 0) -> Any:

@@ -16,8 +16,8 @@ def _make_key(leak_watch, provider, label):
     return key
 
 
-def _dotenv(tmp_path, name, text):
-    path = tmp_path / name
+def _dotenv(scratch, name, text):
+    path = scratch / name
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -29,7 +29,7 @@ def _dotenv(tmp_path, name, text):
     "inside them as written; the last assignment of a name wins."
 )
 @pytest.mark.cassette(None)
-def test_dotenv_grammar(exercise, tmp_path, leak_watch):
+def test_dotenv_grammar(exercise, scratch, leak_watch):
     """load_api_key reads .env with export prefixes, quotes, comments, blank lines and repeated names"""
     keys = [_make_key(leak_watch, "openai", f"k{i}") for i in range(6)]
     ant = _make_key(leak_watch, "anthropic", "a")
@@ -43,9 +43,9 @@ def test_dotenv_grammar(exercise, tmp_path, leak_watch):
         (f"OTHER_OPENAI_API_KEY={keys[1]}\nOPENAI_API_KEY={keys[0]}\n", keys[0]),
     ]
     for index, (text, expected) in enumerate(cases):
-        dotenv = _dotenv(tmp_path, f"case{index}.env", text)
+        dotenv = _dotenv(scratch, f"case{index}.env", text)
         assert same(exercise.load_api_key("openai", env={}, dotenv=dotenv), expected.strip())
-    dotenv = _dotenv(tmp_path, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
+    dotenv = _dotenv(scratch, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
     assert same(exercise.load_api_key("anthropic", env={}, dotenv=dotenv), ant)
 
 
@@ -55,13 +55,13 @@ def test_dotenv_grammar(exercise, tmp_path, leak_watch):
     "MissingAPIKeyError with a message naming the variable, e.g. OPENAI_API_KEY."
 )
 @pytest.mark.cassette(None)
-def test_missing_key_raises_naming_the_variable(exercise, tmp_path, leak_watch):
+def test_missing_key_raises_naming_the_variable(exercise, scratch, leak_watch):
     """a missing or empty key raises MissingAPIKeyError naming the variable"""
     other = _make_key(leak_watch, "openai", "other")
-    empty = _dotenv(tmp_path, "empty.env", f'OPENAI_API_KEY=""\nANTHROPIC_API_KEY=\nOTHER={other}\n')
+    empty = _dotenv(scratch, "empty.env", f'OPENAI_API_KEY=""\nANTHROPIC_API_KEY=\nOTHER={other}\n')
     for provider, variable in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]:
         for env, dotenv in [
-            ({}, tmp_path / "no-such.env"),
+            ({}, scratch / "no-such.env"),
             ({variable: "  "}, None),
             ({}, empty),
             ({"SOMETHING_ELSE": other}, empty),
@@ -78,7 +78,7 @@ def test_missing_key_raises_naming_the_variable(exercise, tmp_path, leak_watch):
     "Anthropic) raises ValueError whose message shows mask_key(key), never the key itself."
 )
 @pytest.mark.cassette(None)
-def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
+def test_bad_provider_and_bad_prefix(exercise, scratch, leak_watch):
     """unknown providers and keys with the wrong prefix raise ValueError, showing only the masked key"""
     for provider in ["gemini", "OpenAI", ""]:
         with pytest.raises(ValueError):
@@ -92,7 +92,7 @@ def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
     ]:
         for env, dotenv in [
             ({variable: key}, None),
-            ({}, _dotenv(tmp_path, f"{provider}.env", f"{variable}={key}\n")),
+            ({}, _dotenv(scratch, f"{provider}.env", f"{variable}={key}\n")),
         ]:
             with pytest.raises(ValueError) as info:
                 exercise.load_api_key(provider, env=env, dotenv=dotenv)
@@ -108,12 +108,12 @@ def test_bad_provider_and_bad_prefix(exercise, tmp_path, leak_watch):
     "surrounding whitespace, from env as from .env."
 )
 @pytest.mark.cassette(None)
-def test_default_dotenv_path_and_stripping(exercise, tmp_path, leak_watch, monkeypatch):
+def test_default_dotenv_path_and_stripping(exercise, sandbox, scratch, leak_watch):
     """.env in the working directory is read by default, never with dotenv=None; keys are stripped"""
     key = _make_key(leak_watch, "anthropic", "cwd")
     padded = _make_key(leak_watch, "anthropic", "padded")
-    monkeypatch.chdir(tmp_path)
-    _dotenv(tmp_path, ".env", f"ANTHROPIC_API_KEY={key}\n")
+    sandbox.chdir(scratch)
+    _dotenv(scratch, ".env", f"ANTHROPIC_API_KEY={key}\n")
     assert same(exercise.load_api_key("anthropic", env={}), key)
     with pytest.raises(exercise.MissingAPIKeyError):
         exercise.load_api_key("anthropic", env={}, dotenv=None)

@@ -7,8 +7,6 @@ shows each such key by its label, never the key.
 
 import secrets
 
-import anthropic
-import openai
 import pytest
 
 from grader.expect import same
@@ -23,8 +21,8 @@ def _make_key(leak_watch, provider, label):
     return key
 
 
-def _dotenv(tmp_path, text):
-    path = tmp_path / ".env"
+def _dotenv(scratch, text):
+    path = scratch / ".env"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -35,12 +33,12 @@ def _dotenv(tmp_path, text):
     "blank read the .env file. The environment wins over .env."
 )
 @pytest.mark.cassette(None)
-def test_environment_wins_over_dotenv(exercise, tmp_path, leak_watch):
+def test_environment_wins_over_dotenv(exercise, scratch, leak_watch):
     """a key in the environment wins over the one in .env"""
     for provider, variable in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]:
         from_env = _make_key(leak_watch, provider, "env")
         from_file = _make_key(leak_watch, provider, "file")
-        dotenv = _dotenv(tmp_path, f"{variable}={from_file}\n")
+        dotenv = _dotenv(scratch, f"{variable}={from_file}\n")
         found = exercise.load_api_key(provider, env={variable: from_env}, dotenv=dotenv)
         # The feedback shows which key came back: the grader replaces each key by its label.
         assert same(found, from_env), f"load_api_key({provider!r}) returned {found!r}; the environment's key must win"
@@ -52,10 +50,10 @@ def test_environment_wins_over_dotenv(exercise, tmp_path, leak_watch):
     "file at the `dotenv` path, and strip surrounding whitespace from the key."
 )
 @pytest.mark.cassette(None)
-def test_dotenv_used_when_environment_lacks_the_key(exercise, tmp_path, leak_watch):
+def test_dotenv_used_when_environment_lacks_the_key(exercise, scratch, leak_watch):
     """the .env file supplies the key when the environment has none, an empty or a blank one"""
     key = _make_key(leak_watch, "openai", "file")
-    dotenv = _dotenv(tmp_path, f"OPENAI_API_KEY={key}\n")
+    dotenv = _dotenv(scratch, f"OPENAI_API_KEY={key}\n")
     for env in [{}, {"OPENAI_API_KEY": ""}, {"OPENAI_API_KEY": "   "}, {"ANTHROPIC_API_KEY": "sk-ant-other"}]:
         found = exercise.load_api_key("openai", env=env, dotenv=str(dotenv))
         assert same(found, key), f"with env={env!r} load_api_key returned {found!r}; expected the key in .env, {key!r}"
@@ -85,15 +83,15 @@ def test_mask_key(exercise):
     "openai.OpenAI(api_key=key, timeout=timeout, max_retries=max_retries) or anthropic.Anthropic(...) likewise."
 )
 @pytest.mark.cassette(None)
-def test_make_client_settings(exercise, tmp_path, leak_watch):
+def test_make_client_settings(exercise, sandbox, scratch, leak_watch):
     """make_client builds the provider's client with the key, timeout and max_retries given"""
     for provider, variable, cls in [
-        ("openai", "OPENAI_API_KEY", openai.OpenAI),
-        ("anthropic", "ANTHROPIC_API_KEY", anthropic.Anthropic),
+        ("openai", "OPENAI_API_KEY", "openai.OpenAI"),
+        ("anthropic", "ANTHROPIC_API_KEY", "anthropic.Anthropic"),
     ]:
         key = _make_key(leak_watch, provider, "client")
         client = exercise.make_client(provider, env={variable: key}, dotenv=None, timeout=12.5, max_retries=3)
-        assert isinstance(client, cls), f"make_client({provider!r}) returned a {type(client).__name__}"
+        assert sandbox.isinstance(client, cls), f"make_client({provider!r}) returned {client!r}"
         assert same(client.api_key, key), f"the {provider} client was not built with the loaded key"
         assert same((client.timeout, client.max_retries), (12.5, 3)), (
             f"make_client({provider!r}, timeout=12.5, max_retries=3) built a client with timeout "

@@ -5,15 +5,10 @@ over several seeds, hint precedence and cap, the final error's identity, no slee
 permanent error, and the async variant.
 """
 
-import asyncio
-import random
-
-import anthropic
-import httpx2
-import openai
 import pytest
 
-from grader import clients
+from grader.judge.remote import later
+from grader.judge.sdk import anthropic, httpx2, openai
 
 PROMPT = "Reply with one word: ready?"
 RETRYABLE = ("408", "409", "429", "500", "502", "503", "529", "read-timeout", "connect-error", "drop")
@@ -22,45 +17,24 @@ SEEDS = 5
 
 
 def openai_call(client):
-    return lambda: client.chat.completions.create(
-        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
-    )
+    """The request as a callable for call_with_retry; it remembers what each call returned or raised."""
+    return later(
+        client.chat.completions.create,
+        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}],
+    )  # fmt: skip
 
 
 def anthropic_call(client, **extra):
-    return lambda: client.messages.create(
-        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}], **extra
-    )
+    return later(
+        client.messages.create,
+        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}], **extra,
+    )  # fmt: skip
 
 
 def anthropic_stream_call(client):
     """An Anthropic stream read to the end; a broken stream raises httpx2's own error."""
-    create = anthropic_call(client, stream=True)
-    return lambda: [event.type for event in create()]
-
-
-def tracked(fn, raised, returned=None):
-    def call():
-        try:
-            result = fn()
-        except Exception as error:
-            raised.append(error)
-            raise
-        if returned is not None:
-            returned.append(result)
-        return result
-
-    return call
-
-
-def atracked(fn, raised):
-    async def call():
-        try:
-            return await fn()
-        except Exception as error:
-            raised.append(error)
-            raise
-
+    call = anthropic_call(client, stream=True)
+    call.consume = True
     return call
 
 
@@ -107,9 +81,9 @@ def test_which_errors_are_retried(exercise, openai_client, anthropic_client):
 def test_calls_until_success(exercise, anthropic_client, retries, replay):
     """call_with_retry keeps calling until success, using every one of its max_retries"""
     retries.expect(max_retries=4, base_delay=5.0, max_delay=60.0)
-    returned = []
-    call = tracked(anthropic_call(anthropic_client), [], returned)
+    call = anthropic_call(anthropic_client)
     result = exercise.call_with_retry(call, max_retries=4, base_delay=5.0, max_delay=60.0)
+    returned = call.returned
     assert retries.requests == 5
     assert returned and result is returned[-1]
     assert [b.text for b in returned[-1].content] == [b["text"] for b in replay.response_json()["content"]]
@@ -140,10 +114,10 @@ def test_gives_up_after_max_retries(exercise, anthropic_client, retries):
 def test_last_error_reraised_itself(exercise, openai_client, retries):
     """the error raised when retries are spent is the last one fn raised, itself"""
     retries.expect(max_retries=2)
-    raised = []
+    call = openai_call(openai_client)
     with pytest.raises(BaseException) as caught:
-        exercise.call_with_retry(tracked(openai_call(openai_client), raised), max_retries=2)
-    assert raised and caught.value is raised[-1]
+        exercise.call_with_retry(call, max_retries=2)
+    assert call.raised and caught.value is call.raised[-1]
     assert isinstance(caught.value, openai.APITimeoutError)
 
 
@@ -154,11 +128,11 @@ def test_last_error_reraised_itself(exercise, openai_client, retries):
 )
 @pytest.mark.faults(*["503"] * (6 * SEEDS))
 @pytest.mark.cassette(None)
-def test_exponential_backoff_over_seeds(exercise, openai_client, retries):
+def test_exponential_backoff_over_seeds(exercise, sandbox, openai_client, retries):
     """each delay without a hint lies in [e/2, e], e = base_delay * 2**n, over several random seeds"""
     retries.expect(max_retries=5, base_delay=3.0, max_delay=120.0)
     for seed in range(SEEDS):
-        random.seed(seed)
+        sandbox.seed(seed)
         with pytest.raises(openai.InternalServerError):
             exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=3.0, max_delay=120.0)
     assert retries.requests == 6 * SEEDS
@@ -181,9 +155,9 @@ def test_exponential_backoff_over_seeds(exercise, openai_client, retries):
 def test_hint_precedence(exercise, openai_client, retries, replay):
     """server hints: retry-after-ms over retry-after seconds over an HTTP date, 0 and the past mean 0 s"""
     retries.expect(max_retries=5, base_delay=1.0, max_delay=60.0)
-    returned = []
-    call = tracked(openai_call(openai_client), [], returned)
+    call = openai_call(openai_client)
     result = exercise.call_with_retry(call, max_retries=5, base_delay=1.0, max_delay=60.0)
+    returned = call.returned
     assert returned and result is returned[-1]
     assert retries.requests == 6
     assert not retries.problems()
@@ -230,21 +204,19 @@ def test_delays_capped_at_max_delay(exercise, openai_client, retries, replay):
 )
 @pytest.mark.faults("400", "403", "404", "422", "401", "413", "drop")
 @pytest.mark.cassette(None)
-def test_no_sleep_before_permanent_error(exercise, openai_client, anthropic_client, retries):
+def test_no_sleep_before_permanent_error(exercise, sandbox, openai_client, anthropic_client, retries):
     """a permanent error from either SDK, httpx2 or fn itself propagates at once with no sleep"""
     retries.expect(max_retries=3)
-    calls = [openai_call(openai_client)] * 4 + [anthropic_call(anthropic_client)] * 2
-    calls.append(anthropic_stream_call(anthropic_client))
-    for call in calls:
-        raised = []
+    makers = [(openai_call, openai_client)] * 4 + [(anthropic_call, anthropic_client)] * 2
+    makers.append((anthropic_stream_call, anthropic_client))
+    for make, client in makers:
+        call = make(client)
         with pytest.raises(Exception) as caught:
-            exercise.call_with_retry(tracked(call, raised), max_retries=3)
-        assert len(raised) == 1 and caught.value is raised[0]
+            exercise.call_with_retry(call, max_retries=3)
+        assert len(call.raised) == 1 and caught.value is call.raised[0]
 
-    def not_an_api_error():
-        retries.attempt("fn raised ValueError", "permanent")
-        raise ValueError("bad input")
-
+    not_an_api_error = later(sandbox.raiser(ValueError("bad input")))
+    not_an_api_error.on_call = lambda: retries.attempt("fn raised ValueError", "permanent")
     with pytest.raises(ValueError):
         exercise.call_with_retry(not_an_api_error, max_retries=3)
     assert retries.requests == 7
@@ -257,24 +229,12 @@ def test_no_sleep_before_permanent_error(exercise, openai_client, anthropic_clie
     "async code blocks the whole event loop."
 )
 @pytest.mark.faults("429 retry-after=1", "503", "connect-error", "200")
-def test_async_variant_retries_with_asyncio_sleep(exercise, grading, retries, replay):
+def test_async_variant_retries_with_asyncio_sleep(exercise, sandbox, retries, replay):
     """acall_with_retry retries with asyncio.sleep and returns the reply"""
     retries.expect(max_retries=5, base_delay=2.0, max_delay=30.0, asynchronous=True)
-
-    async def scenario():
-        async with clients.async_openai_client(grading.keys["OPENAI_API_KEY"]) as client:
-
-            async def fn():
-                reply = await client.chat.completions.create(
-                    model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
-                )
-                returned.append(reply)
-                return reply
-
-            return await exercise.acall_with_retry(fn, max_retries=5, base_delay=2.0, max_delay=30.0)
-
-    returned = []
-    result = asyncio.run(scenario())
+    call = openai_call(sandbox.client("openai", asynchronous=True))
+    result = sandbox.run(exercise.acall_with_retry(call, max_retries=5, base_delay=2.0, max_delay=30.0))
+    returned = call.returned
     assert returned and result is returned[-1]
     assert returned[-1].choices[0].message.content == replay.response_json()["choices"][0]["message"]["content"]
     assert retries.requests == 4
@@ -288,28 +248,19 @@ def test_async_variant_retries_with_asyncio_sleep(exercise, grading, retries, re
 )
 @pytest.mark.faults("529", "529", "529", "401")
 @pytest.mark.cassette(None)
-def test_async_variant_gives_up_and_raises(exercise, grading, retries):
+def test_async_variant_gives_up_and_raises(exercise, sandbox, retries):
     """acall_with_retry re-raises the last error when retries are spent, and a 401 at once"""
     retries.expect(max_retries=2, base_delay=4.0, max_delay=30.0, asynchronous=True)
+    client = sandbox.client("anthropic", asynchronous=True)
     raised = []
-
-    async def scenario():
-        async with clients.async_anthropic_client(grading.keys["ANTHROPIC_API_KEY"]) as client:
-
-            async def fn():
-                return await client.messages.create(
-                    model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
-                )
-
-            outcomes = []
-            for _ in range(2):
-                try:
-                    await exercise.acall_with_retry(atracked(fn, raised), max_retries=2, base_delay=4.0, max_delay=30.0)
-                except Exception as error:
-                    outcomes.append(error)
-            return outcomes
-
-    outcomes = asyncio.run(scenario())
+    outcomes = []
+    for _ in range(2):
+        call = anthropic_call(client)
+        try:
+            sandbox.run(exercise.acall_with_retry(call, max_retries=2, base_delay=4.0, max_delay=30.0))
+        except Exception as error:
+            outcomes.append(error)
+        raised += call.raised
     assert len(outcomes) == 2
     overloaded, unauthorized = outcomes
     assert isinstance(overloaded, anthropic.OverloadedError) and overloaded is raised[2]

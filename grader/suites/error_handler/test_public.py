@@ -6,42 +6,30 @@ recorded reply from the check's cassette. The clock is frozen: every delay your 
 """
 
 import logging
-import random
 import re
 
-import anthropic
 import pytest
+
+from grader.judge.remote import later
+from grader.judge.sdk import anthropic
 
 PROMPT = "Reply with one word: ready?"
 LOGGER = "exercises.error_handler"
 
 
 def openai_call(client):
-    return lambda: client.chat.completions.create(
-        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
-    )
+    """The request as a callable for call_with_retry; it remembers what each call returned or raised."""
+    return later(
+        client.chat.completions.create,
+        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": PROMPT}],
+    )  # fmt: skip
 
 
 def anthropic_call(client):
-    return lambda: client.messages.create(
-        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
-    )
-
-
-def tracked(fn, raised, returned=None):
-    """fn, remembering every exception it raises and result it returns (to check which comes back out)."""
-
-    def call():
-        try:
-            result = fn()
-        except Exception as error:
-            raised.append(error)
-            raise
-        if returned is not None:
-            returned.append(result)
-        return result
-
-    return call
+    return later(
+        client.messages.create,
+        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": PROMPT}],
+    )  # fmt: skip
 
 
 def seconds(value):
@@ -66,8 +54,9 @@ def error_of(fn):
 def test_rate_limit_retried_then_returns(exercise, openai_client, retries, replay):
     """call_with_retry retries a 429 after a backoff delay and returns the reply"""
     retries.expect()
-    returned = []
-    result = exercise.call_with_retry(tracked(openai_call(openai_client), [], returned))
+    call = openai_call(openai_client)
+    result = exercise.call_with_retry(call)
+    returned = call.returned
     expected = replay.response_json()["choices"][0]["message"]["content"]
     assert returned and result is returned[-1], f"call_with_retry returned {result!r}, not what fn() returned"
     assert returned[-1].choices[0].message.content == expected
@@ -86,10 +75,10 @@ def test_rate_limit_retried_then_returns(exercise, openai_client, retries, repla
 def test_permanent_error_raised_at_once(exercise, anthropic_client, retries):
     """call_with_retry re-raises a 401 at once: one request, no sleep, the same exception"""
     retries.expect()
-    raised = []
+    call = anthropic_call(anthropic_client)
     with pytest.raises(anthropic.AuthenticationError) as caught:
-        exercise.call_with_retry(tracked(anthropic_call(anthropic_client), raised))
-    assert caught.value is raised[0], "call_with_retry must re-raise the AuthenticationError itself"
+        exercise.call_with_retry(call)
+    assert call.raised and caught.value is call.raised[0], "call_with_retry must re-raise the AuthenticationError itself"
     assert retries.requests == 1, f"a 401 must not be retried; your code made {retries.requests} requests"
     assert retries.delays == [], f"no sleep before a permanent error; your code slept {retries.delays}"
 
@@ -100,10 +89,10 @@ def test_permanent_error_raised_at_once(exercise, anthropic_client, retries):
     "[0.5, 1] s with the defaults, retry 3 gives [4, 8] s."
 )
 @pytest.mark.cassette(None)
-def test_backoff_delay_range(exercise):
+def test_backoff_delay_range(exercise, sandbox):
     """backoff_delay(n) lies in [e/2, e] for e = base_delay * 2**n, over several random seeds"""
     for seed in range(6):
-        random.seed(seed)
+        sandbox.seed(seed)
         first = exercise.backoff_delay(0)
         assert seconds(first) and 0.5 <= first <= 1.0, (
             f"backoff_delay(0) gave {first!r} (seed {seed}); allowed 0.50-1.00 s"
@@ -147,19 +136,18 @@ def test_retry_after_seconds_reads_the_hint(exercise, openai_client, retries):
     "delay, e.g. 'InternalServerError: retrying in 1.50 s' (f'{delay:.2f}')."
 )
 @pytest.mark.faults("503", "500", "200")
-def test_one_warning_per_retry(exercise, openai_client, retries, caplog):
+def test_one_warning_per_retry(exercise, openai_client, retries, logs):
     """call_with_retry logs one WARNING per retry with the error's class name and the delay"""
-    caplog.set_level(logging.WARNING, logger=LOGGER)
     retries.expect()
     exercise.call_with_retry(openai_call(openai_client))
-    records = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
+    records = [r for r in logs if r["name"] == LOGGER and r["levelno"] == logging.WARNING]
     delays = retries.delays
     assert len(records) == len(delays) == 2, (
         f"expected 2 retries, each with one WARNING on the logger {LOGGER!r}; "
         f"got {len(records)} warning(s) and {len(delays)} sleep(s)"
     )
     for record, delay in zip(records, delays, strict=True):
-        message = record.getMessage()
+        message = record["message"]
         assert "InternalServerError" in message, f"the warning {message!r} does not name the error's class"
         numbers = [(float(m.group()), len(m.group(1))) for m in re.finditer(r"\d+\.(\d{2,})", message)]
         assert any(abs(n - delay) <= 0.5 * 10**-places + 1e-9 for n, places in numbers), (

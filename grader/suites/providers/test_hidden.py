@@ -1,14 +1,11 @@
 """Hidden checks of exercise 7, providers: several system messages, unknown providers, which errors fall
 through, and the aggregated error when every route fails."""
 
-from types import SimpleNamespace
-
-import anthropic
-import openai
 import pytest
 
-from grader import submission
 from grader.expect import same
+from grader.judge.given import ChatReply
+from grader.judge.sdk import anthropic, openai
 
 QUESTION = [{"role": "user", "content": "Name a good first programming language."}]
 
@@ -20,19 +17,12 @@ def _shown(reply):
     return (*fields, (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)))
 
 
-def _raiser(error):
-    def create(*args, **kwargs):
-        raise error
-
-    return create
-
-
 @pytest.mark.points(1)
 @pytest.mark.hint(
     "Every system message goes into Anthropic's system parameter, their texts joined with a blank line "
     "('\\n\\n') in order; the user and assistant messages keep their order."
 )
-def test_chat_joins_several_system_messages(exercise, grading, anthropic_client, replay):
+def test_chat_joins_several_system_messages(exercise, sandbox, anthropic_client, replay):
     """chat('anthropic', ...) joins several system messages and keeps the other turns in order"""
     messages = [
         {"role": "system", "content": "You teach programming."},
@@ -42,10 +32,10 @@ def test_chat_joins_several_system_messages(exercise, grading, anthropic_client,
         {"role": "user", "content": "Which language should I learn first?"},
     ]
     reply = exercise.chat("anthropic", anthropic_client, messages, model="claude-sonnet-4-6", max_tokens=64)
-    recorded = anthropic.types.Message.model_validate(replay.response_json())
-    usage_of = submission.load_exercise("token_counter", grading.settings.submission).usage_of
-    text = "".join(b.text for b in recorded.content if b.type == "text")
-    assert same(_shown(reply), _shown(exercise.ChatReply("anthropic", recorded.model, text, usage_of(recorded))))
+    recorded = replay.response_json()
+    usage = sandbox.exercise("token_counter").usage_of(sandbox.sdk("anthropic.Message", recorded))
+    text = "".join(b["text"] for b in recorded["content"] if b["type"] == "text")
+    assert same(_shown(reply), _shown(ChatReply("anthropic", recorded["model"], text, usage)))
 
 
 @pytest.mark.points(1)
@@ -72,15 +62,15 @@ def test_unknown_providers_raise_before_sending(exercise, openai_client, anthrop
     "(ValueError, TypeError, KeyError...) is a bug and propagates at once, unchanged."
 )
 @pytest.mark.cassette(None)
-def test_fallback_other_errors_propagate(exercise, openai_client, anthropic_client, replay):
+def test_fallback_other_errors_propagate(exercise, sandbox, openai_client, anthropic_client, replay):
     """a non-API error propagates at once and no later route is tried"""
-    boom = ValueError("a bug in the client, not an API failure")
-    broken_openai = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=_raiser(boom))))
+    boom = sandbox.new(ValueError("a bug in the client, not an API failure"))
+    broken_openai = sandbox.raising_client("openai", boom)
     with pytest.raises(ValueError) as info:
         exercise.chat_with_fallback([("openai", broken_openai), ("anthropic", anthropic_client)], QUESTION)
     assert info.value is boom
-    oops = KeyError("content")
-    broken_anthropic = SimpleNamespace(messages=SimpleNamespace(create=_raiser(oops)))
+    oops = sandbox.new(KeyError("content"))
+    broken_anthropic = sandbox.raising_client("anthropic", oops)
     with pytest.raises(KeyError) as info_key:
         exercise.chat_with_fallback([("anthropic", broken_anthropic), ("openai", openai_client)], QUESTION)
     assert info_key.value is oops

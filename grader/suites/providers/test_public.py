@@ -4,12 +4,10 @@
 same reply, so a mistake in exercise 3 never costs points here.
 """
 
-import anthropic
-import openai
 import pytest
 
-from grader import submission
 from grader.expect import same
+from grader.judge.given import ChatReply
 
 SYSTEM = "You are a travel agent who answers in one sentence."
 CONVERSATION = [
@@ -27,21 +25,13 @@ def _shown(reply):
     return (*fields, (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)))
 
 
-def _own_usage_of(grading, reply):
-    """What the submission's token_counter.usage_of says about `reply` (an SDK object)."""
-    return submission.load_exercise("token_counter", grading.settings.submission).usage_of(reply)
+def _own_usage_of(sandbox, sdk_type, recorded):
+    """What the submission's token_counter.usage_of says about the SDK object of a recorded reply."""
+    return sandbox.exercise("token_counter").usage_of(sandbox.sdk(sdk_type, recorded))
 
 
-def _openai_reply(replay, index):
-    return openai.types.chat.ChatCompletion.model_validate(replay.response_json(index))
-
-
-def _anthropic_reply(replay, index):
-    return anthropic.types.Message.model_validate(replay.response_json(index))
-
-
-def _anthropic_text(message):
-    return "".join(block.text for block in message.content if block.type == "text")
+def _anthropic_text(recorded):
+    return "".join(block["text"] for block in recorded["content"] if block["type"] == "text")
 
 
 @pytest.mark.points(2)
@@ -49,16 +39,19 @@ def _anthropic_text(message):
     "For 'openai' send the messages as given with client.chat.completions.create(model=..., messages=..., "
     "max_tokens=...) and return ChatReply('openai', response.model, the first choice's text, usage_of(response))."
 )
-def test_chat_openai_reply(exercise, grading, openai_client, replay):
+def test_chat_openai_reply(exercise, sandbox, openai_client, replay):
     """chat('openai', ...) sends the messages as given and returns the reply's model, text and usage"""
     first = exercise.chat("openai", openai_client, CONVERSATION)
     second = exercise.chat("openai", openai_client, CONVERSATION[:2], model="gpt-4o", max_tokens=40)
     for index, reply in enumerate([first, second]):
-        recorded = _openai_reply(replay, index)
-        expected = exercise.ChatReply(
-            "openai", recorded.model, recorded.choices[0].message.content or "", _own_usage_of(grading, recorded)
+        recorded = replay.response_json(index)
+        expected = ChatReply(
+            "openai",
+            recorded["model"],
+            recorded["choices"][0]["message"]["content"] or "",
+            _own_usage_of(sandbox, "openai.ChatCompletion", recorded),
         )
-        assert isinstance(reply, exercise.ChatReply), f"chat must return a ChatReply, got {type(reply).__name__}"
+        assert type(reply) is ChatReply, f"chat must return a ChatReply, got {reply!r}"
         assert same(_shown(reply), _shown(expected)), (
             f"chat('openai', ...) returned {reply!r}; from the API's reply: {expected!r}"
         )
@@ -69,12 +62,12 @@ def test_chat_openai_reply(exercise, grading, openai_client, replay):
     "Anthropic takes no 'system' message: take the system messages out of `messages`, pass their text as "
     "system=..., keep the other messages in order, and return ChatReply('anthropic', response.model, ...)."
 )
-def test_chat_anthropic_moves_system_messages(exercise, grading, anthropic_client, replay):
+def test_chat_anthropic_moves_system_messages(exercise, sandbox, anthropic_client, replay):
     """chat('anthropic', ...) moves system messages into the system parameter and returns the reply's fields"""
     reply = exercise.chat("anthropic", anthropic_client, CONVERSATION, max_tokens=120)
-    recorded = _anthropic_reply(replay, 0)
-    expected = exercise.ChatReply(
-        "anthropic", recorded.model, _anthropic_text(recorded), _own_usage_of(grading, recorded)
+    recorded = replay.response_json(0)
+    expected = ChatReply(
+        "anthropic", recorded["model"], _anthropic_text(recorded), _own_usage_of(sandbox, "anthropic.Message", recorded)
     )
     assert same(_shown(reply), _shown(expected)), (
         f"chat('anthropic', ...) returned {reply!r}; from the API's reply: {expected!r}"
@@ -91,11 +84,11 @@ def test_fallback_tries_routes_in_order(exercise, openai_client, anthropic_clien
     question = CONVERSATION[1:2]
     reply = exercise.chat_with_fallback([("openai", openai_client), ("anthropic", anthropic_client)], question)
     assert replay.response_json(0)["error"], "cassette: the first reply must be an error"
-    assert same((reply.provider, reply.text), ("anthropic", _anthropic_text(_anthropic_reply(replay, 1)))), (
+    assert same((reply.provider, reply.text), ("anthropic", _anthropic_text(replay.response_json(1)))), (
         f"after OpenAI answered 500, chat_with_fallback returned {reply!r}; the Anthropic route's reply was expected"
     )
     again = exercise.chat_with_fallback([("anthropic", anthropic_client), ("openai", openai_client)], question)
-    assert same((again.provider, again.text), ("anthropic", _anthropic_text(_anthropic_reply(replay, 2)))), (
+    assert same((again.provider, again.text), ("anthropic", _anthropic_text(replay.response_json(2)))), (
         f"with Anthropic first and answering, chat_with_fallback returned {again!r}"
     )
     providers = ["openai" if r.path.endswith("/chat/completions") else "anthropic" for r in replay.sent]

@@ -57,7 +57,7 @@ def test_usage_of_anthropic_cache_tokens(exercise, anthropic_client, replay):
     "Raise ValueError when the object has no usage: no `usage` attribute, usage None (every stream chunk "
     "but the last), or neither provider's fields."
 )
-def test_usage_of_without_usage_raises(exercise, openai_client, replay):
+def test_usage_of_without_usage_raises(exercise, sandbox, openai_client, replay):
     """usage_of raises ValueError for objects that carry no usage"""
     stream = openai_client.chat.completions.create(
         model="gpt-4o-mini",
@@ -75,7 +75,7 @@ def test_usage_of_without_usage_raises(exercise, openai_client, replay):
         _fields(exercise.usage_of(chunks[-1])), (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens)
     )
     with pytest.raises(ValueError):
-        exercise.usage_of(object())
+        exercise.usage_of(sandbox.object())
     with pytest.raises(ValueError):
         exercise.usage_of(exercise.Usage(1, 2))
 
