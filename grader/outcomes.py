@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from grader.containment import SubmissionAbort
 from grader.errors import StaffError
 from grader.judge.link import SandboxFailure, SandboxStartError
 from grader.judge.remote import RemoteError
@@ -73,8 +72,6 @@ def _is_cassette_miss(exc: BaseException) -> bool:
 
 def _student_frame(exc: BaseException, submission: Path) -> str | None:
     """The innermost line of the submission in the traceback of `exc` (of its cause, for an abort)."""
-    if isinstance(exc, SubmissionAbort) and exc.__cause__ is not None:
-        exc = exc.__cause__
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         try:
             relative = Path(frame.filename).resolve().relative_to(submission)
@@ -95,7 +92,13 @@ def _student_error(when: str, exc: RemoteError) -> PhaseResult:
     if not any(issubclass(type(exc), base) for base in (Exception,)) or "builtins.Exception" not in names:
         return PhaseResult(when, "failed", f"Your code raised {exc.type_name}{place}, which would stop the whole program.")
     if "builtins.MemoryError" in names:
-        return PhaseResult(when, "failed", f"Your code ran out of memory ({exc.student_line or 'in your code'}).")
+        return PhaseResult(
+            when, "failed", f"Your code ran out of memory ({exc.student_line or 'in your code'}): the grader allows 1 GB."
+        )
+    if "builtins.OSError" in names and exc.text.startswith(f"[Errno {errno.EFBIG}]"):
+        return PhaseResult(
+            when, "failed", f"Your code wrote too much ({exc.student_line or 'in your code'}): the grader caps a file at 64 MB."
+        )
     return PhaseResult(when, "failed", f"Your code raised {exc.type_name}{place}: {exc.text}")
 
 
@@ -148,16 +151,6 @@ def phase_result(
             f"Grader problem, not your fault: the check's {when} raised {type(exc).__name__}: {exc}",
             staff_error=True,
         )
-    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return PhaseResult(
-            when, "failed", f"Your code wrote too much output ({where or 'in your code'}): the grader caps it at 64 MB."
-        )
-    if isinstance(exc, MemoryError):
-        return PhaseResult(
-            when, "failed", f"Your code ran out of memory ({where or 'in your code'}): the grader allows 1 GB."
-        )
-    if isinstance(exc, SubmissionAbort):
-        return PhaseResult(when, "failed", f"{str(exc)[0].upper()}{str(exc)[1:]} ({where or 'in your code'}).")
     if _is_cassette_miss(exc):
         return PhaseResult(when, "failed", "")
     place = f" at {where}" if where else ""

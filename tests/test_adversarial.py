@@ -47,7 +47,6 @@ CASES = [
         STUBS,
         "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None\n",
         0,
-        "changed the grader or pytest itself",
     ),
     Case(
         "monkeypatch_grader_outcome_at_import",
@@ -55,7 +54,6 @@ CASES = [
         "import grader.outcomes, grader.scoring\n"
         "grader.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, 'passed')\n",
         0,
-        "changed the grader or pytest itself",
     ),
     Case(
         "fake_result_files_and_score_lines",
@@ -131,7 +129,7 @@ CASES = [
         _wrap(
             "ask_openai",
             "import os, subprocess, threading, time\n"
-            "marker = os.environ['ADVERSARY_MARKER']\n"
+            "marker = '@MARKER@'\n"
             "def scribble():\n"
             "    while True:\n"
             "        open(marker + '.thread', 'a').write('.')\n"
@@ -147,8 +145,8 @@ CASES = [
         REFERENCE,
         _wrap(
             "ask_openai",
-            "import pathlib, sys\n"
-            "where = pathlib.Path(sys.argv[sys.argv.index('--grader-cassettes') + 1])\n"
+            "import pathlib\n"
+            "where = pathlib.Path('@CASSETTES@')\n"
             "for p in where.rglob('*.yaml'):\n"
             "    p.unlink()",
         ),
@@ -157,9 +155,9 @@ CASES = [
     Case(
         "output_flood_100_mb",
         REFERENCE,
+        # Printed output stays in the sandbox (capped there); printing is not wrong, so nothing is lost.
         _wrap("ask_anthropic", "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)"),
-        6,
-        "too much output",
+        10,
     ),
 ]
 
@@ -171,10 +169,11 @@ def test_hostile_submission_scores_no_more_than_its_honest_score(
     submission = tmp_path / "submission"
     shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
     basic_call = submission / "basic_call.py"
-    basic_call.write_text((case.base / "basic_call.py").read_text() + "\n" + case.code)
     cassettes = tmp_path / "cassettes"
     shutil.copytree(course.CASSETTES_DIR, cassettes)
     marker = tmp_path / "marker"
+    code = case.code.replace("@MARKER@", str(marker)).replace("@CASSETTES@", str(cassettes))
+    basic_call.write_text((case.base / "basic_call.py").read_text() + "\n" + code)
     for name, value in {**PARENT_SECRETS, "ADVERSARY_MARKER": str(marker)}.items():
         monkeypatch.setenv(name, value)
 

@@ -56,7 +56,24 @@ class CheckEvents:
     clock_now: float | None = None  # the sandbox's clock at its latest request
 
 
+MEMORY_BYTES = 1024**3  # address space: the sandbox needs about 200 MiB; a runaway allocation stops here
+FILE_BYTES = 64 * 1024**2  # any one file it writes
+
+
+def _limit_resources() -> None:
+    """In the sandbox's process before it runs Python: a memory, file size and core-dump cap."""
+    import resource
+
+    for which, value in (
+        (resource.RLIMIT_AS, MEMORY_BYTES),
+        (resource.RLIMIT_FSIZE, FILE_BYTES),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(which, (value, value))
+
+
 def default_launcher(command: list[str], sock: socket.socket, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    has_rlimits = hasattr(os, "fork") and sys.platform != "win32"
     return subprocess.Popen(
         command,
         pass_fds=(sock.fileno(),),
@@ -66,6 +83,7 @@ def default_launcher(command: list[str], sock: socket.socket, cwd: Path, env: di
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_limit_resources if has_rlimits else None,  # noqa: PLW1509 - nothing else runs threads yet
     )
 
 
@@ -203,8 +221,8 @@ class SandboxLink:
         except (wire.WireClosed, OSError):
             code = self.stop()
             raise SandboxCrashed(
-                f"The process running your code ended during this check (exit code {code}): your code ended or "
-                "crashed it (os._exit, a fatal signal, running out of memory). The other checks run in a fresh one."
+                f"Your code's process ended during this check (exit code {code}): your code ended or crashed it "
+                "(os._exit, a fatal signal, running out of memory). The other checks run in a fresh one."
             ) from None
         except wire.WireViolation as exc:
             self.stop()

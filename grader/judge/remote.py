@@ -46,7 +46,9 @@ class RemoteError(Exception):
     def type_name(self) -> str:
         """`anthropic.InternalServerError`, `ValueError`: how the student would write the class."""
         first = self.names[0] if self.names else "Exception"
-        return first.removeprefix("builtins.")
+        if first.startswith(("builtins.", "exercises.")):
+            return first.rpartition(".")[2]  # the student's own classes and the built-ins by their plain names
+        return first
 
     @property
     def student_line(self) -> str | None:

@@ -416,6 +416,10 @@ def main() -> None:
     import anthropic  # noqa: F401 - paid once here, while the judge collects its suites
     import openai  # noqa: F401
 
+    from grader import clock
+
+    clock.warm()  # freezegun's one-time scan of the loaded modules, never inside a check's time
+
     submission.install_package(directory)
     try:
         runtime.serve()
