@@ -114,7 +114,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
-        ended = grading.link.end()
+        ended = grading.sandbox.end()
         if ended is not None:
             watch.inspect_sandbox(ended, grading.link.events.logs)
             record.notes.extend(
@@ -240,13 +240,18 @@ def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | Non
 
 
 @pytest.fixture(autouse=True)
-def clock(request: pytest.FixtureRequest) -> RemoteClock | None:
+def clock(request: pytest.FixtureRequest) -> Iterator[RemoteClock | None]:
     """The sandbox's frozen clock in this check (markers `clock`, `faults`): its sleeps, as the judge saw them."""
     grading = request.config.stash.get(SESSION, None)
     start = _clock_start(request.node)
     if grading is None or start is None:
-        return None
-    return RemoteClock.attach(grading.link, start)
+        yield None
+        return
+    frozen = RemoteClock.attach(grading.link, start)
+    yield frozen
+    clock_layer.TOTALS.clocks += 1
+    clock_layer.TOTALS.sleeps += len(frozen.sleeps)
+    clock_layer.TOTALS.seconds += frozen.total
 
 
 @pytest.fixture(autouse=True)

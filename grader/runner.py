@@ -125,7 +125,7 @@ def _run_once(
                 output=log,
                 pass_fds=(parent_channel.fd,),
                 limits=processes.Limits(time_limit=time_limit),
-                watchdog=_Watchdog(parent_channel, check_timeout * 2 + 30),
+                watchdog=_Watchdog(parent_channel, check_timeout * 2 + 40),
             )
         finally:
             os.close(parent_channel.fd)

@@ -4,7 +4,10 @@
 - the import floor: `python -c "import pytest, openai, anthropic, vcr, freezegun"`, which every
   grading child pays before its first check;
 - error_handler alone: the backoff its suite simulates on the frozen clock next to the real wall
-  time of grading it.
+  time of grading it;
+- the figure of the trust boundary's goal: a full grade divided by the time a fresh interpreter takes
+  to import openai and anthropic (median of each, measured in this run; goal at most 1.5). The judge
+  imports no SDK and starts the sandbox at once, so the two processes' start-up overlaps.
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ def import_floor() -> None:
     subprocess.run([sys.executable, "-c", "import pytest, openai, anthropic, vcr, freezegun"], check=True)
 
 
+def sdk_import() -> None:
+    subprocess.run([sys.executable, "-c", "import openai, anthropic"], check=True)
+
+
 def error_handler_alone() -> tuple[float, float, int]:
     """(wall seconds, simulated seconds, sleeps) of grading error_handler with the reference."""
     loaded = rubric.load(course.exercise("error_handler"))
@@ -65,13 +72,17 @@ def describe(label: str, samples: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (default 5)")
     args = parser.parse_args()
     floor = [timed(import_floor) for _ in range(args.repeat)]
+    sdk = [timed(sdk_import) for _ in range(args.repeat)]
     full = [timed(full_grade) for _ in range(args.repeat)]
     alone = [error_handler_alone() for _ in range(args.repeat)]
     print(describe("import floor (pytest, openai, anthropic, vcr, freezegun)", floor))
+    print(describe("SDK import (openai, anthropic) in a fresh interpreter", sdk))
     print(describe("full grade of tests/reference (all exercises)", full))
+    ratio = statistics.median(full) / statistics.median(sdk)
+    print(f"{'full grade / SDK import (goal <= 1.5)':<52} {ratio:13.2f}x")
     print(describe("error_handler alone: real wall time", [a[0] for a in alone]))
     simulated, sleeps = alone[0][1], alone[0][2]
     print(f"{'error_handler alone: simulated backoff':<52} {simulated:13.2f} s   in {sleeps} sleeps, none real")

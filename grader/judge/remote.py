@@ -214,6 +214,17 @@ class Session:
     def reset(self) -> None:
         self._objects.clear()
 
+    def end(self) -> dict[str, Any] | None:
+        """End the check in the sandbox: what it printed (stdout, stderr) and its blocked network attempts."""
+        reply = self.link.end()
+        if reply is None or "value" not in reply:
+            return None
+        try:
+            ended = self.decode(reply["value"])
+        except SandboxFailure:
+            return None
+        return ended if isinstance(ended, dict) else None
+
     def client(self, provider: str, *, asynchronous: bool = False) -> Remote:
         found = self.ask({"op": "client", "provider": provider, "async": asynchronous})
         assert isinstance(found, Remote)

@@ -182,13 +182,7 @@ class Runtime:
         self.saved_env.clear()
         os.chdir(self.home)
         self.handles.clear()
-        return {
-            "dict": [
-                ["stdout", self.stdout.take()],
-                ["stderr", self.stderr.take()],
-                ["network", {"list": list(network.drain())}],
-            ]
-        }
+        return {"stdout": self.stdout.take(), "stderr": self.stderr.take(), "network": network.drain()}
 
     def op_get(self, message: dict[str, Any]) -> Any:
         return getattr(self._ref(message["ref"]), str(message["name"]))

@@ -1,0 +1,145 @@
+"""The trust boundary: student code runs in the sandbox process, the checks in the judge.
+
+Attack classes 1-3 of the threat model: forging verdicts in-process, reading the checks or their
+expected values, and pointing `exercises` at other code on disk. Each attack is planted in the
+package's `__init__.py` (so it runs before any exercise module) of a stub copy, whose honest score
+is 0, and of a reference copy, whose honest score is the maximum.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader import course
+from tests.conftest import REFERENCE, ROOT, STUBS
+
+HIDDEN_SUITE = ROOT / "grader" / "suites" / "basic_call" / "test_hidden.py"
+
+FORGE_IN_PROCESS = '''
+import gc, sys
+try:
+    import grader.outcomes, grader.scoring
+    grader.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, "passed")
+except Exception:
+    pass
+try:
+    import _pytest.runner, _pytest.python
+    _pytest.python.Function.runtest = lambda self: None
+    _pytest.runner.call_and_report.__code__ = (lambda *a, **k: None).__code__
+except Exception:
+    pass
+for obj in gc.get_objects():
+    try:
+        if hasattr(obj, "status") and not isinstance(obj, type):
+            obj.status = "passed"
+        if isinstance(obj, dict) and "status" in obj:
+            obj["status"] = "passed"
+    except Exception:
+        pass
+'''
+
+STEAL_FROM_FRAMES = '''
+import gc, sys
+
+def _expected_somewhere():
+    frame = sys._getframe(1)
+    while frame is not None:
+        for name, value in list(frame.f_locals.items()):
+            if name in ("expected", "recorded", "replay") and isinstance(value, str):
+                return value
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        if isinstance(obj, dict) and "choices" in obj and isinstance(obj["choices"], list):
+            return obj["choices"][0]["message"]["content"]
+    return "nothing found"
+
+def ask_openai(client, prompt, **kwargs):
+    return _expected_somewhere()
+
+def ask_anthropic(client, prompt, **kwargs):
+    return _expected_somewhere()
+'''
+
+READ_SUITES_AND_CASSETTES = '''
+import pathlib, grader
+_root = pathlib.Path(grader.__file__).resolve().parent
+_texts = []
+for _p in [_root / "suites" / "basic_call" / "test_hidden.py", *sorted((_root.parent / "cassettes").rglob("*.yaml"))[:3]]:
+    try:
+        _texts.append(_p.read_text()[:400])
+    except OSError as _error:
+        _texts.append(type(_error).__name__)
+
+def ask_openai(client, prompt, **kwargs):
+    raise ValueError(" | ".join(_texts))
+'''
+
+POINT_AT_REFERENCE = '''
+import importlib.util, pathlib, sys, grader
+_reference = pathlib.Path(grader.__file__).resolve().parent.parent / "tests" / "reference"
+for _name in ("basic_call", "temperature"):
+    try:
+        _spec = importlib.util.spec_from_file_location(f"exercises.{_name}", _reference / f"{_name}.py")
+        _module = importlib.util.module_from_spec(_spec)
+        _spec.loader.exec_module(_module)
+        sys.modules[f"exercises.{_name}"] = _module
+    except Exception:
+        pass
+sys.path.insert(0, str(_reference))
+'''
+
+
+def _submission(tmp_path: Path, base: Path, init: str) -> Path:
+    target = tmp_path / "submission"
+    shutil.copytree(base, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "__init__.py").write_text(init)
+    return target
+
+
+def _basic_and_temperature(run) -> tuple[float, float]:
+    return run.exercise("basic_call")["score"], run.exercise("temperature")["score"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("init", [FORGE_IN_PROCESS, POINT_AT_REFERENCE], ids=["forge_in_process", "point_at_reference"])
+def test_stub_copy_carrying_the_attack_scores_zero(grade, tmp_path: Path, init: str) -> None:
+    submission = _submission(tmp_path, STUBS, init)
+    run = grade(submission, "basic_call", "temperature")
+    assert run.returncode == 0, run.output
+    assert _basic_and_temperature(run) == (0, 0), run.output
+    assert run.report is not None and run.report["score"] == 0
+
+
+@pytest.mark.slow
+def test_reference_copy_carrying_the_forgery_keeps_its_honest_score(grade, tmp_path: Path) -> None:
+    run = grade(_submission(tmp_path, REFERENCE, FORGE_IN_PROCESS), "basic_call", "temperature")
+    assert _basic_and_temperature(run) == (10, 10), run.output
+
+
+@pytest.mark.slow
+def test_expected_values_cannot_be_read_from_the_checks(grade, tmp_path: Path) -> None:
+    submission = _submission(tmp_path, REFERENCE, "")
+    (submission / "basic_call.py").write_text((STUBS / "basic_call.py").read_text() + STEAL_FROM_FRAMES)
+    run = grade(submission, "basic_call")
+    assert run.exercise("basic_call")["score"] == 0, run.output
+
+
+@pytest.mark.slow
+def test_suites_and_cassettes_on_disk_are_out_of_reach(grade, tmp_path: Path) -> None:
+    submission = _submission(tmp_path, REFERENCE, "")
+    (submission / "basic_call.py").write_text((REFERENCE / "basic_call.py").read_text() + READ_SUITES_AND_CASSETTES)
+    run = grade(submission, "basic_call")
+    hidden_lines = [line.strip() for line in HIDDEN_SUITE.read_text().splitlines() if len(line.strip()) > 30]
+    cassette_lines = [
+        line.strip()
+        for path in sorted(course.CASSETTES_DIR.rglob("*.yaml"))[:3]
+        for line in path.read_text().splitlines()[:10]
+        if len(line.strip()) > 30
+    ]
+    everything = run.output + str(run.report)
+    leaked = [line for line in hidden_lines + cassette_lines if line in everything]
+    assert not leaked, leaked[:3]
+    assert "PermissionError" in everything or "FileNotFoundError" in everything, run.output
