@@ -83,23 +83,22 @@ def _student_frame(exc: BaseException, submission: Path) -> str | None:
 
 def _student_error(when: str, exc: RemoteError) -> PhaseResult:
     """An exception the submission raised (in the sandbox), in the student's terms."""
-    place = f" at {exc.student_line}" if exc.student_line else ""
+    line = exc.student_line
+    place = f" at {line}" if line else ""
     names = set(exc.names)
-    if "builtins.NotImplementedError" in names and exc.student_line:
-        return PhaseResult(when, "failed", f"Not implemented yet: {exc.text or 'NotImplementedError'} ({exc.student_line}).")
-    if "builtins.SystemExit" in names:
-        return PhaseResult(when, "failed", f"Your code called sys.exit({exc.text}){place}; a library function must return or raise.")
-    if not any(issubclass(type(exc), base) for base in (Exception,)) or "builtins.Exception" not in names:
-        return PhaseResult(when, "failed", f"Your code raised {exc.type_name}{place}, which would stop the whole program.")
-    if "builtins.MemoryError" in names:
-        return PhaseResult(
-            when, "failed", f"Your code ran out of memory ({exc.student_line or 'in your code'}): the grader allows 1 GB."
-        )
-    if "builtins.OSError" in names and exc.text.startswith(f"[Errno {errno.EFBIG}]"):
-        return PhaseResult(
-            when, "failed", f"Your code wrote too much ({exc.student_line or 'in your code'}): the grader caps a file at 64 MB."
-        )
-    return PhaseResult(when, "failed", f"Your code raised {exc.type_name}{place}: {exc.text}")
+    if "builtins.NotImplementedError" in names and line:
+        message = f"Not implemented yet: {exc.text or 'NotImplementedError'} ({line})."
+    elif "builtins.SystemExit" in names:
+        message = f"Your code called sys.exit({exc.text}){place}; a library function must return or raise."
+    elif "builtins.Exception" not in names:
+        message = f"Your code raised {exc.type_name}{place}, which would stop the whole program."
+    elif "builtins.MemoryError" in names:
+        message = f"Your code ran out of memory ({line or 'in your code'}): the grader allows 1 GB."
+    elif "builtins.OSError" in names and exc.text.startswith(f"[Errno {errno.EFBIG}]"):
+        message = f"Your code wrote too much ({line or 'in your code'}): the grader caps a file at 64 MB."
+    else:
+        message = f"Your code raised {exc.type_name}{place}: {exc.text}"
+    return PhaseResult(when, "failed", message)
 
 
 def phase_result(

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from grader import leaks, session, settings, timeline
 from grader import clock as clock_layer
 from grader import faults as faults_layer
+from grader import leaks, session, settings, timeline
 from grader import replay as replay_layer
 from grader import streams as streams_layer
 from grader.errors import StaffError

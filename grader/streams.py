@@ -488,7 +488,7 @@ def drive(
         iterator = iter(produced)  # type: ignore[call-overload]
     except TypeError:
         raise AssertionError(
-            f"{what} returned {getattr(produced, '_type', type(produced).__name__)}, which cannot be iterated: write it as a generator "
+            f"{what} returned {produced!r}, which cannot be iterated: write it as a generator "
             "that yields each text delta"
         ) from None
     values: list[Any] = []

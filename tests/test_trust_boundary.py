@@ -18,7 +18,7 @@ from tests.conftest import REFERENCE, ROOT, STUBS
 
 HIDDEN_SUITE = ROOT / "grader" / "suites" / "basic_call" / "test_hidden.py"
 
-FORGE_IN_PROCESS = '''
+FORGE_IN_PROCESS = """
 import gc, sys
 try:
     import grader.outcomes, grader.scoring
@@ -39,9 +39,9 @@ for obj in gc.get_objects():
             obj["status"] = "passed"
     except Exception:
         pass
-'''
+"""
 
-STEAL_FROM_FRAMES = '''
+STEAL_FROM_FRAMES = """
 import gc, sys
 
 def _expected_somewhere():
@@ -61,13 +61,14 @@ def ask_openai(client, prompt, **kwargs):
 
 def ask_anthropic(client, prompt, **kwargs):
     return _expected_somewhere()
-'''
+"""
 
-READ_SUITES_AND_CASSETTES = '''
+READ_SUITES_AND_CASSETTES = """
 import pathlib, grader
 _root = pathlib.Path(grader.__file__).resolve().parent
 _texts = []
-for _p in [_root / "suites" / "basic_call" / "test_hidden.py", *sorted((_root.parent / "cassettes").rglob("*.yaml"))[:3]]:
+_cassettes = sorted((_root.parent / "cassettes").rglob("*.yaml"))[:3]
+for _p in [_root / "suites" / "basic_call" / "test_hidden.py", *_cassettes]:
     try:
         _texts.append(_p.read_text()[:400])
     except OSError as _error:
@@ -75,9 +76,9 @@ for _p in [_root / "suites" / "basic_call" / "test_hidden.py", *sorted((_root.pa
 
 def ask_openai(client, prompt, **kwargs):
     raise ValueError(" | ".join(_texts))
-'''
+"""
 
-POINT_AT_REFERENCE = '''
+POINT_AT_REFERENCE = """
 import importlib.util, pathlib, sys, grader
 _reference = pathlib.Path(grader.__file__).resolve().parent.parent / "tests" / "reference"
 for _name in ("basic_call", "temperature"):
@@ -89,7 +90,7 @@ for _name in ("basic_call", "temperature"):
     except Exception:
         pass
 sys.path.insert(0, str(_reference))
-'''
+"""
 
 
 def _submission(tmp_path: Path, base: Path, init: str) -> Path:

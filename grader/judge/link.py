@@ -72,7 +72,9 @@ def _limit_resources() -> None:
         resource.setrlimit(which, (value, value))
 
 
-def default_launcher(command: list[str], sock: socket.socket, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def default_launcher(
+    command: list[str], sock: socket.socket, cwd: Path, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
     has_rlimits = hasattr(os, "fork") and sys.platform != "win32"
     return subprocess.Popen(
         command,
@@ -83,7 +85,7 @@ def default_launcher(command: list[str], sock: socket.socket, cwd: Path, env: di
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_limit_resources if has_rlimits else None,  # noqa: PLW1509 - nothing else runs threads yet
+        preexec_fn=_limit_resources if has_rlimits else None,
     )
 
 
@@ -239,9 +241,8 @@ class SandboxLink:
     def _event(self, message: dict[str, Any]) -> None:
         kind = message.get("ev")
         if kind == "log":
-            self.events.logs.append(
-                {"name": str(message.get("name")), "levelno": message.get("levelno"), "message": str(message.get("message"))}
-            )
+            name, level, text = message.get("name"), message.get("levelno"), message.get("message")
+            self.events.logs.append({"name": str(name), "levelno": level, "message": str(text)})
             return
         if kind == "sleep":
             self.events.sleeps.append(message)

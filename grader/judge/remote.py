@@ -234,7 +234,7 @@ class Session:
         """An SDK reply built in the sandbox from JSON (`openai.ChatCompletion`, `anthropic.Message`, ...)."""
         return self._made({"what": "sdk", "type": type_name, "data": data})
 
-    def object(self) -> Remote:
+    def plain_object(self) -> Remote:
         """A plain `object()` in the sandbox."""
         return self._made({"what": "object"})
 

@@ -17,9 +17,7 @@ import httpx2
 
 Call = Callable[[dict[str, Any]], dict[str, Any]]
 _ERRORS: dict[str, type[httpx2.TransportError]] = {
-    name: cls
-    for name, cls in vars(httpx2).items()
-    if isinstance(cls, type) and issubclass(cls, httpx2.TransportError)
+    name: cls for name, cls in vars(httpx2).items() if isinstance(cls, type) and issubclass(cls, httpx2.TransportError)
 }
 
 

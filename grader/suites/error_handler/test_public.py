@@ -78,7 +78,9 @@ def test_permanent_error_raised_at_once(exercise, anthropic_client, retries):
     call = anthropic_call(anthropic_client)
     with pytest.raises(anthropic.AuthenticationError) as caught:
         exercise.call_with_retry(call)
-    assert call.raised and caught.value is call.raised[0], "call_with_retry must re-raise the AuthenticationError itself"
+    assert call.raised and caught.value is call.raised[0], (
+        "call_with_retry must re-raise the AuthenticationError itself"
+    )
     assert retries.requests == 1, f"a 401 must not be retried; your code made {retries.requests} requests"
     assert retries.delays == [], f"no sleep before a permanent error; your code slept {retries.delays}"
 

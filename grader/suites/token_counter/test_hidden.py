@@ -75,7 +75,7 @@ def test_usage_of_without_usage_raises(exercise, sandbox, openai_client, replay)
         _fields(exercise.usage_of(chunks[-1])), (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens)
     )
     with pytest.raises(ValueError):
-        exercise.usage_of(sandbox.object())
+        exercise.usage_of(sandbox.plain_object())
     with pytest.raises(ValueError):
         exercise.usage_of(exercise.Usage(1, 2))
 
