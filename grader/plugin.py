@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Generator, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pytest
@@ -171,9 +171,9 @@ def sandbox(grading: session.GradingSession) -> Session:
 
 
 @pytest.fixture
-def scratch(grading: session.GradingSession, request: pytest.FixtureRequest) -> Path:
-    """A fresh directory the sandbox can read and write (for files a check hands to the student's code)."""
-    return Path(tempfile.mkdtemp(prefix=f"{request.node.name[:40]}-", dir=grading.scratch))
+def scratch(grading: session.GradingSession, request: pytest.FixtureRequest) -> PurePath:
+    """A fresh folder in the sandbox's space; write files there with `sandbox.write(scratch / name, text)`."""
+    return grading.sandbox.mkdtemp(prefix=f"{request.node.name[:30]}-")
 
 
 @pytest.fixture

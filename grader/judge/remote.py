@@ -266,6 +266,17 @@ class Session:
             return False
         return self.ask({"op": "isinstance", "value": self.encode(value), "cls": class_name}) is True
 
+    def mkdtemp(self, prefix: str = "check-") -> PurePath:
+        """A fresh folder in the sandbox's own space (the judge may not see it: the sandbox's box is private)."""
+        found = self.ask({"op": "mkdtemp", "prefix": prefix})
+        if type(found) is not str:
+            raise SandboxFailure("The process running your code did not make a folder when asked.")
+        return PurePath(found)
+
+    def write(self, path: PurePath | str, text: str) -> None:
+        """Write a text file in the sandbox (inside a folder from `mkdtemp`)."""
+        self.ask({"op": "write", "path": str(path), "text": text})
+
     def chdir(self, path: PurePath | str) -> None:
         """The sandbox's working directory for the rest of the check (put back when it ends)."""
         self.ask({"op": "chdir", "path": str(path)})

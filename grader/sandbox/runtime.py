@@ -279,6 +279,17 @@ class Runtime:
         """The judge's value rebuilt here (an exception, say), so that it gets a handle."""
         return self.decoder.value(message["value"])
 
+    def op_mkdtemp(self, message: dict[str, Any]) -> Any:
+        """A fresh folder in the sandbox's own space (its home), for files a check hands to the student."""
+        import tempfile
+
+        return tempfile.mkdtemp(prefix=str(message.get("prefix", "check-"))[:40], dir=Path.home())
+
+    def op_write(self, message: dict[str, Any]) -> Any:
+        """Write a text file for the check (a .env, say), where the sandbox can read it."""
+        Path(str(message["path"])).write_text(str(message["text"]), encoding="utf-8")
+        return None
+
     def op_chdir(self, message: dict[str, Any]) -> Any:
         os.chdir(str(message["path"]))
         return None

@@ -16,9 +16,9 @@ def _make_key(leak_watch, provider, label):
     return key
 
 
-def _dotenv(scratch, name, text):
+def _dotenv(sandbox, scratch, name, text):
     path = scratch / name
-    path.write_text(text, encoding="utf-8")
+    sandbox.write(path, text)
     return path
 
 
@@ -29,7 +29,7 @@ def _dotenv(scratch, name, text):
     "inside them as written; the last assignment of a name wins."
 )
 @pytest.mark.cassette(None)
-def test_dotenv_grammar(exercise, scratch, leak_watch):
+def test_dotenv_grammar(exercise, sandbox, scratch, leak_watch):
     """load_api_key reads .env with export prefixes, quotes, comments, blank lines and repeated names"""
     keys = [_make_key(leak_watch, "openai", f"k{i}") for i in range(6)]
     ant = _make_key(leak_watch, "anthropic", "a")
@@ -43,9 +43,9 @@ def test_dotenv_grammar(exercise, scratch, leak_watch):
         (f"OTHER_OPENAI_API_KEY={keys[1]}\nOPENAI_API_KEY={keys[0]}\n", keys[0]),
     ]
     for index, (text, expected) in enumerate(cases):
-        dotenv = _dotenv(scratch, f"case{index}.env", text)
+        dotenv = _dotenv(sandbox, scratch, f"case{index}.env", text)
         assert same(exercise.load_api_key("openai", env={}, dotenv=dotenv), expected.strip())
-    dotenv = _dotenv(scratch, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
+    dotenv = _dotenv(sandbox, scratch, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
     assert same(exercise.load_api_key("anthropic", env={}, dotenv=dotenv), ant)
 
 
@@ -55,10 +55,10 @@ def test_dotenv_grammar(exercise, scratch, leak_watch):
     "MissingAPIKeyError with a message naming the variable, e.g. OPENAI_API_KEY."
 )
 @pytest.mark.cassette(None)
-def test_missing_key_raises_naming_the_variable(exercise, scratch, leak_watch):
+def test_missing_key_raises_naming_the_variable(exercise, sandbox, scratch, leak_watch):
     """a missing or empty key raises MissingAPIKeyError naming the variable"""
     other = _make_key(leak_watch, "openai", "other")
-    empty = _dotenv(scratch, "empty.env", f'OPENAI_API_KEY=""\nANTHROPIC_API_KEY=\nOTHER={other}\n')
+    empty = _dotenv(sandbox, scratch, "empty.env", f'OPENAI_API_KEY=""\nANTHROPIC_API_KEY=\nOTHER={other}\n')
     for provider, variable in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]:
         for env, dotenv in [
             ({}, scratch / "no-such.env"),
@@ -78,7 +78,7 @@ def test_missing_key_raises_naming_the_variable(exercise, scratch, leak_watch):
     "Anthropic) raises ValueError whose message shows mask_key(key), never the key itself."
 )
 @pytest.mark.cassette(None)
-def test_bad_provider_and_bad_prefix(exercise, scratch, leak_watch):
+def test_bad_provider_and_bad_prefix(exercise, sandbox, scratch, leak_watch):
     """unknown providers and keys with the wrong prefix raise ValueError, showing only the masked key"""
     for provider in ["gemini", "OpenAI", ""]:
         with pytest.raises(ValueError):
@@ -92,7 +92,7 @@ def test_bad_provider_and_bad_prefix(exercise, scratch, leak_watch):
     ]:
         for env, dotenv in [
             ({variable: key}, None),
-            ({}, _dotenv(scratch, f"{provider}.env", f"{variable}={key}\n")),
+            ({}, _dotenv(sandbox, scratch, f"{provider}.env", f"{variable}={key}\n")),
         ]:
             with pytest.raises(ValueError) as info:
                 exercise.load_api_key(provider, env=env, dotenv=dotenv)
@@ -113,7 +113,7 @@ def test_default_dotenv_path_and_stripping(exercise, sandbox, scratch, leak_watc
     key = _make_key(leak_watch, "anthropic", "cwd")
     padded = _make_key(leak_watch, "anthropic", "padded")
     sandbox.chdir(scratch)
-    _dotenv(scratch, ".env", f"ANTHROPIC_API_KEY={key}\n")
+    _dotenv(sandbox, scratch, ".env", f"ANTHROPIC_API_KEY={key}\n")
     assert same(exercise.load_api_key("anthropic", env={}), key)
     with pytest.raises(exercise.MissingAPIKeyError):
         exercise.load_api_key("anthropic", env={}, dotenv=None)

@@ -21,9 +21,9 @@ def _make_key(leak_watch, provider, label):
     return key
 
 
-def _dotenv(scratch, text):
+def _dotenv(sandbox, scratch, text):
     path = scratch / ".env"
-    path.write_text(text, encoding="utf-8")
+    sandbox.write(path, text)
     return path
 
 
@@ -33,12 +33,12 @@ def _dotenv(scratch, text):
     "blank read the .env file. The environment wins over .env."
 )
 @pytest.mark.cassette(None)
-def test_environment_wins_over_dotenv(exercise, scratch, leak_watch):
+def test_environment_wins_over_dotenv(exercise, sandbox, scratch, leak_watch):
     """a key in the environment wins over the one in .env"""
     for provider, variable in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]:
         from_env = _make_key(leak_watch, provider, "env")
         from_file = _make_key(leak_watch, provider, "file")
-        dotenv = _dotenv(scratch, f"{variable}={from_file}\n")
+        dotenv = _dotenv(sandbox, scratch, f"{variable}={from_file}\n")
         found = exercise.load_api_key(provider, env={variable: from_env}, dotenv=dotenv)
         # The feedback shows which key came back: the grader replaces each key by its label.
         assert same(found, from_env), f"load_api_key({provider!r}) returned {found!r}; the environment's key must win"
@@ -50,10 +50,10 @@ def test_environment_wins_over_dotenv(exercise, scratch, leak_watch):
     "file at the `dotenv` path, and strip surrounding whitespace from the key."
 )
 @pytest.mark.cassette(None)
-def test_dotenv_used_when_environment_lacks_the_key(exercise, scratch, leak_watch):
+def test_dotenv_used_when_environment_lacks_the_key(exercise, sandbox, scratch, leak_watch):
     """the .env file supplies the key when the environment has none, an empty or a blank one"""
     key = _make_key(leak_watch, "openai", "file")
-    dotenv = _dotenv(scratch, f"OPENAI_API_KEY={key}\n")
+    dotenv = _dotenv(sandbox, scratch, f"OPENAI_API_KEY={key}\n")
     for env in [{}, {"OPENAI_API_KEY": ""}, {"OPENAI_API_KEY": "   "}, {"ANTHROPIC_API_KEY": "sk-ant-other"}]:
         found = exercise.load_api_key("openai", env=env, dotenv=str(dotenv))
         assert same(found, key), f"with env={env!r} load_api_key returned {found!r}; expected the key in .env, {key!r}"
