@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ def as_json(grade: Grade) -> dict[str, Any]:
             for e in grade.exercises
         ],
         "notes": list(grade.notes),
+        "sandbox": dict(grade.sandbox),
     }
 
 
@@ -60,7 +62,20 @@ def write_json(grade: Grade, path: Path) -> None:
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
 
 
+def sandbox_line(sandbox: Mapping[str, Any]) -> Text:
+    """The header line naming the confinement the submission ran under."""
+    if not sandbox:
+        return Text("Sandbox: not used", style="dim")
+    level = str(sandbox.get("level", "none"))
+    line = Text(f"Sandbox: {level}", style={"full": "green", "partial": "yellow"}.get(level, "red"))
+    line.append(f" ({', '.join(sandbox.get('layers', [])) or 'no layer'})", style="dim")
+    if missing := sandbox.get("missing"):
+        line.append(f"; missing: {', '.join(missing)}", style="dim")
+    return line
+
+
 def print_table(grade: Grade, console: Console) -> None:
+    console.print(sandbox_line(grade.sandbox))
     table = Table(title="Grade", show_lines=False)
     table.add_column("Exercise")
     table.add_column("Score", justify="right")

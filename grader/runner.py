@@ -16,6 +16,7 @@ from grader import channel, processes
 from grader.course import SUITES_DIR
 from grader.errors import StaffError
 from grader.rubric import ExerciseRubric, suite_files
+from grader.sandbox import confinement, users
 from grader.scoring import Outcome
 
 # Variables that must never reach student code: real credentials and endpoints.
@@ -33,9 +34,11 @@ class ChildRun:
     output: str  # the child's stdout and stderr, truncated; for staff
     rejected_records: int
     hit_time_limit: bool
+    sandbox: dict[str, Any]  # confinement.status() of the layers the child ran under
 
 
 def child_environment(*, record: bool) -> dict[str, str]:
+    """The environment of a recording child (trusted reference code that needs the real keys)."""
     env = {k: v for k, v in os.environ.items() if record or not _SECRET_NAME.search(k)}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -96,10 +99,28 @@ def _run_once(
     only: Sequence[str],
     suites_dir: Path,
     check_timeout: float,
+    caps: confinement.Capabilities | None,
+    uid: int | None,
 ) -> _Attempt:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=record)
     env[channel.ENV_VAR] = str(parent_channel.fd)
+    workdir = tempfile.TemporaryDirectory(prefix="grader-run-")
+    policy = None
+    if caps is not None:
+        # Graded code runs confined; only a recording child (trusted reference, real API) does not.
+        box = Path(workdir.name) / "box"
+        extra = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", channel.ENV_VAR: str(parent_channel.fd)}
+        policy = confinement.make_policy(
+            caps,
+            box=box,
+            submission=submission,
+            readable=[suites_dir, cassettes],  # today's child is also the judge; the split takes these away
+            env=confinement.environment(box / "home", extra),
+            uid=uid,
+        )
+        confinement.prepare_box(policy)
+        submission = policy.submission
     command = [
         sys.executable, "-m", "pytest",
         "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
@@ -113,17 +134,18 @@ def _run_once(
         *(arg for node in deselect for arg in ("--deselect", node)),
         *files,
     ]  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
-        log = Path(workdir) / "child-output.txt"
+    with workdir:
+        log = Path(workdir.name) / "child-output.txt"
         try:
             ended = processes.run_limited(
                 command,
-                cwd=Path(workdir),
+                cwd=Path(workdir.name),
                 env=env,
                 output=log,
-                pass_fds=(parent_channel.fd,),
+                pass_fds=(parent_channel.fd, parent_channel.results_fd),
                 limits=processes.Limits(time_limit=time_limit),
                 watchdog=_Watchdog(parent_channel, check_timeout * 1.5 + 3),
+                sandbox=policy,
             )
         finally:
             os.close(parent_channel.fd)
@@ -148,6 +170,33 @@ def run_child(
 ) -> ChildRun:
     """Run the suites; when student code kills the child, pin it on the running check and go on without it."""
     files = [str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)]
+    caps = None if record else confinement.probe()
+    slot = users.acquire() if caps is not None and "uid" in caps.available else None
+    try:
+        return _run_attempts(
+            rubrics, files, submission=submission, cassettes=cassettes, time_limit=time_limit, record=record,
+            only=only, suites_dir=suites_dir, check_timeout=check_timeout, caps=caps,
+            uid=None if slot is None else slot.uid,
+        )  # fmt: skip
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _run_attempts(
+    rubrics: Sequence[ExerciseRubric],
+    files: list[str],
+    *,
+    submission: Path,
+    cassettes: Path,
+    time_limit: float,
+    record: bool,
+    only: Sequence[str],
+    suites_dir: Path,
+    check_timeout: float,
+    caps: confinement.Capabilities | None,
+    uid: int | None,
+) -> ChildRun:
     deadline = time.monotonic() + time_limit
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
@@ -164,6 +213,8 @@ def run_child(
             only=only,
             suites_dir=suites_dir,
             check_timeout=check_timeout,
+            caps=caps,
+            uid=uid,
         )
         outputs.append(attempt.output)
         rejected += attempt.rejected
@@ -174,6 +225,8 @@ def run_child(
             if r.get("event") == "end"
         }
         crashed = [r["id"] for r in attempt.records if r.get("event") == "start" and r["id"] not in ended]
+        if returncode == confinement.FAILED_EXIT and not attempt.records:
+            raise StaffError(f"the sandbox could not be set up; its output:\n{attempt.output}")
         if not outcomes and not attempt.records and returncode is not None and returncode not in (0, 1):
             raise StaffError(
                 f"the grading child process ended (exit code {returncode}) before any check ran; "
@@ -184,7 +237,10 @@ def run_child(
             outcomes[check_id] = _crash_outcome(check_id, returncode, attempt.stopped_by, time_limit)
         if attempt.stopped_by == "time limit" or not crashed:
             break
-    return ChildRun(outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit")
+    sandbox = confinement.status(caps) if caps is not None else {"level": "none", "layers": [], "missing": {}}
+    return ChildRun(
+        outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit", sandbox
+    )
 
 
 def _crash_outcome(check_id: str, returncode: int | None, stopped_by: str, time_limit: float) -> Outcome:
