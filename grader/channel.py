@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 ENV_VAR = "GRADER_CHANNEL_FD"
 MAX_RESULTS_BYTES = 8 * 1024**2  # ~100x an honest run's records: a flood costs the flooder, not the parent
+MAX_REJECTED = 1000  # past this many bad lines the rest is not parsed (counted as one more)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def read_records(channel: ParentChannel) -> tuple[list[dict[str, Any]], int]:
             records.append(json.loads(payload))
         elif line.strip():
             rejected += 1
+            if rejected > MAX_REJECTED:
+                break
     return records, rejected
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from grader.commands import batch, comment, export, grade, live, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
+from grader.sandbox import parent
 
 COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, comment, batch)
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
+    parent.make_undumpable()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help

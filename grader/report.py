@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader import safe_write
 from grader.scoring import Grade
 
 SCHEMA = 1
@@ -53,10 +54,7 @@ def as_json(grade: Grade) -> dict[str, Any]:
 
 
 def write_json(grade: Grade, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(as_json(grade), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    safe_write.write_text(path, json.dumps(as_json(grade), indent=2) + "\n")
 
 
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}

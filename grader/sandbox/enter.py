@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.sandbox import confinement, copying, landlock, mounts, seccomp
@@ -17,9 +18,9 @@ from grader.sandbox import confinement, copying, landlock, mounts, seccomp
 _PR_SET_PDEATHSIG = 1
 
 
-def _layer(name: str, step: object) -> None:
+def _layer(name: str, step: Callable[[], object]) -> None:
     try:
-        step()  # type: ignore[operator]
+        step()
     except Exception as exc:
         sys.stderr.write(f"grader sandbox: could not put layer {name!r} in force: {type(exc).__name__}: {exc}\n")
         sys.stderr.flush()
@@ -89,7 +90,8 @@ def main(argv: list[str]) -> None:
     if "seccomp" in layers:
         _layer("seccomp", seccomp.load)
     if policy.uid is not None:
-        _layer("uid", lambda: _drop_uid(policy.uid))  # type: ignore[arg-type]
+        uid = policy.uid
+        _layer("uid", lambda: _drop_uid(uid))
         # Set after the uid change, which clears it: the sandbox dies with the process that started it.
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
     os.chdir(policy.home)

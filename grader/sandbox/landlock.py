@@ -25,7 +25,7 @@ def abi() -> int:
 
 def restrict(readable: Iterable[str], writable: Iterable[str], devices: Iterable[str]) -> None:
     """Enforce the rules on this process and its future children (irreversible)."""
-    from landlockpy import AccessFS, AccessNet, Ruleset, Scope, fs_for_abi, net_for_abi
+    from landlockpy import AccessFS, Ruleset, Scope, fs_for_abi, net_for_abi
 
     version = abi()
     # ioctl on devices is left alone: the terminal and /dev/null need it and it opens no file.
