@@ -131,6 +131,13 @@ def phase_result(
         return PhaseResult(
             when, "failed", f"Your code wrote too much output ({where or 'in your code'}): the grader caps it at 64 MB."
         )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return PhaseResult(
+            when,
+            "failed",
+            f"Your code filled its scratch space ({where or 'in your code'}): the grader gives it 128 MB and "
+            "4096 files for its copy of the submission, its home folder and captured output.",
+        )
     if isinstance(exc, MemoryError):
         return PhaseResult(
             when, "failed", f"Your code ran out of memory ({where or 'in your code'}): the grader allows 1 GB."

@@ -49,7 +49,9 @@ class Limits:
     file_bytes: int = 64 * 1024**2  # any one file, captured output included
     open_files: int = 256
     processes: int = 128  # threads count too; only binds a non-root uid
-    scratch_bytes: int = 64 * 1024**2  # the whole box: submission copy and home
+    # The whole box: submission copy, home, and (today's child) pytest's capture files. Above
+    # file_bytes, so one runaway output file hits the clearer per-file limit first.
+    scratch_bytes: int = 128 * 1024**2
     scratch_inodes: int = 4096
 
 
