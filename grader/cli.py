@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from rich.console import Console
+from rich.text import Text
 
+from grader import terminal
 from grader.commands import batch, comment, export, grade, live, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
@@ -36,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args, console)
     except StaffError as exc:
-        console.print(f"[bold red]grader:[/] {exc}")
+        # The message may quote the child's output: shown as text, never read as markup or escapes.
+        console.print(Text("grader: ", style="bold red").append(terminal.visible(str(exc))))
         return EXIT_CANNOT_GRADE
     return code

@@ -82,6 +82,18 @@ def _student_frame(exc: BaseException, submission: Path) -> str | None:
     return None
 
 
+def _through_submission(exc: BaseException, submission: Path) -> bool:
+    """Whether the submission's code is anywhere in `exc`'s traceback or chain (it raised or relayed it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _student_frame(current, submission) is not None:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def phase_result(
     when: str,
     excinfo: pytest.ExceptionInfo[BaseException] | None,
@@ -93,7 +105,7 @@ def phase_result(
     if excinfo is None:
         return PhaseResult(when, "passed")
     exc = excinfo.value
-    if isinstance(exc, StaffError):
+    if isinstance(exc, StaffError) and not _through_submission(exc, submission):
         return PhaseResult(
             when,
             "error",

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import safe_write
+from grader import safe_write, terminal
 from grader.scoring import Grade
 
 SCHEMA = 1
@@ -94,7 +94,7 @@ def print_table(grade: Grade, console: Console) -> None:
         console.print(label)
         console.print(Text(f"    hint: {r.check.hint}", style="cyan"))
         for line in r.feedback.splitlines():
-            console.print(Text(f"    {line}"))
+            console.print(terminal.plain(f"    {line}"))
     for e in grade.exercises:
         if e.hidden_not_run:
             console.print(
@@ -105,5 +105,5 @@ def print_table(grade: Grade, console: Console) -> None:
                 )
             )
     for note in grade.notes:
-        console.print(Text(f"Note: {note}", style="yellow"))
+        console.print(terminal.plain(f"Note: {note}", style="yellow"))
     console.print(Text(f"Total: {grade.score}/{grade.max_score} ({grade.percent:.1f}%)", style="bold"))

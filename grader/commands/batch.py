@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import course, gradebook, grading, rubric, runner
+from grader import course, gradebook, grading, rubric, runner, terminal
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
 from grader.sandbox import official
@@ -87,7 +87,8 @@ def _grade_all(
                     row = gradebook.Row(entry.name, "error", f"grader crashed: {type(exc).__name__}: {exc}")
                 rows.append(row)
                 score = f"{row.total}" if row.total is not None else "-"
-                progress.console.print(f"{escape(row.submission)}: {score} ({row.status}) {escape(row.message)}")
+                line = f"{row.submission}: {score} ({row.status}) {row.message}"
+                progress.console.print(terminal.plain(line))
                 progress.advance(task)
     return rows
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         rubric.load(exercise)
     entries, skipped = gradebook.entries(directory)
     if skipped:
-        console.print(f"Skipped (not a folder or .zip): {escape(', '.join(skipped))}")
+        console.print(terminal.plain(f"Skipped (not a folder or .zip): {', '.join(skipped)}"))
     if not entries:
         raise UsageError(f"batch {directory}: no submissions (folders or .zip files) inside")
     if args.json_dir:

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
-from grader import course, grading, report, runner
+from grader import course, grading, report, runner, terminal
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
 from grader.reports import github, gradescope, junit, markdown
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         try:
             code, result = _grade(args, console)
         except StaffError as exc:
-            console.print(f"[bold red]grader:[/] {exc}")
+            console.print(Text("grader: ", style="bold red").append(terminal.visible(str(exc))))
     if result is None:
         github.write_step_summary("## Grade\n\nGrading could not complete: see the job log (exit code 2).\n")
         return code
