@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -157,10 +158,9 @@ import subprocess, sys
 hop = '''
 import os, sys, time
 end = time.monotonic() + 20
-while time.monotonic() < end:
+while time.monotonic() < end:  # a new pid every fork: a scan by parent id keeps missing it
     if os.fork():
         os._exit(0)
-    time.sleep(0.005)
 '''
 subprocess.Popen([sys.executable, '-c', hop, 'grader-hopper-{TAG}'], start_new_session=True)
 """
@@ -172,7 +172,11 @@ def test_class6_no_process_outlives_grading(grade, tmp_path: Path):
     try:
         run = _grade_with(grade, tmp_path, REFERENCE, HOPPER)
         _assert_honest(run, 10)
-        survivors = processes_with(f"grader-hopper-{TAG}")
+        # Scanned for a second: a hopping process can be between two pids at any one scan.
+        survivors: set[int] = set()
+        for _ in range(20):
+            survivors |= set(processes_with(f"grader-hopper-{TAG}"))
+            time.sleep(0.05)
         assert not survivors, f"{len(survivors)} process(es) outlived grading"
     finally:
         for pid in processes_with(f"grader-hopper-{TAG}"):
@@ -320,6 +324,29 @@ sys.stdout.write('y' * 2**20)
 """
 
 
+# Class 4 (results): the result channel's file replaced by a FIFO, which would hang a parent reading it.
+CHANNEL_FIFO = _attack(
+    """
+for fd in range(3, 64):
+    try:
+        target = os.readlink(f'/proc/self/fd/{fd}')
+    except OSError:
+        continue
+    if target.endswith('.jsonl'):
+        try:
+            os.unlink(target)
+            os.mkfifo(target)
+            escaped.append('replaced the result channel with a FIFO')
+        except OSError:
+            pass
+"""
+)
+
+
+def test_class4_result_channel_cannot_be_replaced(grade, tmp_path: Path):
+    _assert_honest(_grade_with(grade, tmp_path, REFERENCE, CHANNEL_FIFO), 10)
+
+
 def test_class10_channel_flood_costs_only_the_flooder(grade, tmp_path: Path):
     run = _grade_with(grade, tmp_path, REFERENCE, FLOOD)
     # Today the child is also the judge, so a flood at import buries its own later results (the
@@ -336,9 +363,12 @@ def _batch_attack() -> str:
     return _attack(
         f"""
 import glob, time
+# Where to look: the grader's temporary folders, and every folder named on the parent's command line.
+cmdline = open(f'/proc/{{os.getppid()}}/cmdline', 'rb').read().decode().split('\\0')
+roots = ['/tmp/grader-*'] + [glob.escape(a) for a in cmdline if a.startswith('/') and os.path.isdir(a)]
 end = time.monotonic() + 8
 while time.monotonic() < end and not escaped:
-    for path in glob.glob('/tmp/grader-*/**/*.py', recursive=True):
+    for path in [p for root in roots for p in glob.glob(root + '/**/*.py', recursive=True)]:
         try:
             text = open(path).read()
         except OSError:
