@@ -1,7 +1,8 @@
 """The outcome channel from the grading child to the parent.
 
-The parent hands the child a key and a results path through an inherited pipe, read once and
-closed before any student import, so neither appears in the child's environment or arguments.
+The parent hands the child a key and an open results file through an inherited pipe, read once and
+closed before any student import, so neither appears in the child's environment or arguments. The
+file lives in a folder only the parent can enter, and the parent reads at most MAX_RESULTS_BYTES.
 Every outcome line carries an HMAC under that key; the parent ignores lines it cannot verify, so
 student code that finds the file still cannot forge a pass.
 """
@@ -19,26 +20,30 @@ from pathlib import Path
 from typing import Any, TextIO
 
 ENV_VAR = "GRADER_CHANNEL_FD"
+MAX_RESULTS_BYTES = 8 * 1024**2  # ~100x an honest run's records: a flood costs the flooder, not the parent
+MAX_REJECTED = 1000  # past this many bad lines the rest is not parsed (counted as one more)
 
 
 @dataclass(frozen=True)
 class ParentChannel:
     fd: int  # read end of the handshake pipe, inherited by the child
     key: bytes
-    results: Path
+    results: Path  # in a folder only the parent can enter: the child cannot swap it for a link or FIFO
+    results_fd: int = -1  # opened for appending by the parent, inherited by the child
 
 
 def open_parent_channel() -> ParentChannel:
     """Create the results file and write the handshake into a pipe for the child to inherit."""
     results_dir = Path(tempfile.mkdtemp(prefix="grader-"))
     results = results_dir / f"{secrets.token_hex(8)}.jsonl"
-    results.touch(mode=0o600)
+    results_fd = os.open(results, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     key = secrets.token_bytes(32)
     read_fd, write_fd = os.pipe()
     with os.fdopen(write_fd, "w") as w:
-        w.write(json.dumps({"key": key.hex(), "results": str(results)}))
+        w.write(json.dumps({"key": key.hex(), "results_fd": results_fd}))
     os.set_inheritable(read_fd, True)
-    return ParentChannel(read_fd, key, results)
+    os.set_inheritable(results_fd, True)
+    return ParentChannel(read_fd, key, results, results_fd)
 
 
 def _mac(key: bytes, payload: str) -> str:
@@ -50,7 +55,8 @@ def read_records(channel: ParentChannel) -> tuple[list[dict[str, Any]], int]:
     records: list[dict[str, Any]] = []
     rejected = 0
     try:
-        text = channel.results.read_text(encoding="utf-8", errors="replace")
+        with open(channel.results, "rb") as f:
+            text = f.read(MAX_RESULTS_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return records, rejected
     for line in text.splitlines():
@@ -64,10 +70,17 @@ def read_records(channel: ParentChannel) -> tuple[list[dict[str, Any]], int]:
             records.append(json.loads(payload))
         elif line.strip():
             rejected += 1
+            if rejected > MAX_REJECTED:
+                break
     return records, rejected
 
 
 def close_parent_channel(channel: ParentChannel) -> None:
+    if channel.results_fd >= 0:
+        try:
+            os.close(channel.results_fd)
+        except OSError:
+            pass  # closed already, once the child had it
     channel.results.unlink(missing_ok=True)
     try:
         channel.results.parent.rmdir()
@@ -90,7 +103,7 @@ class ChildChannel:
         fd = int(fd_text)
         with os.fdopen(fd, "r") as r:
             handshake = json.loads(r.read())
-        stream = open(handshake["results"], "a", encoding="utf-8")
+        stream = os.fdopen(int(handshake["results_fd"]), "a", encoding="utf-8")
         os.set_inheritable(stream.fileno(), False)
         return cls(bytes.fromhex(handshake["key"]), stream)
 

@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from rich.console import Console
+from rich.text import Text
 
+from grader import terminal
 from grader.commands import batch, comment, export, grade, live, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
+from grader.sandbox import parent
 
 COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, comment, batch)
 
@@ -27,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
+    parent.make_undumpable()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
@@ -34,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args, console)
     except StaffError as exc:
-        console.print(f"[bold red]grader:[/] {exc}")
+        # The message may quote the child's output: shown as text, never read as markup or escapes.
+        console.print(Text("grader: ", style="bold red").append(terminal.visible(str(exc))))
         return EXIT_CANNOT_GRADE
     return code

@@ -8,12 +8,13 @@ message, and never stops the batch.
 from __future__ import annotations
 
 import csv
+import io
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import course, grading, report, runner, unpack
+from grader import course, grading, report, runner, safe_write, unpack
 from grader.errors import StaffError
 
 # graded: scored normally; crashed: the submission ended the grading process during some checks
@@ -114,20 +115,18 @@ def _safe(cell: object) -> str:
 
 def write_csv(rows: Sequence[Row], exercises: Sequence[course.Exercise], path: Path) -> None:
     maximum = sum(e.weight for e in exercises)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["submission", *(e.id for e in exercises), "total", "max", "status", "message"])
-        for row in sorted(rows, key=lambda r: r.submission):
-            writer.writerow(
-                [
-                    _safe(row.submission),
-                    *(row.scores.get(e.id, "") for e in exercises),
-                    "" if row.total is None else row.total,
-                    maximum,
-                    row.status,
-                    _safe(row.message),
-                ]
-            )
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["submission", *(e.id for e in exercises), "total", "max", "status", "message"])
+    for row in sorted(rows, key=lambda r: r.submission):
+        writer.writerow(
+            [
+                _safe(row.submission),
+                *(row.scores.get(e.id, "") for e in exercises),
+                "" if row.total is None else row.total,
+                maximum,
+                row.status,
+                _safe(row.message),
+            ]
+        )
+    safe_write.write_text(path, text.getvalue())

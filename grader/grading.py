@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,4 +49,5 @@ def grade_submission(
     if run.rejected_records:
         notes.append(f"{run.rejected_records} forged or corrupt result line(s) were ignored")
     missing = "timeout" if run.hit_time_limit else "failed"
-    return scoring.grade(rubrics, run.outcomes, missing_status=missing, notes=notes)
+    result = scoring.grade(rubrics, run.outcomes, missing_status=missing, notes=notes)
+    return dataclasses.replace(result, sandbox=run.sandbox)

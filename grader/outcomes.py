@@ -96,6 +96,11 @@ def _student_error(when: str, exc: RemoteError) -> PhaseResult:
         message = f"Your code ran out of memory ({line or 'in your code'}): the grader allows 1 GB."
     elif "builtins.OSError" in names and exc.text.startswith(f"[Errno {errno.EFBIG}]"):
         message = f"Your code wrote too much ({line or 'in your code'}): the grader caps a file at 64 MB."
+    elif "builtins.OSError" in names and exc.text.startswith(f"[Errno {errno.ENOSPC}]"):
+        message = (
+            f"Your code filled its scratch space ({line or 'in your code'}): the grader gives it 128 MB and "
+            "4096 files for its copy of the submission and its home folder."
+        )
     else:
         message = f"Your code raised {exc.type_name}{place}: {exc.text}"
     return PhaseResult(when, "failed", message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader import safe_write, terminal
 from grader.scoring import Grade
 
 SCHEMA = 1
@@ -47,20 +49,31 @@ def as_json(grade: Grade) -> dict[str, Any]:
             for e in grade.exercises
         ],
         "notes": list(grade.notes),
+        "sandbox": dict(grade.sandbox),
     }
 
 
 def write_json(grade: Grade, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(as_json(grade), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    safe_write.write_text(path, json.dumps(as_json(grade), indent=2) + "\n")
 
 
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
 
 
+def sandbox_line(sandbox: Mapping[str, Any]) -> Text:
+    """The header line naming the confinement the submission ran under."""
+    if not sandbox:
+        return Text("Sandbox: not used", style="dim")
+    level = str(sandbox.get("level", "none"))
+    line = Text(f"Sandbox: {level}", style={"full": "green", "partial": "yellow"}.get(level, "red"))
+    line.append(f" ({', '.join(sandbox.get('layers', [])) or 'no layer'})", style="dim")
+    if missing := sandbox.get("missing"):
+        line.append(f"; missing: {', '.join(missing)}", style="dim")
+    return line
+
+
 def print_table(grade: Grade, console: Console) -> None:
+    console.print(sandbox_line(grade.sandbox))
     table = Table(title="Grade", show_lines=False)
     table.add_column("Exercise")
     table.add_column("Score", justify="right")
@@ -81,7 +94,7 @@ def print_table(grade: Grade, console: Console) -> None:
         console.print(label)
         console.print(Text(f"    hint: {r.check.hint}", style="cyan"))
         for line in r.feedback.splitlines():
-            console.print(Text(f"    {line}"))
+            console.print(terminal.plain(f"    {line}"))
     for e in grade.exercises:
         if e.hidden_not_run:
             console.print(
@@ -92,5 +105,5 @@ def print_table(grade: Grade, console: Console) -> None:
                 )
             )
     for note in grade.notes:
-        console.print(Text(f"Note: {note}", style="yellow"))
+        console.print(terminal.plain(f"Note: {note}", style="yellow"))
     console.print(Text(f"Total: {grade.score}/{grade.max_score} ({grade.percent:.1f}%)", style="bold"))

@@ -15,7 +15,9 @@ from typing import Any
 from grader import channel, processes
 from grader.course import SUITES_DIR
 from grader.errors import StaffError
+from grader.judge import launch
 from grader.rubric import ExerciseRubric, suite_files
+from grader.sandbox import confinement, users
 from grader.scoring import Outcome
 
 # Variables that must never reach student code: real credentials and endpoints.
@@ -33,9 +35,11 @@ class ChildRun:
     output: str  # the child's stdout and stderr, truncated; for staff
     rejected_records: int
     hit_time_limit: bool
+    sandbox: dict[str, Any]  # confinement.status() of the layers the child ran under
 
 
 def child_environment(*, record: bool) -> dict[str, str]:
+    """The environment of a recording child (trusted reference code that needs the real keys)."""
     env = {k: v for k, v in os.environ.items() if record or not _SECRET_NAME.search(k)}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -96,10 +100,17 @@ def _run_once(
     only: Sequence[str],
     suites_dir: Path,
     check_timeout: float,
+    caps: confinement.Capabilities | None,
+    uid: int | None,
 ) -> _Attempt:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=record)
     env[channel.ENV_VAR] = str(parent_channel.fd)
+    workdir = tempfile.TemporaryDirectory(prefix="grader-run-")
+    # The judge (this child) is trusted and runs as we do; it starts the sandbox with these layers.
+    layers = (
+        () if caps is None else tuple(x for x in caps.available if uid is not None or x not in ("uid", "nproc"))
+    )
     command = [
         sys.executable, "-m", "pytest",
         "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
@@ -110,25 +121,29 @@ def _run_once(
         "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
         # The judge enforces each check's time outside the sandbox; pytest-timeout only backs up the judge.
         "--grader-check-timeout", f"{check_timeout:g}", "-o", f"timeout={check_timeout * 2 + 10:g}",
+        "--grader-sandbox-layers", launch.layers_option(layers),
+        *(["--grader-sandbox-uid", str(uid)] if uid is not None and "uid" in layers else []),
         *(["--grader-record"] if record else []),
         *(["-k", " or ".join(only)] if only else []),
         *(arg for node in deselect for arg in ("--deselect", node)),
         *files,
     ]  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
-        log = Path(workdir) / "child-output.txt"
+    with workdir:
+        log = Path(workdir.name) / "child-output.txt"
         try:
             ended = processes.run_limited(
                 command,
-                cwd=Path(workdir),
+                cwd=Path(workdir.name),
                 env=env,
                 output=log,
-                pass_fds=(parent_channel.fd,),
+                pass_fds=(parent_channel.fd, parent_channel.results_fd),
                 limits=processes.Limits(time_limit=time_limit),
                 watchdog=_Watchdog(parent_channel, check_timeout * 2 + 40),
             )
         finally:
             os.close(parent_channel.fd)
+            if uid is not None:
+                users.kill_all(uid)  # whatever the sandbox left running, even if the judge could not
         output = _tail(log)
     records, rejected = channel.read_records(parent_channel)
     channel.close_parent_channel(parent_channel)
@@ -150,6 +165,33 @@ def run_child(
 ) -> ChildRun:
     """Run the suites; when student code kills the child, pin it on the running check and go on without it."""
     files = [str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)]
+    caps = None if record else confinement.probe()
+    slot = users.acquire() if caps is not None and "uid" in caps.available else None
+    try:
+        return _run_attempts(
+            rubrics, files, submission=submission, cassettes=cassettes, time_limit=time_limit, record=record,
+            only=only, suites_dir=suites_dir, check_timeout=check_timeout, caps=caps,
+            uid=None if slot is None else slot.uid,
+        )  # fmt: skip
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _run_attempts(
+    rubrics: Sequence[ExerciseRubric],
+    files: list[str],
+    *,
+    submission: Path,
+    cassettes: Path,
+    time_limit: float,
+    record: bool,
+    only: Sequence[str],
+    suites_dir: Path,
+    check_timeout: float,
+    caps: confinement.Capabilities | None,
+    uid: int | None,
+) -> ChildRun:
     deadline = time.monotonic() + time_limit
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
@@ -166,6 +208,8 @@ def run_child(
             only=only,
             suites_dir=suites_dir,
             check_timeout=check_timeout,
+            caps=caps,
+            uid=uid,
         )
         outputs.append(attempt.output)
         rejected += attempt.rejected
@@ -186,7 +230,10 @@ def run_child(
             outcomes[check_id] = _crash_outcome(check_id, returncode, attempt.stopped_by, time_limit)
         if attempt.stopped_by == "time limit" or not crashed:
             break
-    return ChildRun(outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit")
+    sandbox = confinement.status(caps) if caps is not None else {"level": "none", "layers": [], "missing": {}}
+    return ChildRun(
+        outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit", sandbox
+    )
 
 
 def _crash_outcome(check_id: str, returncode: int | None, stopped_by: str, time_limit: float) -> Outcome:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from grader.rubric import Check, ExerciseRubric
 
@@ -55,6 +56,7 @@ class ExerciseResult:
 class Grade:
     exercises: tuple[ExerciseResult, ...]
     notes: tuple[str, ...] = field(default=())
+    sandbox: Mapping[str, Any] = field(default_factory=dict)  # confinement.status(): level, layers, missing
 
     @property
     def score(self) -> int:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from grader import replay
 from grader.channel import ChildChannel
-from grader.judge.link import SandboxLink, sandbox_environment
+from grader.judge.launch import Launcher
+from grader.judge.link import SandboxLink
 from grader.judge.remote import Session
 from grader.settings import Settings
 
@@ -34,7 +33,6 @@ class GradingSession:
     keys: dict[str, str]
     link: SandboxLink
     sandbox: Session
-    scratch: Path
 
 
 def start(settings: Settings) -> GradingSession:
@@ -46,7 +44,6 @@ def start(settings: Settings) -> GradingSession:
         keys = planted_keys()
         extra = {}
         replay.preload(settings.cassettes)
-    scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
-    link = SandboxLink(settings.submission, scratch, env=sandbox_environment({**keys, **extra}, home=scratch))
+    link = SandboxLink(settings.submission, Launcher(settings.sandbox, {**keys, **extra}))
     link.start()  # it imports the SDKs while this process collects the suites
-    return GradingSession(settings, channel, keys, link, Session(link), scratch)
+    return GradingSession(settings, channel, keys, link, Session(link))

@@ -9,6 +9,7 @@ import pytest
 
 from grader.course import CASSETTES_DIR
 from grader.errors import UsageError
+from grader.judge.launch import NO_CONFINEMENT, SandboxPlan
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Settings:
     cassettes: Path
     record: bool  # record cassettes from the real APIs instead of replaying them
     check_timeout: float = 10.0  # seconds one check may take, enforced by the judge outside the sandbox
+    sandbox: SandboxPlan = NO_CONFINEMENT  # the confinement layers the parent chose, and the uid
 
     def describe(self) -> str:
         mode = "record (real APIs)" if self.record else "replay (no network)"
@@ -29,6 +31,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--grader-cassettes", metavar="DIR", help=f"cassette directory (default {CASSETTES_DIR})")
     group.addoption("--grader-record", action="store_true", help="record cassettes from the real APIs")
     group.addoption("--grader-check-timeout", metavar="S", type=float, default=10.0, help="seconds per check")
+    group.addoption("--grader-sandbox-layers", metavar="L,L", default="none", help="confinement layers of the sandbox")
+    group.addoption("--grader-sandbox-uid", metavar="UID", type=int, default=None, help="the sandbox's own uid")
 
 
 def resolve(config: pytest.Config) -> Settings | None:
@@ -44,4 +48,6 @@ def resolve(config: pytest.Config) -> Settings | None:
     timeout = float(config.getoption("--grader-check-timeout"))
     if not timeout > 0:
         raise UsageError(f"--grader-check-timeout {timeout!r}: must be a positive number of seconds")
-    return Settings(path, cassettes, bool(config.getoption("--grader-record")), timeout)
+    layers, uid = config.getoption("--grader-sandbox-layers"), config.getoption("--grader-sandbox-uid")
+    plan = SandboxPlan.from_options(layers, uid)
+    return Settings(path, cassettes, bool(config.getoption("--grader-record")), timeout, plan)

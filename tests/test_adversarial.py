@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from grader import course
 from tests.conftest import REFERENCE, STUBS
 
+OUTLIVING_MARKER = f"grader-adversary-{uuid.uuid4().hex}"
 PARENT_SECRETS = {"FAKE_SERVICE_API_KEY": "sk-test-parent-secret-4711", "GITHUB_TOKEN": "ghs_test_parent_token_4711"}
 
 
@@ -128,15 +131,11 @@ CASES = [
         REFERENCE,
         _wrap(
             "ask_openai",
-            "import os, subprocess, threading, time\n"
-            "marker = '@MARKER@'\n"
-            "def scribble():\n"
-            "    while True:\n"
-            "        open(marker + '.thread', 'a').write('.')\n"
-            "        time.sleep(0.05)\n"
-            "threading.Thread(target=scribble).start()\n"
-            "loop = f'while true; do echo . >> {marker}.process; sleep 0.1; done'\n"
-            "subprocess.Popen(['sh', '-c', loop], start_new_session=True)",
+            "import subprocess, threading, time\n"
+            "threading.Thread(target=lambda: time.sleep(3600)).start()\n"
+            # The marker is the shell's $0, seen in /proc/<pid>/cmdline from outside any sandbox.
+            f"subprocess.Popen(['sh', '-c', 'while true; do sleep 0.1; done', '{OUTLIVING_MARKER}'],"
+            " start_new_session=True)",
         ),
         10,
     ),
@@ -162,6 +161,25 @@ CASES = [
 ]
 
 
+def processes_with(marker: str) -> list[int]:
+    """Processes whose command line holds `marker` (seen from outside every sandbox)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _watch_for(marker: str, seen: list[bool], stop: threading.Event) -> None:
+    while not stop.wait(0.1):
+        if processes_with(marker):
+            seen.append(True)
+            return
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_hostile_submission_scores_no_more_than_its_honest_score(
     grade, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: Case
@@ -177,7 +195,15 @@ def test_hostile_submission_scores_no_more_than_its_honest_score(
     for name, value in {**PARENT_SECRETS, "ADVERSARY_MARKER": str(marker)}.items():
         monkeypatch.setenv(name, value)
 
-    run = grade(submission, "--check-timeout", "2", "--time-limit", "240", "--cassettes", str(cassettes))
+    seen: list[bool] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_for, args=(OUTLIVING_MARKER, seen, stop))
+    watcher.start()
+    try:
+        run = grade(submission, "--check-timeout", "2", "--time-limit", "240", "--cassettes", str(cassettes))
+    finally:
+        stop.set()
+        watcher.join()
     ended = time.monotonic()
 
     assert run.returncode == 0, run.output
@@ -194,13 +220,13 @@ def test_hostile_submission_scores_no_more_than_its_honest_score(
     if case.status:
         assert any(t["status"] == case.status for t in failed)
     if case.name == "outliving_thread_and_process":
-        # Both append to their file every 0.05-0.1 s for as long as they live: after grading, no growth.
-        files = [Path(f"{marker}.thread"), Path(f"{marker}.process")]
-        assert all(f.exists() for f in files), "the hostile code did not run"
-        sizes = [f.stat().st_size for f in files]
+        assert seen, "the hostile code did not run"
         while time.monotonic() < ended + 2:
             time.sleep(0.2)
-        assert [f.stat().st_size for f in files] == sizes, "a thread or process outlived grading"
+        survivors = processes_with(OUTLIVING_MARKER)
+        for pid in survivors:  # never leave one behind, even when the test fails
+            os.kill(pid, 9)
+        assert not survivors, "a process outlived grading"
     if case.name == "fake_result_files_and_score_lines":
         # basic_call (stubs) scores 0; every other exercise is the reference's, at full marks.
         course_max = sum(e.weight for e in course.gradable())

@@ -260,9 +260,9 @@ def test_a_submission_faking_the_classroom_notice_posts_its_honest_score(referen
         f"::notice title=Autograding complete::Points {score}/{max_score}",
         f'::notice title=Autograding report::{{"totalPoints":{score},"maxPoints":{max_score}}}',
     ]
-    # The fake reaches stdout only quoted in the feedback, inside the fence (the sandbox's own writes,
-    # through /proc or not, never reach the grader's terminal).
-    assert EVIL not in obeyed
+    # The sandbox (own uid, Landlock) keeps it out of /proc/<parent>/fd/1, so its direct write never
+    # reaches the grader's stdout; its feedback quoting the fake does, but only inside the fence.
+    assert not any(line == EVIL for line in process.stdout.splitlines()), "the direct write reached stdout"
     assert any(EVIL in line and line != EVIL for line in ignored), "the feedback quoting it was not printed"
     feedback = data["exercises"][0]["tests"][0]["feedback"]
     assert EVIL in feedback

@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import course, gradebook, grading, rubric, runner
+from grader import course, gradebook, grading, rubric, runner, terminal
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
+from grader.sandbox import official
 
 NAME = "batch"
 HELP = "grade a directory of submissions in parallel into a CSV gradebook"
@@ -45,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--check-timeout", type=float, default=runner.DEFAULT_CHECK_TIMEOUT, help="time limit of each check (s)"
     )
     parser.add_argument("--cassettes", type=Path, default=course.CASSETTES_DIR, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--allow-weak-sandbox",
+        action="store_true",
+        help="grade even when this machine cannot confine student code fully",
+    )
 
 
 def _grade_all(
@@ -81,7 +87,8 @@ def _grade_all(
                     row = gradebook.Row(entry.name, "error", f"grader crashed: {type(exc).__name__}: {exc}")
                 rows.append(row)
                 score = f"{row.total}" if row.total is not None else "-"
-                progress.console.print(f"{escape(row.submission)}: {score} ({row.status}) {escape(row.message)}")
+                line = f"{row.submission}: {score} ({row.status}) {row.message}"
+                progress.console.print(terminal.plain(line))
                 progress.advance(task)
     return rows
 
@@ -90,12 +97,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     directory: Path = args.directory
     if not directory.is_dir():
         raise UsageError(f"batch {directory}: no such directory (it should hold one folder or .zip per submission)")
+    official.require_full("batch", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercise)
     for exercise in exercises:  # a broken suite is found once, before any submission is graded
         rubric.load(exercise)
     entries, skipped = gradebook.entries(directory)
     if skipped:
-        console.print(f"Skipped (not a folder or .zip): {escape(', '.join(skipped))}")
+        console.print(terminal.plain(f"Skipped (not a folder or .zip): {', '.join(skipped)}"))
     if not entries:
         raise UsageError(f"batch {directory}: no submissions (folders or .zip files) inside")
     if args.json_dir:

@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
-from grader import course, grading, report, runner
+from grader import course, grading, report, runner, terminal
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
 from grader.reports import github, gradescope, junit, markdown
+from grader.sandbox import official
 from grader.scoring import Grade
 
 NAME = "grade"
@@ -47,6 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"when Gradescope shows hidden checks to students (default {course.HIDDEN_VISIBILITY}, from course.py)",
     )
     parser.add_argument(
+        "--official",
+        action="store_true",
+        help="official grading (run_autograder passes it; implied by GITHUB_ACTIONS=true): refuse a weak sandbox",
+    )
+    parser.add_argument(
+        "--allow-weak-sandbox",
+        action="store_true",
+        help="grade officially even when this machine cannot confine student code fully",
+    )
+    parser.add_argument(
         "--github",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -55,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
+    if args.official or official.is_ci():
+        official.require_full("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercises)
     started = time.monotonic()
     result = grading.grade_submission(
@@ -96,7 +110,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         try:
             code, result = _grade(args, console)
         except StaffError as exc:
-            console.print(f"[bold red]grader:[/] {exc}")
+            console.print(Text("grader: ", style="bold red").append(terminal.visible(str(exc))))
     if result is None:
         github.write_step_summary("## Grade\n\nGrading could not complete: see the job log (exit code 2).\n")
         return code

@@ -17,14 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader import wire
 from grader.judge.http import ApiServer
 
 STARTUP_SECONDS = 30.0  # importing both SDKs on a loaded machine; not counted against any check
 MAX_EVENTS = 20_000  # sleeps, writes and calls reported in one check
-Launcher = Callable[[list[str], socket.socket, Path, dict[str, str]], subprocess.Popen[bytes]]
 
 
 class SandboxFailure(Exception):
@@ -56,58 +55,19 @@ class CheckEvents:
     clock_now: float | None = None  # the sandbox's clock at its latest request
 
 
-MEMORY_BYTES = 1024**3  # address space: the sandbox needs about 200 MiB; a runaway allocation stops here
-FILE_BYTES = 64 * 1024**2  # any one file it writes
+class Launcher(Protocol):
+    """Starts one sandbox process: `command` with the socket inherited, grading its own copy of `submission`."""
 
+    def __call__(self, command: list[str], sock: socket.socket, submission: Path) -> subprocess.Popen[bytes]: ...
 
-def _limit_resources() -> None:
-    """In the sandbox's process before it runs Python: a memory, file size and core-dump cap."""
-    import resource
+    def clean_up(self) -> None: ...
 
-    for which, value in (
-        (resource.RLIMIT_AS, MEMORY_BYTES),
-        (resource.RLIMIT_FSIZE, FILE_BYTES),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        resource.setrlimit(which, (value, value))
-
-
-def default_launcher(
-    command: list[str], sock: socket.socket, cwd: Path, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
-    has_rlimits = hasattr(os, "fork") and sys.platform != "win32"
-    return subprocess.Popen(
-        command,
-        pass_fds=(sock.fileno(),),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_limit_resources if has_rlimits else None,
-    )
-
-
-# The sandbox's environment is built from this allow-list, never by removing names from ours.
-ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
-
-
-def sandbox_environment(extra: dict[str, str], *, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ALLOWED_ENV}
-    env.update(extra)
-    env["HOME"] = str(home)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    def last_words(self) -> str: ...
 
 
 class SandboxLink:
-    def __init__(
-        self, submission: Path, scratch: Path, *, env: dict[str, str], launcher: Launcher = default_launcher
-    ) -> None:
+    def __init__(self, submission: Path, launcher: Launcher) -> None:
         self.submission = submission
-        self.scratch = scratch
-        self.env = env
         self.launcher = launcher
         self.process: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
@@ -126,7 +86,7 @@ class SandboxLink:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         command = [sys.executable, "-I", "-B", "-m", "grader.sandbox", str(theirs.fileno()), str(self.submission)]
         try:
-            self.process = self.launcher(command, theirs, self.scratch, self.env)
+            self.process = self.launcher(command, theirs, self.submission)
         finally:
             theirs.close()
         self.sock, self.ready = ours, False
@@ -143,7 +103,7 @@ class SandboxLink:
             code = self.stop()
             raise SandboxStartError(
                 f"the sandbox process did not start (exit code {code}, {type(exc).__name__}); "
-                f"run `python -I -m grader.sandbox` by hand to see why"
+                f"its last words: {self.launcher.last_words().strip() or '(none)'}"
             ) from None
         if message.get("op") != "ready":
             self.stop()
@@ -163,7 +123,9 @@ class SandboxLink:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, AttributeError):
             process.kill()
-        return process.wait()
+        code = process.wait()
+        self.launcher.clean_up()
+        return code
 
     # -- one check -------------------------------------------------------------------------------
 

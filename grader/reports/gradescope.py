@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader import course
+from grader import course, safe_write
 from grader.scoring import CheckResult, ExerciseResult, Grade
 
 # Gradescope's visibility values; "visible" is its default.
@@ -86,7 +86,4 @@ def write(
     grade: Grade, path: Path, *, execution_time: float, hidden_visibility: str = course.HIDDEN_VISIBILITY
 ) -> None:
     document = results(grade, execution_time=execution_time, hidden_visibility=hidden_visibility)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    safe_write.write_text(path, json.dumps(document, indent=2) + "\n")

@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader import safe_write
 from grader.scoring import CheckResult, Grade
 
 # Characters XML 1.0 cannot carry at all; student feedback may contain them (ANSI escapes, NUL).
@@ -79,9 +80,6 @@ def build(grade: Grade) -> ET.ElementTree[ET.Element]:
 
 
 def write(grade: Grade, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tree = build(grade)
     ET.indent(tree)
-    tmp = path.with_name(path.name + ".tmp")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    safe_write.write_text(path, ET.tostring(tree.getroot(), encoding="unicode", xml_declaration=True) + "\n")

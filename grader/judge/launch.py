@@ -1,0 +1,122 @@
+"""How the judge starts a sandbox: confined by the layers the parent found, in a fresh box each time.
+
+The policy comes from `grader.sandbox.confinement`: the command is wrapped in the trusted enter
+step, which puts every layer in force (uid, seccomp, Landlock, namespaces, rlimits) and only then
+executes the sandbox. What the sandbox may read is narrower than the judge's own view: Python and
+the installed packages, and of the grader only the modules the sandbox runs; never the suites,
+the cassettes, the reference solutions or anything else in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grader
+from grader.sandbox import confinement, users
+
+# The grader's own modules the sandbox imports (grader/sandbox/ is readable whole).
+SANDBOX_MODULES = ("__init__.py", "wire.py", "network.py", "submission.py", "clock.py", "py.typed")
+
+
+@dataclass(frozen=True)
+class SandboxPlan:
+    """What the parent decided for this run's sandboxes: their layers and (as root) their uid."""
+
+    layers: tuple[str, ...]
+    uid: int | None
+
+    @classmethod
+    def from_options(cls, layers: str, uid: int | None) -> SandboxPlan:
+        chosen = tuple(name for name in layers.split(",") if name in confinement.ALL_LAYERS)
+        return cls(chosen, uid if "uid" in chosen else None)
+
+
+NO_CONFINEMENT = SandboxPlan((), None)
+
+
+def readable_paths() -> tuple[str, ...]:
+    """Python, the installed packages (each but the grader's own), and the sandbox's grader modules."""
+    package = Path(grader.__file__).resolve().parent
+    paths: set[str] = {sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    if sys.prefix != sys.base_prefix:  # a venv: its configuration and interpreter links, not all of it
+        venv = Path(sys.prefix)
+        paths.update(str(venv / name) for name in ("pyvenv.cfg", "bin", "lib64") if (venv / name).exists())
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry) or not entry.startswith((sys.prefix, sys.base_prefix)):
+            continue
+        if not (Path(entry) / "grader").exists():
+            paths.add(entry)
+            continue
+        # An installed grader sits here with its suites: list the folder, read every other package.
+        paths.update(str(child) for child in Path(entry).iterdir() if child.name != "grader")
+    paths.add(str(package / "sandbox"))
+    paths.update(str(package / name) for name in SANDBOX_MODULES if (package / name).exists())
+    return tuple(sorted(paths))
+
+
+def listable_paths() -> tuple[str, ...]:
+    """Folders whose entries the sandbox may list (not read): where Python finds the grader package."""
+    package = Path(grader.__file__).resolve().parent
+    return (str(package), str(package.parent))
+
+
+class Launcher:
+    """Starts sandboxes for one judge; each start gets a fresh box under a private folder."""
+
+    def __init__(self, plan: SandboxPlan, env: dict[str, str]) -> None:
+        self.plan = plan
+        self.extra_env = env
+        self.root = Path(tempfile.mkdtemp(prefix="grader-judge-"))
+        os.chmod(self.root, 0o711)  # the sandbox's uid may pass through to its own box, never list
+        self.starts = 0
+        self.log: Path | None = None
+
+    def __call__(self, command: list[str], sock: socket.socket, submission: Path) -> subprocess.Popen[bytes]:
+        self.starts += 1
+        box = self.root / f"box-{self.starts}"
+        home = box / "home"
+        policy = confinement.make_policy(
+            confinement.Capabilities(self.plan.layers, {}),
+            box=box,
+            submission=submission,
+            readable=(),
+            env=confinement.environment(home, self.extra_env),
+            uid=self.plan.uid,
+        )
+        policy = confinement.with_paths(policy, readable_paths(), listable_paths())
+        confinement.prepare_box(policy)
+        command = [*command[:-1], str(policy.submission)]  # the sandbox imports its own copy
+        self.log = self.root / f"sandbox-{self.starts}.log"
+        with open(self.log, "wb") as log:
+            return subprocess.Popen(
+                confinement.wrap(policy, command),
+                pass_fds=(sock.fileno(),),
+                cwd=self.root,
+                env=dict(policy.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def clean_up(self) -> None:
+        """Every process of the sandbox's uid, wherever it went (setsid, double fork)."""
+        if self.plan.uid is not None:
+            users.kill_all(self.plan.uid)
+
+    def last_words(self) -> str:
+        """The end of the latest sandbox's own output (the enter step's reason when a layer failed)."""
+        if self.log is None or not self.log.exists():
+            return ""
+        return self.log.read_bytes()[-2000:].decode("utf-8", "replace")
+
+
+def layers_option(layers: Sequence[str]) -> str:
+    return ",".join(layers) or "none"

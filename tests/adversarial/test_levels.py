@@ -1,0 +1,54 @@
+"""The sandbox degrades cleanly: with layers masked it still grades and names its level; official modes refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import cli, course, grading
+from grader.sandbox import confinement
+from tests.conftest import REFERENCE
+
+WEAK = confinement.Capabilities(
+    ("rlimits", "session", "env-allowlist"),
+    {"uid": "masked by the test", "seccomp": "masked by the test", "landlock": "masked by the test"},
+)
+NONE = confinement.Capabilities(("env-allowlist",), {layer: "masked" for layer in confinement.OS_LAYERS})
+
+
+@pytest.mark.parametrize(("caps", "level"), [(WEAK, "partial"), (NONE, "none")])
+def test_masked_capabilities_still_grade_and_name_their_level(monkeypatch: pytest.MonkeyPatch, caps, level):
+    monkeypatch.setattr(confinement, "probe", lambda: caps)
+    exercise = next(e for e in course.gradable() if e.id == "basic_call")
+    result = grading.grade_submission([exercise], REFERENCE, time_limit=240)
+    assert result.score == 10
+    assert result.sandbox["level"] == level
+    assert result.sandbox["layers"] == list(caps.available)
+
+
+def test_levels_of_layer_sets():
+    assert confinement.level(confinement.FULL_LAYERS) == "full"
+    assert confinement.level(WEAK.available) == "partial"
+    assert confinement.level(NONE.available) == "none"
+
+
+def test_official_grading_refuses_a_weak_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
+    monkeypatch.setattr(confinement, "probe", lambda: WEAK)
+    report = tmp_path / "r.json"
+    code = cli.main(["grade", "basic_call", "--official", "--submission", str(REFERENCE), "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 2 and not report.exists()
+    assert "uid: masked by the test" in " ".join(out.split()) and "--allow-weak-sandbox" in out
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert cli.main(["grade", "basic_call", "--submission", str(REFERENCE), "--json", str(report), "--no-github"]) == 2
+    batch = cli.main(["batch", str(tmp_path), "--csv", str(tmp_path / "g.csv")])
+    assert batch == 2
+
+
+def test_allow_weak_sandbox_grades_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
+    monkeypatch.setattr(confinement, "probe", lambda: WEAK)
+    report = tmp_path / "r.json"
+    argv = ["grade", "basic_call", "--official", "--allow-weak-sandbox", "--submission", str(REFERENCE)]
+    assert cli.main([*argv, "--json", str(report)]) == 0
+    assert "Sandbox: partial" in capsys.readouterr().out
