@@ -24,6 +24,9 @@ _OPENAI_DEFAULTS: dict[str, Any] = {
     "parallel_tool_calls": True,
 }
 _ANTHROPIC_DEFAULTS: dict[str, Any] = {"stream": False}
+# Defaults of parameters that some exercises do ask for: sent at the default, they are dropped only
+# where the expected request does not carry them (an exercise that asks for temperature=1 gets it).
+_UNMENTIONED_DEFAULTS: dict[str, dict[str, Any]] = {"openai": {"temperature": 1}}
 
 ABSENT = object()
 
@@ -128,7 +131,11 @@ def _same(a: Any, b: Any) -> bool:
 def differences(path: str, sent_body: Any, expected_body: Any) -> list[Difference]:
     """What differs between the sent and the expected request, field by field, after normalizing."""
     out: list[Difference] = []
-    _diff(normalize(path, sent_body), normalize(path, expected_body), "", out)
+    sent, expected = normalize(path, sent_body), normalize(path, expected_body)
+    defaults = _UNMENTIONED_DEFAULTS.get(provider_of(path) or "", {})
+    if isinstance(sent, dict) and isinstance(expected, dict):
+        sent = {k: v for k, v in sent.items() if k in expected or not (k in defaults and _same(v, defaults[k]))}
+    _diff(sent, expected, "", out)
     return out
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from grader import course
 from tests.conftest import REFERENCE, STUBS
+from tests.variants import VARIANTS
 from tests.wrong.catalogue import Mutant, all_mutants
 
 GRADED = [e.id for e in course.gradable()]
@@ -203,3 +204,12 @@ def test_cassettes_are_scrubbed_and_point_at_the_public_apis():
             headers = {k.lower() for k in request["headers"]} | {k.lower() for k in response["headers"]}
             assert not headers & {"authorization", "x-api-key", "cookie", "set-cookie"}, path
             assert "content-type" in {k.lower() for k in response["headers"]}, path
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v.exercise}-{v.name}")
+def test_correct_variant_scores_full(grade, tmp_path: Path, variant: Mutant):
+    run = grade(variant.write(tmp_path / "submission"), variant.exercise)
+    assert run.returncode == 0, run.output
+    exercise = run.exercise(variant.exercise)
+    failed = {t["id"]: t["feedback"] for t in exercise["tests"] if t["status"] != "passed"}
+    assert not failed, f"{variant.description}: a correct variant lost points: {failed}"

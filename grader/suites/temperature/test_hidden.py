@@ -22,7 +22,7 @@ def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
     result = exercise.compare_temperatures(openai_client, PROMPT, temperatures, model="gpt-4o", max_tokens=40)
     sent = [r.body.get("temperature") for r in replay.sent if isinstance(r.body, dict)]
     assert sent == list(temperatures)
-    assert same(result, {t: _texts(replay.response_json(i))[0] for i, t in enumerate(temperatures)})
+    assert same(result, {t: _texts(replay.response_json(i))[0] for i, t in enumerate(temperatures)}, ordered=True)
 
 
 @pytest.mark.points(2)
