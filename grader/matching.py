@@ -80,16 +80,12 @@ def normalize(path: str, body: Any) -> Any:
                 if isinstance(m, dict):
                     m = {k: v for k, v in m.items() if v is not None}
                     m["content"] = _text_of(m.get("content"))
-                    if m.get("role") == "system" and m.get("content") in ("", None):
-                        continue
                 messages.append(m)
             out["messages"] = messages
         return out
     out = _drop_defaults(body, _ANTHROPIC_DEFAULTS)
-    if "system" in out:
+    if "system" in out:  # an empty system prompt is still one: only `null` counts as absent
         out["system"] = _text_of(out["system"])
-        if out["system"] in ("", []):
-            del out["system"]
     if isinstance(out.get("messages"), list):
         out["messages"] = [
             {**m, "content": _text_of(m.get("content"))} if isinstance(m, dict) else m for m in out["messages"]

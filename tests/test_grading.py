@@ -213,3 +213,16 @@ def test_correct_variant_scores_full(grade, tmp_path: Path, variant: Mutant):
     exercise = run.exercise(variant.exercise)
     failed = {t["id"]: t["feedback"] for t in exercise["tests"] if t["status"] != "passed"}
     assert not failed, f"{variant.description}: a correct variant lost points: {failed}"
+
+
+def test_left_out_system_prompt_is_named_not_called_a_repeat(grade, reference_copy: Path):
+    _replace(
+        reference_copy / "basic_call.py",
+        '    if system:\n        messages.append({"role": "system", "content": system})\n',
+        "",
+    )
+    run = grade(reference_copy, "basic_call")
+    check = run.check("basic_call/test_hidden.py::test_ask_openai_system_message_first")
+    assert check["status"] == "failed"
+    assert "more than once" not in check["feedback"]
+    assert "`messages`: you sent 1 message(s) with roles [user]" in check["feedback"]

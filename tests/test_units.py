@@ -47,6 +47,22 @@ def test_text_block_lists_equal_plain_strings_and_null_system_is_absent():
     assert [d.field for d in matching.differences(MESSAGES, {**body, "system": "be brief"}, body)] == ["system"]
 
 
+def test_temperature_at_its_default_is_allowed_only_where_the_exercise_does_not_ask_for_one():
+    assert matching.differences(CHAT, {**BASE, "temperature": 1}, BASE) == []
+    assert matching.differences(CHAT, {**BASE, "temperature": 1.0}, {**BASE, "temperature": 1.0}) == []
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "temperature": 0.7}, BASE)] == ["temperature"]
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "temperature": 1}, {**BASE, "temperature": 0.2})] == [
+        "temperature"
+    ]
+
+
+def test_an_empty_system_prompt_is_still_sent_one():
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert [d.field for d in matching.differences(MESSAGES, {**body, "system": ""}, body)] == ["system"]
+    empty = {**BASE, "messages": [{"role": "system", "content": ""}, *BASE["messages"]]}
+    assert [d.field for d in matching.differences(CHAT, empty, BASE)] == ["messages"]
+
+
 def test_describe_names_the_field_and_both_values_unless_hidden():
     diffs = matching.differences(CHAT, {**BASE, "model": "gpt-4o"}, BASE)
     assert "`model`: you sent 'gpt-4o'; this check expects 'gpt-4o-mini'" in matching.describe(diffs)

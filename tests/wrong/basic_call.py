@@ -92,4 +92,18 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "basic_call",
+        "openai_empty_system_sent",
+        "sends an empty system message when system is ''",
+        ("test_hidden.py::test_ask_openai_system_message_first",),
+        (('    if system:\n        messages.append({"role": "system", "content": system})', '    if system is not None:\n        messages.append({"role": "system", "content": system})'),),
+    ),
+    Mutant(
+        "basic_call",
+        "anthropic_empty_system_sent",
+        "sends system='' to Anthropic when system is ''",
+        ("test_hidden.py::test_ask_anthropic_system_parameter",),
+        (("        system=system if system else anthropic.omit,", "        system=system if system is not None else anthropic.omit,"),),
+    ),
 )
