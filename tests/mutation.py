@@ -11,6 +11,7 @@ equivalent mutants, not gaps; every other survivor is printed with its diff and 
 from __future__ import annotations
 
 import argparse
+import ast
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,48 @@ def _prepare(exercise: str, workdir: Path) -> Path:
     return config
 
 
+def _annotation_lines(module: Path) -> set[int]:
+    """Lines of annotations and `if TYPE_CHECKING:` blocks: never evaluated under
+    `from __future__ import annotations`, so a mutant there is equivalent by construction."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        annotations: list[ast.AST | None] = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            annotations.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotations.append(node.returns)
+        elif isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            annotations.append(node)
+        for annotation in annotations:
+            if annotation is not None and annotation.end_lineno is not None:
+                lines.update(range(annotation.lineno, annotation.end_lineno + 1))
+    return lines
+
+
+def _skip_annotations(session: Path, module: Path) -> int:
+    """Mark the mutants inside annotations as skipped; returns how many."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    lines = _annotation_lines(module)
+    skipped = 0
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.pending_work_items):
+            mutation = item.mutations[0]
+            # Keyword-only markers (`*` to `/`) change only positional calls, which the contract never makes.
+            if mutation.start_pos[0] in lines or mutation.operator_name.endswith("_Mul_Div") and _is_star(
+                module, mutation.start_pos
+            ):
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+                skipped += 1
+    return skipped
+
+
+def _is_star(module: Path, position: tuple[int, int]) -> bool:
+    line = module.read_text(encoding="utf-8").splitlines()[position[0] - 1]
+    return line.strip() == "*,"
+
+
 def _summarise(exercise: str, session: Path) -> tuple[int, int, int, list[str]]:
     """(mutants, killed, equivalent, unexplained survivor diffs) of a finished session."""
     from cosmic_ray.work_db import WorkDB, use_db  # staff extra only
@@ -69,6 +112,8 @@ def _summarise(exercise: str, session: Path) -> tuple[int, int, int, list[str]]:
     unexplained: list[str] = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
+            if result.worker_outcome == "skipped":
+                continue
             total += 1
             if result.is_killed:
                 killed += 1
@@ -102,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             config = _prepare(exercise, workdir)
             if not session.exists():
                 subprocess.run(["cosmic-ray", "init", str(config), str(session)], check=True)
+                skipped = _skip_annotations(session, workdir / "submission" / f"{exercise}.py")
+                print(f"{exercise}: {skipped} mutants in annotations or keyword-only markers skipped (equivalent)")
             # exec resumes: only pending mutants run, so an interrupted session continues.
             subprocess.run(["cosmic-ray", "exec", str(config), str(session)], check=True, cwd=ROOT)
         total, killed, equivalent, unexplained = _summarise(exercise, session)

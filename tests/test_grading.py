@@ -226,3 +226,11 @@ def test_left_out_system_prompt_is_named_not_called_a_repeat(grade, reference_co
     assert check["status"] == "failed"
     assert "more than once" not in check["feedback"]
     assert "`messages`: you sent 1 message(s) with roles [user]" in check["feedback"]
+
+
+def test_deltas_printed_instead_of_written_to_out_are_named_as_such(grade, reference_copy: Path):
+    _replace(reference_copy / "streaming_chat.py", "                stream_out.write(delta)\n", '                print(delta, end="")\n')
+    run = grade(reference_copy, "streaming_chat")
+    check = run.check("streaming_chat/test_public.py::test_chat_loop_writes_and_flushes_each_delta")
+    assert check["status"] == "failed"
+    assert "print()" in check["feedback"] and "waited for the whole reply" not in check["feedback"]

@@ -118,4 +118,17 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "providers",
+        "errors_keyed_by_provider",
+        "keeps one error per provider name, losing a provider tried twice",
+        ("test_hidden.py::test_fallback_all_failed_aggregates_every_error",),
+        (
+            (
+                "            errors.append((provider, error))\n    raise AllProvidersFailedError(errors) from errors[-1][1]",
+                "            errors.append((provider, error))\n    errors = list(dict(errors).items())\n"
+                "    raise AllProvidersFailedError(errors) from errors[-1][1]",
+            ),
+        ),
+    ),
 )

@@ -214,4 +214,44 @@ MUTANTS = (
         ("test_hidden.py::test_quit_stops_the_session",),
         (('        if line.strip() == "/quit":\n', '        if line == "/quit":\n'),),
     ),
+    Mutant(
+        "streaming_chat",
+        "empty_system_sent",
+        "sends system='' as a system prompt (a system message for openai, system='' for anthropic)",
+        (
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_empty_system_prompt_anthropic",
+        ),
+        (
+            ('    if system:\n        sent.append({"role": "system", "content": system})', '    if system is not None:\n        sent.append({"role": "system", "content": system})'),
+            ("        system=system if system else anthropic.omit,", "        system=system if system is not None else anthropic.omit,"),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "out_bound_at_import",
+        "writes to a private default stream instead of sys.stdout when out is None",
+        ("test_hidden.py::test_empty_system_prompt_and_stdout_openai",),
+        (("    stream_out: TextIO = out if out is not None else sys.stdout", "    stream_out: TextIO = out if out is not None else sys.stderr"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "provider_case_folded",
+        "accepts provider names in any case and with surrounding spaces",
+        ("test_hidden.py::test_provider_names_are_exact",),
+        (("    if provider not in _PROVIDERS:", "    provider = provider.strip().lower() or 'openai'\n    if provider not in _PROVIDERS:"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "first_delta_outside_try",
+        "reads the first delta outside the try: a stream failing before it crashes the session",
+        ("test_hidden.py::test_stream_failing_before_first_delta",),
+        (
+            (
+                "        parts: list[str] = []\n        try:\n",
+                "        deltas = iter(deltas)\n        parts: list[str] = [next(deltas)]\n"
+                "        stream_out.write(parts[0])\n        stream_out.flush()\n        try:\n",
+            ),
+        ),
+    ),
 )

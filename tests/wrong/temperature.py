@@ -73,4 +73,19 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "temperature",
+        "nan_accepted",
+        "checks the range with two negative tests, so a NaN temperature passes",
+        (
+            "test_hidden.py::test_compare_temperatures_validates_before_sending",
+            "test_hidden.py::test_sample_completions_validates_before_sending",
+        ),
+        (
+            (
+                "    if not (_MIN_TEMPERATURE <= temperature <= _MAX_TEMPERATURE):",
+                "    if temperature < _MIN_TEMPERATURE or temperature > _MAX_TEMPERATURE:",
+            ),
+        ),
+    ),
 )

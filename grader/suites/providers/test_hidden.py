@@ -1,8 +1,6 @@
 """Hidden checks of exercise 7, providers: several system messages, unknown providers, which errors fall
 through, and the aggregated error when every route fails."""
 
-from types import SimpleNamespace
-
 import anthropic
 import openai
 import pytest
@@ -72,17 +70,21 @@ def test_unknown_providers_raise_before_sending(exercise, openai_client, anthrop
     "(ValueError, TypeError, KeyError...) is a bug and propagates at once, unchanged."
 )
 @pytest.mark.cassette(None)
-def test_fallback_other_errors_propagate(exercise, openai_client, anthropic_client, replay):
+def test_fallback_other_errors_propagate(exercise, openai_client, anthropic_client, replay, monkeypatch):
     """a non-API error propagates at once and no later route is tried"""
+    # Real clients whose create() raises a bug's exception: with_options() copies and with_raw_response
+    # wrappers of them raise it too, since the method is replaced on the SDK's resource class.
     boom = ValueError("a bug in the client, not an API failure")
-    broken_openai = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=_raiser(boom))))
-    with pytest.raises(ValueError) as info:
-        exercise.chat_with_fallback([("openai", broken_openai), ("anthropic", anthropic_client)], QUESTION)
+    with monkeypatch.context() as patched:
+        patched.setattr(openai.resources.chat.completions.Completions, "create", _raiser(boom))
+        with pytest.raises(ValueError) as info:
+            exercise.chat_with_fallback([("openai", openai_client), ("anthropic", anthropic_client)], QUESTION)
     assert info.value is boom
     oops = KeyError("content")
-    broken_anthropic = SimpleNamespace(messages=SimpleNamespace(create=_raiser(oops)))
-    with pytest.raises(KeyError) as info_key:
-        exercise.chat_with_fallback([("anthropic", broken_anthropic), ("openai", openai_client)], QUESTION)
+    with monkeypatch.context() as patched:
+        patched.setattr(anthropic.resources.messages.Messages, "create", _raiser(oops))
+        with pytest.raises(KeyError) as info_key:
+            exercise.chat_with_fallback([("anthropic", anthropic_client), ("openai", openai_client)], QUESTION)
     assert info_key.value is oops
     assert replay.sent == []
 
@@ -104,17 +106,19 @@ def test_fallback_any_status_error_falls_through(exercise, openai_client, anthro
 @pytest.mark.points(1)
 @pytest.mark.hint(
     "When every route fails, raise AllProvidersFailedError(errors) with every (provider, error) pair in the "
-    "order tried, the SDK's own exceptions, and chain it: `raise AllProvidersFailedError(errors) from last_error`."
+    "order tried (a provider tried twice appears twice), the SDK's own exceptions, and chain it: "
+    "`raise AllProvidersFailedError(errors) from last_error`."
 )
+@pytest.mark.faults("200", "200", "503")
 def test_fallback_all_failed_aggregates_every_error(exercise, openai_client, anthropic_client, replay):
-    """AllProvidersFailedError lists every route's error in order and is chained from the last one"""
-    routes = [("openai", openai_client), ("anthropic", anthropic_client)]
+    """AllProvidersFailedError lists every route's error in order, a provider tried twice twice, chained from the last"""
+    routes = [("openai", openai_client), ("anthropic", anthropic_client), ("openai", openai_client)]
     with pytest.raises(exercise.AllProvidersFailedError) as info:
         exercise.chat_with_fallback(routes, QUESTION)
     errors = info.value.errors
     statuses = [replay.interactions[i][1]["status"]["code"] for i in range(2)]
-    assert [provider for provider, _ in errors] == ["openai", "anthropic"]
+    assert [provider for provider, _ in errors] == ["openai", "anthropic", "openai"]
     assert isinstance(errors[0][1], openai.APIStatusError) and errors[0][1].status_code == statuses[0]
     assert isinstance(errors[1][1], anthropic.APIStatusError) and errors[1][1].status_code == statuses[1]
+    assert isinstance(errors[2][1], openai.InternalServerError)
     assert info.value.__cause__ is errors[-1][1]
-    assert len(replay.sent) == 2

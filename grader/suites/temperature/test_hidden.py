@@ -28,12 +28,12 @@ def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Check the arguments before any API call: raise ValueError for an empty sequence, a temperature "
-    "outside [0.0, 2.0], or the same temperature twice."
+    "outside [0.0, 2.0] (NaN included), or the same temperature twice."
 )
 @pytest.mark.cassette(None)
 def test_compare_temperatures_validates_before_sending(exercise, openai_client, replay):
     """compare_temperatures rejects bad temperatures with ValueError and sends nothing"""
-    for bad in [(), (0.5, 2.5), (-0.1,), (0.3, 0.3), (0.0, 1.0, 0.0)]:
+    for bad in [(), (0.5, 2.5), (-0.1,), (0.3, 0.3), (0.0, 1.0, 0.0), (0.5, float("nan"))]:
         with pytest.raises(ValueError):
             exercise.compare_temperatures(openai_client, PROMPT, bad)
     assert replay.sent == []
@@ -48,12 +48,14 @@ def test_sample_completions_sorted_by_index(exercise, openai_client, replay):
 
 
 @pytest.mark.points(1)
-@pytest.mark.hint("Raise ValueError before sending when n < 1 or the temperature is outside [0.0, 2.0].")
+@pytest.mark.hint(
+    "Raise ValueError before sending when n < 1 or the temperature is outside [0.0, 2.0] (NaN included)."
+)
 @pytest.mark.cassette(None)
 def test_sample_completions_validates_before_sending(exercise, openai_client, replay):
     """sample_completions rejects n < 1 and bad temperatures with ValueError and sends nothing"""
     for kwargs in [{"temperature": 0.5, "n": 0}, {"temperature": 0.5, "n": -2},
-                   {"temperature": 2.1}, {"temperature": -0.5}]:  # fmt: skip
+                   {"temperature": 2.1}, {"temperature": -0.5}, {"temperature": float("nan")}]:  # fmt: skip
         with pytest.raises(ValueError):
             exercise.sample_completions(openai_client, PROMPT, **kwargs)
     assert replay.sent == []
