@@ -234,3 +234,32 @@ def test_deltas_printed_instead_of_written_to_out_are_named_as_such(grade, refer
     check = run.check("streaming_chat/test_public.py::test_chat_loop_writes_and_flushes_each_delta")
     assert check["status"] == "failed"
     assert "print()" in check["feedback"] and "waited for the whole reply" not in check["feedback"]
+
+
+def test_an_error_in_the_checks_own_code_is_not_called_the_students(grade, reference_copy: Path):
+    # call_with_retry raises the expected error type without ever calling fn: the check then finds no
+    # error that fn raised (an IndexError in the check's own code), which the student's code did not raise.
+    _replace(
+        reference_copy / "error_handler.py",
+        "            return fn()\n",
+        '            raise anthropic.AuthenticationError("refused", body=None, response=__import__("httpx2").Response('
+        '401, request=__import__("httpx2").Request("POST", "https://api.anthropic.com/v1/messages")))\n',
+    )
+    run = grade(reference_copy, "error_handler")
+    check = run.check("error_handler/test_public.py::test_permanent_error_raised_at_once")
+    assert check["status"] == "failed"
+    assert "Your code raised IndexError" not in check["feedback"]
+    assert "IndexError" in check["feedback"] and "your code did not raise it" in check["feedback"]
+
+
+def test_comparisons_name_the_type_that_differs(grade, reference_copy: Path):
+    path = reference_copy / "temperature.py"
+    _replace(path, "    return results\n", "    return {str(t): text for t, text in results.items()}\n")
+    _replace(path, '    return [choice.message.content or "" for choice in choices]\n',
+             '    return tuple(choice.message.content or "" for choice in choices)  # type: ignore[return-value]\n')
+    run = grade(reference_copy, "temperature")
+    keys = run.check("temperature/test_public.py::test_compare_temperatures_returns_text_per_temperature")
+    assert keys["status"] == "failed"
+    assert "is a str" in keys["feedback"] and "(float)" in keys["feedback"] and "order" not in keys["feedback"]
+    texts = run.check("temperature/test_public.py::test_sample_completions_returns_n_texts")
+    assert texts["status"] == "failed" and "a tuple" in texts["feedback"] and "a list" in texts["feedback"]

@@ -30,4 +30,5 @@ def test_sample_completions_returns_n_texts(exercise, openai_client, replay):
     """sample_completions returns the text of every choice from one request"""
     result = exercise.sample_completions(openai_client, PROMPT, temperature=0.8, n=3)
     expected = _texts(replay.response_json())
-    assert same(result, expected), f"sample_completions returned {result!r}; the choices were {expected!r}"
+    problem = difference(result, expected)
+    assert problem is None, f"In what sample_completions returned: {problem}. The choices were {expected!r}."
