@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.scoring import Grade
+from grader.scoring import CheckResult, Grade
 
 SCHEMA = 1
 
@@ -60,6 +61,15 @@ def write_json(grade: Grade, path: Path) -> None:
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
 
 
+def _common_failure(results: Sequence[CheckResult]) -> str | None:
+    """The one feedback every check of an exercise failed with, when there are several checks and it is shared."""
+    feedback = {r.feedback for r in results}
+    if len(results) > 1 and all(r.status != "passed" for r in results) and len(feedback) == 1:
+        (only,) = feedback
+        return only or None
+    return None
+
+
 def print_table(grade: Grade, console: Console) -> None:
     table = Table(title="Grade", show_lines=False)
     table.add_column("Exercise")
@@ -75,6 +85,13 @@ def print_table(grade: Grade, console: Console) -> None:
     failed = [(e, r) for e in grade.exercises for r in e.results if r.status != "passed"]
     if failed:
         console.print(Text("Checks to fix", style="bold"))
+    for e in grade.exercises:
+        common = _common_failure(e.results)
+        if common is not None:  # one cause (a module that cannot be imported): said once, without check hints
+            console.print(Text(f"✗ {e.id}: every check failed for the same reason", style="red"))
+            for line in common.splitlines():
+                console.print(Text(f"    {line}"))
+    failed = [(e, r) for e, r in failed if _common_failure(e.results) is None]
     for e, r in failed:
         label = Text(f"✗ {e.id}: {r.check.name}", style=_STATUS_STYLE.get(r.status, "red"))
         label.append(f"  [{r.status}, {r.check.points} pt]", style="dim")

@@ -62,6 +62,10 @@ def test_syntax_error_in_one_module_leaves_the_other_graded(grade, reference_cop
     assert run.exercise("temperature")["score"] == 10
     feedback = run.check("basic_call/test_public.py::test_ask_openai_returns_reply_text")["feedback"]
     assert "exercises/basic_call.py, line 41" in feedback and "SyntaxError" in feedback
+    # Said once for the exercise in the table, without the hints of checks it has nothing to do with.
+    assert run.output.count("exercises/basic_call.py, line 41") == 1
+    hints = [t["hint"] for t in run.exercise("basic_call")["tests"]]
+    assert not any(hint[:40] in run.output for hint in hints)
 
 
 @pytest.mark.parametrize(
