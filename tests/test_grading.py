@@ -267,3 +267,30 @@ def test_comparisons_name_the_type_that_differs(grade, reference_copy: Path):
     assert "is a str" in keys["feedback"] and "(float)" in keys["feedback"] and "order" not in keys["feedback"]
     texts = run.check("temperature/test_public.py::test_sample_completions_returns_n_texts")
     assert texts["status"] == "failed" and "a tuple" in texts["feedback"] and "a list" in texts["feedback"]
+
+
+def _mutant(exercise: str, name: str) -> Mutant:
+    return next(m for m in all_mutants() if m.exercise == exercise and m.name == name)
+
+
+def test_a_kept_partial_reply_is_compared_with_the_request_of_its_own_turn(grade, tmp_path: Path):
+    run = grade(_mutant("streaming_chat", "keeps_partial_reply").write(tmp_path / "submission"), "streaming_chat")
+    check = run.check("streaming_chat/test_public.py::test_chat_loop_survives_a_broken_stream")
+    assert check["status"] == "failed"
+    assert "you sent 3 message(s) with roles [user, assistant, user]" in check["feedback"]
+    assert "this check expects 2 message(s) with roles [user, user]" in check["feedback"]
+
+
+def test_retry_feedback_only_where_retrying_is_judged_and_one_call_at_a_time(grade, reference_copy: Path):
+    path = reference_copy / "error_handler.py"
+    source = path.read_text()
+    # One retry too few, and every error called retryable.
+    source = source.replace("if retry >= max_retries or not", "if retry >= max_retries - 1 or not", 1)
+    source = source.replace('    if isinstance(error, _CONNECTION_ERRORS):  # timeouts', "    return True\n    if isinstance(error, _CONNECTION_ERRORS):  # timeouts", 1)
+    path.write_text(source)
+    run = grade(reference_copy, "error_handler")
+    which = run.check("error_handler/test_hidden.py::test_which_errors_are_retried")
+    assert which["status"] == "failed" and "stopped retrying" not in which["feedback"]
+    seeds = run.check("error_handler/test_hidden.py::test_exponential_backoff_over_seeds")
+    assert seeds["status"] == "failed"
+    assert "retried without sleeping" not in seeds["feedback"] and "call 2, attempt 6" in seeds["feedback"]

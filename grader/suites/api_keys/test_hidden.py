@@ -25,8 +25,8 @@ def _dotenv(tmp_path, name, text):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "In .env: skip blank lines, lines starting with # and lines without '='; allow an `export ` prefix; strip "
-    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes and keep what is "
-    "inside them as written; the last assignment of a name wins."
+    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes, keeping everything "
+    "inside them (a '#' too); the last assignment of a name wins. Then strip the key, as for the environment."
 )
 @pytest.mark.cassette(None)
 def test_dotenv_grammar(exercise, tmp_path, leak_watch):

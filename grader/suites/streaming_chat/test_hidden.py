@@ -52,11 +52,11 @@ def test_stream_openai_yields_only_text(exercise, openai_client, replay):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "Yield event.delta.text only when event.type == 'content_block_delta' and event.delta.type == 'text_delta'; "
-    "thinking, signature and input_json deltas are not text."
+    "Yield event.delta.text only when event.type == 'content_block_delta' and event.delta.type == 'text_delta' "
+    "and the text is not empty; thinking, signature and input_json deltas are not text."
 )
 def test_stream_anthropic_yields_only_text(exercise, anthropic_client, replay):
-    """stream_anthropic skips thinking, signature and tool-input deltas"""
+    """stream_anthropic skips thinking, signature, tool-input and empty text deltas"""
     deltas = drive(exercise.stream_anthropic(anthropic_client, MESSAGES, max_tokens=400), what="stream_anthropic")
     assert same(deltas, text_deltas(replay.response_text(0)))
 
