@@ -131,4 +131,29 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "providers",
+        "usage_without_cache_tokens",
+        "builds ChatReply.usage from Anthropic's input_tokens alone, leaving out the cache tokens",
+        ("test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",),
+        (
+            (
+                "    return ChatReply(provider=provider, model=message.model, text=text, usage=usage_of(message))",
+                "    return ChatReply(provider=provider, model=message.model, text=text,\n"
+                "                     usage=Usage(message.usage.input_tokens, message.usage.output_tokens))",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "none_content_kept",
+        "returns None as the text when the OpenAI reply's content is null",
+        ("test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",),
+        (
+            (
+                '        text = (completion.choices[0].message.content or "") if completion.choices else ""',
+                '        text = completion.choices[0].message.content if completion.choices else ""',
+            ),
+        ),
+    ),
 )

@@ -9,6 +9,7 @@ from grader import submission
 from grader.expect import same
 
 QUESTION = [{"role": "user", "content": "Name a good first programming language."}]
+MARCH = [{"role": "user", "content": "Where should I go in March?"}]  # the synthetic cassette's question
 
 
 def _shown(reply):
@@ -122,3 +123,20 @@ def test_fallback_all_failed_aggregates_every_error(exercise, openai_client, ant
     assert isinstance(errors[1][1], anthropic.APIStatusError) and errors[1][1].status_code == statuses[1]
     assert isinstance(errors[2][1], openai.InternalServerError)
     assert info.value.__cause__ is errors[-1][1]
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "ChatReply.usage is usage_of(response) from exercise 3, so Anthropic's cache tokens count as input; and an "
+    "OpenAI reply whose content is null gives the text ''."
+)
+def test_chat_usage_with_cache_tokens_and_null_content(exercise, grading, openai_client, anthropic_client, replay):
+    """chat's usage counts Anthropic cache tokens (as usage_of does), and a null OpenAI content gives ''"""
+    usage_of = submission.load_exercise("token_counter", grading.settings.submission).usage_of
+    cached = exercise.chat("anthropic", anthropic_client, MARCH)
+    recorded = anthropic.types.Message.model_validate(replay.response_json(0))
+    text = "".join(b.text for b in recorded.content if b.type == "text")
+    assert same(_shown(cached), _shown(exercise.ChatReply("anthropic", recorded.model, text, usage_of(recorded))))
+    empty = exercise.chat("openai", openai_client, MARCH)
+    completion = openai.types.chat.ChatCompletion.model_validate(replay.response_json(1))
+    assert same(_shown(empty), _shown(exercise.ChatReply("openai", completion.model, "", usage_of(completion))))
