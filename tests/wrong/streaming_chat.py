@@ -254,4 +254,16 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "streaming_chat",
+        "catches_only_api_errors",
+        "interrupts a reply only for the SDKs' and httpx2's errors, not for any Exception",
+        ("test_hidden.py::test_any_exception_interrupts_the_reply",),
+        (
+            (
+                "        except Exception as error:",
+                '        except (openai.APIError, anthropic.APIError, __import__("httpx2").HTTPError) as error:',
+            ),
+        ),
+    ),
 )

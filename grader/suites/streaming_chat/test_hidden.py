@@ -202,3 +202,20 @@ def test_stream_failing_before_first_delta(exercise, openai_client, replay):
     expected = [{"role": "user", "content": line} for line in PUBLIC_BROKEN_INPUTS]
     expected.append({"role": "assistant", "content": reply_text(replay, 1)})
     assert same(history, expected)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Any Exception while a reply streams interrupts that reply, not only the SDKs' and httpx2's: a garbled "
+    "event raises json.JSONDecodeError. Catch Exception around the loop over the deltas."
+)
+def test_any_exception_interrupts_the_reply(exercise, openai_client, replay):
+    """chat_loop reports a stream that fails with an exception that is not an API error, and goes on"""
+    out = RecordingWriter()
+    history = exercise.chat_loop(openai_client, list(PUBLIC_BROKEN_INPUTS), out=out)
+    rest = arrived_then_interrupted(out.getvalue(), "".join(text_deltas(replay.response_text(0), events=5)))
+    assert rest is not None
+    assert same(rest, reply_text(replay, 1) + "\n")
+    expected = [{"role": "user", "content": line} for line in PUBLIC_BROKEN_INPUTS]
+    expected.append({"role": "assistant", "content": reply_text(replay, 1)})
+    assert same(history, expected)

@@ -33,7 +33,7 @@ def test_stream_openai_yields_as_it_streams(exercise, openai_client, replay, str
     assert same(deltas, expected), f"stream_openai yielded {deltas!r}; the reply's text deltas are {expected!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Call client.messages.create(..., stream=True) (or use client.messages.stream(...)) and yield "
     "event.delta.text of each content_block_delta whose delta is a text_delta, inside the loop over the events."
