@@ -55,7 +55,8 @@ def _dict_difference(actual: dict[Any, Any], expected: dict[Any, Any], *, ordere
         if match is _MISSING:
             near = next((ka for ka in actual if not same(ka, ke) and _loosely_equal(ka, ke)), _MISSING)
             if near is not _MISSING:
-                return f"key {_show(near)} is {_kind(near)}{at} where the key {_show(ke)} ({type(ke).__name__}) is expected"
+                wanted = f"the key {_show(ke)} ({type(ke).__name__})"
+                return f"key {_show(near)} is {_kind(near)}{at} where {wanted} is expected"
             return f"key {_show(ke)} is missing{at}"
         keys.append(match)
     extra = [ka for ka in actual if not any(ka is k for k in keys)]

@@ -90,9 +90,9 @@ def _skip_annotations(session: Path, module: Path) -> int:
         for item in list(db.pending_work_items):
             mutation = item.mutations[0]
             # Keyword-only markers (`*` to `/`) change only positional calls, which the contract never makes.
-            if mutation.start_pos[0] in lines or mutation.operator_name.endswith("_Mul_Div") and _is_star(
+            if mutation.start_pos[0] in lines or (mutation.operator_name.endswith("_Mul_Div") and _is_star(
                 module, mutation.start_pos
-            ):
+            )):
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
                 skipped += 1
     return skipped

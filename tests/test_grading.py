@@ -233,7 +233,8 @@ def test_left_out_system_prompt_is_named_not_called_a_repeat(grade, reference_co
 
 
 def test_deltas_printed_instead_of_written_to_out_are_named_as_such(grade, reference_copy: Path):
-    _replace(reference_copy / "streaming_chat.py", "                stream_out.write(delta)\n", '                print(delta, end="")\n')
+    path = reference_copy / "streaming_chat.py"
+    _replace(path, "                stream_out.write(delta)\n", '                print(delta, end="")\n')
     run = grade(reference_copy, "streaming_chat")
     check = run.check("streaming_chat/test_public.py::test_chat_loop_writes_and_flushes_each_delta")
     assert check["status"] == "failed"
@@ -286,7 +287,8 @@ def test_retry_feedback_only_where_retrying_is_judged_and_one_call_at_a_time(gra
     source = path.read_text()
     # One retry too few, and every error called retryable.
     source = source.replace("if retry >= max_retries or not", "if retry >= max_retries - 1 or not", 1)
-    source = source.replace('    if isinstance(error, _CONNECTION_ERRORS):  # timeouts', "    return True\n    if isinstance(error, _CONNECTION_ERRORS):  # timeouts", 1)
+    first_test = "    if isinstance(error, _CONNECTION_ERRORS):  # timeouts"
+    source = source.replace(first_test, "    return True\n" + first_test, 1)
     path.write_text(source)
     run = grade(reference_copy, "error_handler")
     which = run.check("error_handler/test_hidden.py::test_which_errors_are_retried")

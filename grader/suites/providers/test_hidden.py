@@ -112,7 +112,7 @@ def test_fallback_any_status_error_falls_through(exercise, openai_client, anthro
 )
 @pytest.mark.faults("200", "200", "503")
 def test_fallback_all_failed_aggregates_every_error(exercise, openai_client, anthropic_client, replay):
-    """AllProvidersFailedError lists every route's error in order, a provider tried twice twice, chained from the last"""
+    """AllProvidersFailedError lists every route's error in order (repeats too), chained from the last one"""
     routes = [("openai", openai_client), ("anthropic", anthropic_client), ("openai", openai_client)]
     with pytest.raises(exercise.AllProvidersFailedError) as info:
         exercise.chat_with_fallback(routes, QUESTION)
