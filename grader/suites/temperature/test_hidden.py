@@ -25,7 +25,7 @@ def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
     assert same(result, {t: _texts(replay.response_json(i))[0] for i, t in enumerate(temperatures)}, ordered=True)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Check the arguments before any API call: raise ValueError for an empty sequence, a temperature "
     "outside [0.0, 2.0] (NaN included), or the same temperature twice."
@@ -68,3 +68,12 @@ def test_sample_completions_request(exercise, openai_client, replay):
     result = exercise.sample_completions(openai_client, PROMPT, temperature=1.2, n=2, model="gpt-4o", max_tokens=30)
     assert len(replay.sent) == 1
     assert same(result, _texts(replay.response_json()))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("n=1 is a valid request (one choice): only n < 1 is rejected.")
+@pytest.mark.cassette("test_compare_temperatures_returns_text_per_temperature")
+def test_sample_completions_single_choice(exercise, openai_client, replay):
+    """sample_completions with n=1 sends one request and returns its one text"""
+    result = exercise.sample_completions(openai_client, "Suggest a name for a friendly robot.", temperature=0.0, n=1)
+    assert same(result, _texts(replay.response_json(0)))
