@@ -58,7 +58,11 @@ MUTANTS = (
         "providers",
         "reports_requested_model",
         "puts the requested model in ChatReply.model instead of the model the API reports",
-        ("test_public.py::test_chat_openai_reply", "test_hidden.py::test_fallback_any_status_error_falls_through"),
+        (
+            "test_public.py::test_chat_openai_reply",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+        ),
         (
             (
                 "        return ChatReply(provider=provider, model=completion.model, text=text, usage=usage_of(completion))",
@@ -110,6 +114,7 @@ MUTANTS = (
         (
             "test_public.py::test_chat_anthropic_moves_system_messages",
             "test_hidden.py::test_chat_joins_several_system_messages",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
         ),
         (
             (
@@ -133,7 +138,7 @@ MUTANTS = (
     ),
     Mutant(
         "providers",
-        "usage_without_cache_tokens",
+        "usage_leaves_out_cache_tokens",
         "builds ChatReply.usage from Anthropic's input_tokens alone, leaving out the cache tokens",
         ("test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",),
         (

@@ -19,6 +19,7 @@ MUTANTS = (
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
             "test_public.py::test_stream_openai_yields_as_it_streams",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
         ),
         (("        for chunk in stream:\n", "        for chunk in list(stream):\n"),),
     ),
@@ -66,6 +67,9 @@ MUTANTS = (
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
             "test_public.py::test_stream_openai_yields_as_it_streams",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (("            if text:\n                yield text\n", "            yield text\n"),),
     ),
@@ -89,6 +93,8 @@ MUTANTS = (
             "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (
             (
@@ -105,6 +111,8 @@ MUTANTS = (
             "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         ((_ON_ERROR, "            stream_out.flush()\n            history.pop()\n            continue\n"),),
     ),
@@ -116,6 +124,8 @@ MUTANTS = (
             "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (
             (
@@ -186,6 +196,7 @@ MUTANTS = (
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
         ),
         (
             (_WRITE_DELTA, "                parts.append(delta)\n"),
@@ -204,6 +215,9 @@ MUTANTS = (
             "test_public.py::test_chat_loop_keeps_history_across_turns",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (("    for line in inputs:\n", "    for line in list(inputs)[:1]:\n"),),
     ),

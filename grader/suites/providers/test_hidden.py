@@ -113,15 +113,15 @@ def test_fallback_any_status_error_falls_through(exercise, openai_client, anthro
 @pytest.mark.faults("200", "200", "503")
 def test_fallback_all_failed_aggregates_every_error(exercise, openai_client, anthropic_client, replay):
     """AllProvidersFailedError lists every route's error in order (repeats too), chained from the last one"""
-    routes = [("openai", openai_client), ("anthropic", anthropic_client), ("openai", openai_client)]
+    routes = [("openai", openai_client), ("anthropic", anthropic_client), ("anthropic", anthropic_client)]
     with pytest.raises(exercise.AllProvidersFailedError) as info:
         exercise.chat_with_fallback(routes, QUESTION)
     errors = info.value.errors
     statuses = [replay.interactions[i][1]["status"]["code"] for i in range(2)]
-    assert [provider for provider, _ in errors] == ["openai", "anthropic", "openai"]
+    assert [provider for provider, _ in errors] == ["openai", "anthropic", "anthropic"]
     assert isinstance(errors[0][1], openai.APIStatusError) and errors[0][1].status_code == statuses[0]
     assert isinstance(errors[1][1], anthropic.APIStatusError) and errors[1][1].status_code == statuses[1]
-    assert isinstance(errors[2][1], openai.InternalServerError)
+    assert isinstance(errors[2][1], anthropic.InternalServerError)
     assert info.value.__cause__ is errors[-1][1]
 
 
