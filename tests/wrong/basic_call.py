@@ -106,4 +106,16 @@ MUTANTS = (
         ("test_hidden.py::test_ask_anthropic_system_parameter",),
         (("        system=system if system else anthropic.omit,", "        system=system if system is not None else anthropic.omit,"),),
     ),
+    Mutant(
+        "basic_call",
+        "text_blocks_by_ordering",
+        "selects blocks whose type sorts at or before 'text' instead of exactly 'text'",
+        ("test_hidden.py::test_ask_anthropic_joins_text_blocks",),
+        (
+            (
+                '    return "".join(block.text for block in response.content if block.type == "text")',
+                '    return "".join(block.text for block in response.content if block.type <= "text")  # type: ignore[union-attr]',
+            ),
+        ),
+    ),
 )
