@@ -296,3 +296,15 @@ def test_retry_feedback_only_where_retrying_is_judged_and_one_call_at_a_time(gra
     seeds = run.check("error_handler/test_hidden.py::test_exponential_backoff_over_seeds")
     assert seeds["status"] == "failed"
     assert "retried without sleeping" not in seeds["feedback"] and "call 2, attempt 6" in seeds["feedback"]
+
+
+def test_an_error_from_a_property_names_the_property(grade, reference_copy: Path):
+    _replace(
+        reference_copy / "token_counter.py",
+        "        return sum(cost_of(usage, name) for name, usage in self._usage.items())\n",
+        '        raise ValueError("no cost yet")\n',
+    )
+    run = grade(reference_copy, "token_counter")
+    check = run.check("token_counter/test_hidden.py::test_tracker_unknown_model_records_nothing")
+    assert check["status"] == "failed"
+    assert "ValueError" in check["feedback"] and "(in total_cost)" in check["feedback"]
