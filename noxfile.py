@@ -74,3 +74,12 @@ def bench(session: nox.Session) -> None:
     """Print grading speed figures: full grade, import floor, error_handler simulated vs real time."""
     session.install("-e", ".", *CONSTRAINTS)
     session.run("python", "tests/bench_grading.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def mutation(session: nox.Session) -> None:
+    """Mutation score of the suites: cosmic-ray mutates the reference, one exercise at a time (`-- EXERCISE ...`)."""
+    session.install("-e", ".[mutation]", *CONSTRAINTS)
+    exercises = session.posargs or ["basic_call", "temperature", "token_counter", "error_handler",
+                                    "streaming_chat", "api_keys", "providers"]  # fmt: skip
+    session.run("python", "tests/mutation.py", *exercises)

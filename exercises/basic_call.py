@@ -44,7 +44,6 @@ def ask_openai(
     (truthy), then one `{"role": "user", "content": prompt}` message.
 
     Returns `response.choices[0].message.content`, or `""` when that content is `None`.
-    Raises whatever the SDK raises (for example `openai.AuthenticationError`); do not catch it.
     """
     raise NotImplementedError("ask_openai: your code here")
 
@@ -65,6 +64,6 @@ def ask_anthropic(
 
     Returns the concatenation, in order, of the `.text` of every block in `response.content`
     whose `.type` is `"text"`; other blocks (thinking, tool use) are skipped, so a reply with
-    no text block gives `""`. Raises whatever the SDK raises; do not catch it.
+    no text block gives `""`.
     """
     raise NotImplementedError("ask_anthropic: your code here")

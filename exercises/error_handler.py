@@ -16,14 +16,13 @@ The policy, for both SDKs' exceptions (`openai.X` and `anthropic.X` alike):
   errors that are not the SDKs', such as `httpx2` errors or `ValueError`).
 - Delay before retry number `n` (0 for the first retry): the server hint when there is one,
   capped at `max_delay`; otherwise `backoff_delay(n, ...)`.
-- Sleep with `time.sleep` (`asyncio.sleep` in the async variant), looked up when you call it.
+- Sleep with `time.sleep` (`asyncio.sleep` in the async variant); `from time import sleep` is
+  fine, the grader's clock sees it.
 - At most `max_retries` retries, so at most `max_retries + 1` calls of `fn`; when they are
   spent, re-raise the last error itself (a bare `raise` inside `except` does that).
-- Before each sleep, log one WARNING on `logging.getLogger(__name__)` like
-  `RateLimitError: retrying in 1.50 s` (the error's class name, the delay with 2 decimals).
-- Choices this course made where the contract is open: `max_retries < 0` raises `ValueError`
-  before `fn` is called; `backoff_delay` with a negative argument raises `ValueError`; only
-  `Exception` is retried or caught (never `KeyboardInterrupt` or `asyncio.CancelledError`).
+- One WARNING per retry on `logging.getLogger(__name__)` (the logger `exercises.error_handler`),
+  containing the error's class name and the delay in seconds written with at least two
+  decimals, for example `RateLimitError: retrying in 1.50 s`.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ def is_retryable(error: BaseException) -> bool:
     Check with `isinstance` against both SDKs' classes: `openai.APIConnectionError`,
     `anthropic.APIConnectionError` (always retryable), and `openai.APIStatusError`,
     `anthropic.APIStatusError` (retryable when `error.status_code` is 408, 409, 429 or 5xx).
-    Returns False for everything else; never raises.
+    Returns False for everything else.
     """
     raise NotImplementedError("is_retryable: your code here")
 
@@ -69,7 +68,7 @@ def retry_after_seconds(error: BaseException) -> float | None:
     `email.utils.parsedate_to_datetime`) measured against the current `time.time()`.
 
     Returns the hint, not capped and never negative (0 or a date in the past gives 0.0), or
-    `None` when neither header parses. Never raises.
+    `None` when neither header parses.
     """
     raise NotImplementedError("retry_after_seconds: your code here")
 
@@ -77,10 +76,9 @@ def retry_after_seconds(error: BaseException) -> float | None:
 def backoff_delay(retry: int, *, base_delay: float = 1.0, max_delay: float = 30.0) -> float:
     """The delay before retry number `retry` (0 for the first) when the server gave no hint.
 
-    Let `e = min(max_delay, base_delay * 2**retry)`. Returns a value in `[e/2, e]`; draw it
-    with `random.uniform(e / 2, e)` (the jitter keeps many clients from retrying in lockstep).
+    Let `e = min(max_delay, base_delay * 2**retry)`. Returns a value in `[e/2, e]`; jitter is
+    optional, `random.uniform(e / 2, e)` is one way (it keeps many clients from retrying in lockstep).
     Mind that `2**retry` can be huge: the result must still be at most `max_delay`.
-    Raises `ValueError` when `retry`, `base_delay` or `max_delay` is negative.
     """
     raise NotImplementedError("backoff_delay: your code here")
 
@@ -99,7 +97,6 @@ def call_with_retry(
     `min(retry_after_seconds(error), max_delay)` when there is a hint, else
     `backoff_delay(n, base_delay=base_delay, max_delay=max_delay)` for retry number `n`; log
     the WARNING described in the module docstring, `time.sleep(delay)`, and call `fn()` again.
-    Raises `ValueError` when `max_retries < 0`.
     """
     raise NotImplementedError("call_with_retry: your code here")
 
@@ -113,6 +110,6 @@ async def acall_with_retry(
 ) -> T:
     """The async twin of `call_with_retry`: `await fn()`, and `await asyncio.sleep(delay)`.
 
-    Same policy, delays, log lines, limits and errors as `call_with_retry`.
+    Same policy, delays, log lines and limits as `call_with_retry`.
     """
     raise NotImplementedError("acall_with_retry: your code here")

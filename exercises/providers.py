@@ -14,9 +14,7 @@ Provider names are exactly `"openai"` and `"anthropic"`. The differences to brid
   blocks of `content`.
 - Both replies carry the model that actually answered in `response.model` (often a dated id).
 
-Choices this course made where the contract is open: `model=None` (or `""`) means the provider's
-default model; empty system messages are dropped before joining; `chat_with_fallback` checks every
-route's provider name before sending anything.
+`model=None` means the provider's default model.
 """
 
 from __future__ import annotations
@@ -87,7 +85,7 @@ def chat(
     `model` defaults to `DEFAULT_OPENAI_MODEL` or `DEFAULT_ANTHROPIC_MODEL`.
 
     Returns `ChatReply(provider, response.model, text, usage_of(response))`, with `usage_of`
-    from exercise 3 (`from .token_counter import usage_of`). Raises `ValueError` for an unknown
+    from exercise 3 (`from .token_counter import usage_of`; Anthropic's cache tokens included). Raises `ValueError` for an unknown
     provider before sending anything; SDK errors propagate.
     """
     raise NotImplementedError("chat: your code here")
@@ -101,8 +99,8 @@ def chat_with_fallback(
 ) -> ChatReply:
     """Try each `(provider, client)` route in order with `chat`; return the first reply.
 
-    Raises `ValueError` before anything is sent when `routes` is empty or names an unknown
-    provider. An SDK error (`openai.APIError` or `anthropic.APIError`: any status, connection
+    Raises `ValueError` before anything is sent when `routes` is empty; a route naming an unknown
+    provider raises `ValueError` no later than its turn, before it sends anything. An SDK error (`openai.APIError` or `anthropic.APIError`: any status, connection
     or timeout) moves on to the next route; any other exception propagates at once. When every
     route fails, raises `AllProvidersFailedError(errors)` with each `(provider, error)` in order,
     chained from the last error (`raise ... from last_error`).

@@ -21,10 +21,8 @@ How each SDK streams:
 - A broken stream raises `openai.APIConnectionError` from OpenAI, but raw `httpx2` errors
   (`httpx2.RemoteProtocolError`, `httpx2.ReadError`) from Anthropic.
 
-Choices this course made where the contract is open: the user message is the input line exactly
-as given (it is stripped only to recognise `/quit`); the interruption line is
-`[stream interrupted: <ErrorClassName>]`, preceded by a newline when part of the reply was
-already written.
+When a reply's stream fails, the text that arrived stays written and a new line follows that
+starts with `[stream interrupted` (for example `[stream interrupted: ReadError]`).
 """
 
 from __future__ import annotations

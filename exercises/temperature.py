@@ -40,7 +40,7 @@ def compare_temperatures(
     Then, for each temperature in the given order, call `client.chat.completions.create(...)`
     once with `model`, one `user` message holding `prompt`, `max_tokens` and that
     `temperature`. Returns a dict in the same order mapping each temperature to the first
-    choice's content (`""` when it is `None`).
+    choice's text.
     """
     raise NotImplementedError("compare_temperatures: your code here")
 
@@ -61,6 +61,6 @@ def sample_completions(
     message holding `prompt`, `max_tokens`, `temperature` and `n`.
 
     The API may list `response.choices` in any order: sort them by `choice.index` and return
-    each `choice.message.content` (`""` when it is `None`).
+    each `choice.message.content`.
     """
     raise NotImplementedError("sample_completions: your code here")

@@ -16,10 +16,10 @@ Field names to know:
   `cache_creation_input_tokens` and `cache_read_input_tokens`, which may be missing or `None`.
   Cache tokens are input tokens: add them to `input_tokens` when present.
 
-The report format chosen for this course (the contract leaves the layout open): a header line
-`model  calls  input_tokens  output_tokens  cost`, then one row per model sorted by name, then a
-last row labelled `total`; columns separated by at least two spaces, counts as plain integers,
-costs as `f"{cost:.4f}"` without a `$`, no line after the total row.
+The report is a table with one row per model, sorted by name (model, calls, input tokens, output
+tokens, cost), then a last row labelled `total` (any case) with nothing after it; counts as plain
+integers, costs as `f"{cost:.4f}"` with an optional leading `$`. Anything else about the layout
+(a header line, the spacing) is yours to choose.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def usage_of(response: object) -> Usage:
     made with `stream_options={"include_usage": True}` (`usage.prompt_tokens`,
     `usage.completion_tokens`), and on an Anthropic `Message` (`usage.input_tokens` plus
     `cache_creation_input_tokens` and `cache_read_input_tokens` when present and not `None`;
-    `usage.output_tokens`). Tell them apart by the fields that `response.usage` carries
-    (`getattr(obj, name, None)` is handy), not by the class.
+    `usage.output_tokens`). Tip: the fields that `response.usage` carries tell the providers
+    apart (`getattr(obj, name, None)` is handy).
 
     Returns a `Usage`. Raises `ValueError` when the object carries no usage (no `usage`
     attribute, `usage is None`, or neither provider's fields).
@@ -109,8 +109,7 @@ class UsageTracker:
         """Add one reply (OpenAI or Anthropic) to the account and return its `usage_of`.
 
         Uses `response.model` to find the table model name as `cost_of` does. A model with no
-        price raises `ValueError` and records nothing (check before you change any state); so
-        does a reply that carries no usage.
+        price raises `ValueError` and records nothing (check before you change any state).
         """
         raise NotImplementedError("UsageTracker.record: your code here")
 
@@ -130,15 +129,15 @@ class UsageTracker:
         raise NotImplementedError("UsageTracker.total_cost: your code here")
 
     def by_model(self) -> dict[str, Usage]:
-        """Usage per table model name (for example `{"gpt-4o-mini": Usage(...)}`), sorted by name."""
+        """Usage per table model name (for example `{"gpt-4o-mini": Usage(...)}`)."""
         raise NotImplementedError("UsageTracker.by_model: your code here")
 
     def report(self) -> str:
         """A plain-text table of the account (the layout is in the module docstring).
 
         One row per model sorted by name: model, calls, input tokens, output tokens, cost; then
-        a last row labelled `total` with the totals. Counts are plain integers, costs are
-        written `f"{cost:.4f}"`. Nothing follows the total row (no trailing newline).
+        a last row labelled `total` (any case) with the totals and nothing after it. Counts are
+        plain integers, costs are written `f"{cost:.4f}"`, optionally with a leading `$`.
         """
         raise NotImplementedError("UsageTracker.report: your code here")
 
@@ -157,6 +156,6 @@ def openai_stream_usage(
     join every non-empty `chunk.choices[0].delta.content` (skip chunks with no choices) and
     take the usage from the final chunk with `usage_of`.
 
-    Returns `(text, usage)`. Raises `ValueError` when no chunk carried usage.
+    Returns `(text, usage)`.
     """
     raise NotImplementedError("openai_stream_usage: your code here")

@@ -231,6 +231,7 @@ class FaultInjector:
     now: Callable[[], float] = time.time
     served: list[Served] = field(default_factory=list)
     policy: Any = None  # a timeline.Policy once the check declares it (for the allowed ranges)
+    call_starts: set[int] = field(default_factory=set)  # indexes into `served` where the check called anew
 
     # -- what the check reads --------------------------------------------------
 
@@ -242,8 +243,11 @@ class FaultInjector:
     def beyond(self) -> list[Served]:
         return [s for s in self.served if s.step is None and not s.label]
 
-    def notes(self) -> list[str]:
-        """Feedback that fails the check: requests beyond the script, steps never reached."""
+    def notes(self, *, judging_retries: bool = True) -> list[str]:
+        """Feedback that fails the check: requests beyond the script, steps never reached.
+
+        The advice about retrying is given only where the check judges a retry loop (`judging_retries`).
+        """
         notes = []
         made = self.requests
         if self.beyond():
@@ -255,12 +259,18 @@ class FaultInjector:
         elif made == 0 and self.script:
             notes.append(f"Your code made no request; this check expected {len(self.script)}.")
         elif made < len(self.script):
-            notes.append(
-                f"Your code made {made} request(s); this check expected {len(self.script)}. "
-                "It stopped retrying too early (count the retries against max_retries, and retry every "
+            advice = (
+                " It stopped retrying too early (count the retries against max_retries, and retry every "
                 "retryable error)."
+                if judging_retries
+                else ""
             )
+            notes.append(f"Your code made {made} request(s); this check expected {len(self.script)}.{advice}")
         return notes
+
+    def new_call(self) -> None:
+        """The check calls the code under test again: what follows is a new call, not a retry."""
+        self.call_starts.add(len(self.served))
 
     def attempt(self, label: str, outcome: str) -> None:
         """Record an attempt that made no HTTP request (the check's own fn raised), for the timeline."""

@@ -24,6 +24,9 @@ _OPENAI_DEFAULTS: dict[str, Any] = {
     "parallel_tool_calls": True,
 }
 _ANTHROPIC_DEFAULTS: dict[str, Any] = {"stream": False}
+# Defaults of parameters that some exercises do ask for: sent at the default, they are dropped only
+# where the expected request does not carry them (an exercise that asks for temperature=1 gets it).
+_UNMENTIONED_DEFAULTS: dict[str, dict[str, Any]] = {"openai": {"temperature": 1}}
 
 ABSENT = object()
 
@@ -77,16 +80,12 @@ def normalize(path: str, body: Any) -> Any:
                 if isinstance(m, dict):
                     m = {k: v for k, v in m.items() if v is not None}
                     m["content"] = _text_of(m.get("content"))
-                    if m.get("role") == "system" and m.get("content") in ("", None):
-                        continue
                 messages.append(m)
             out["messages"] = messages
         return out
     out = _drop_defaults(body, _ANTHROPIC_DEFAULTS)
-    if "system" in out:
+    if "system" in out:  # an empty system prompt is still one: only `null` counts as absent
         out["system"] = _text_of(out["system"])
-        if out["system"] in ("", []):
-            del out["system"]
     if isinstance(out.get("messages"), list):
         out["messages"] = [
             {**m, "content": _text_of(m.get("content"))} if isinstance(m, dict) else m for m in out["messages"]
@@ -128,7 +127,11 @@ def _same(a: Any, b: Any) -> bool:
 def differences(path: str, sent_body: Any, expected_body: Any) -> list[Difference]:
     """What differs between the sent and the expected request, field by field, after normalizing."""
     out: list[Difference] = []
-    _diff(normalize(path, sent_body), normalize(path, expected_body), "", out)
+    sent, expected = normalize(path, sent_body), normalize(path, expected_body)
+    defaults = _UNMENTIONED_DEFAULTS.get(provider_of(path) or "", {})
+    if isinstance(sent, dict) and isinstance(expected, dict):
+        sent = {k: v for k, v in sent.items() if k in expected or not (k in defaults and _same(v, defaults[k]))}
+    _diff(sent, expected, "", out)
     return out
 
 

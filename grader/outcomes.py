@@ -4,6 +4,8 @@ outcome and the feedback the student reads."""
 from __future__ import annotations
 
 import errno
+import re
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from grader.scoring import Outcome
 from grader.submission import StudentImportError
 
 TIMEOUT_PREFIX = "Timeout (>"
+_GRADER = Path(__file__).resolve().parent  # the suites and the grader's helpers
 MAX_FEEDBACK = 2000
 
 
@@ -52,7 +55,7 @@ class CheckRecord:
         messages = [p.message for p in failing if p.message]
         if not staff:
             messages += self.notes
-        feedback = "\n".join(dict.fromkeys(messages))
+        feedback = scrub("\n".join(dict.fromkeys(messages)))
         if len(feedback) > MAX_FEEDBACK:
             feedback = feedback[: MAX_FEEDBACK - 20] + "\n... (truncated)"
         return Outcome(self.check_id, status, feedback, staff)
@@ -71,13 +74,15 @@ def _is_cassette_miss(exc: BaseException) -> bool:
 
 
 def _student_frame(exc: BaseException, submission: Path) -> str | None:
-    """The innermost line of the submission in the traceback of `exc` (of its cause, for an abort)."""
+    """The innermost line of the submission in the traceback of `exc` (of its cause, for an abort),
+    with the function it is in: a property read long after the call is named as itself."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         try:
             relative = Path(frame.filename).resolve().relative_to(submission)
         except ValueError:
             continue
-        return f"exercises/{relative.as_posix()}, line {frame.lineno}"
+        inside = f" (in {frame.name})" if frame.name != "<module>" else ""
+        return f"exercises/{relative.as_posix()}, line {frame.lineno}{inside}"
     return None
 
 
@@ -104,6 +109,32 @@ def _student_error(when: str, exc: RemoteError) -> PhaseResult:
     else:
         message = f"Your code raised {exc.type_name}{place}: {exc.text}"
     return PhaseResult(when, "failed", message)
+
+
+def error_name(exc: BaseException) -> str:
+    """The exception's name as a student would import it: `anthropic.InternalServerError`, `ValueError`."""
+    cls = type(exc)
+    module = cls.__module__
+    if module == "builtins":
+        return cls.__qualname__
+    root = module.split(".")[0]
+    if root == "exercises":
+        return cls.__qualname__
+    if getattr(sys.modules.get(root), cls.__name__, None) is cls:
+        return f"{root}.{cls.__name__}"
+    return f"{module}.{cls.__qualname__}"
+
+
+# vcrpy's refusal of a request: the replay layer explains the request itself, in the student's words.
+_VCR_REFUSAL = re.compile(
+    r"(vcr\.errors\.)?CannotOverwriteExistingCassetteException(: )?|Can't overwrite existing cassette[^\n]*"
+    r"(\n(No match for the request|Found \d+ similar|The cassette|Matchers|\d+ - |- |\s)[^\n]*)*"
+)
+
+
+def scrub(feedback: str) -> str:
+    """Feedback without vcrpy's own words, which name the grader's machinery and not the student's request."""
+    return _VCR_REFUSAL.sub(lambda m: "a request with no recorded reply" if "Cannot" in m.group() else "", feedback)
 
 
 def phase_result(
@@ -157,5 +188,15 @@ def phase_result(
         )
     if _is_cassette_miss(exc):
         return PhaseResult(when, "failed", "")
+    if where is None:
+        # Raised in the judge, so in the check's own code, while it examined what the student's code returned or
+        # did (whatever the submission raises arrives as a RemoteError, handled above).
+        return PhaseResult(
+            when,
+            "failed",
+            f"The check stopped with {error_name(exc)}: {exc}, raised in the grader's own code while it examined "
+            "what your code returned or did; your code did not raise it. Usually the value your code returned has "
+            "another type or shape than the contract asks for, or your code made fewer requests than asked.",
+        )
     place = f" at {where}" if where else ""
-    return PhaseResult(when, "failed", f"Your code raised {type(exc).__name__}{place}: {exc}")
+    return PhaseResult(when, "failed", f"Your code raised {error_name(exc)}{place}: {exc}")

@@ -271,11 +271,15 @@ def faults(
         yield injector
     record = node.stash.get(RECORD, None)
     if record is not None:
-        record.notes.extend(injector.notes())
-        # Checks of a retry loop declare its arguments (`retries.expect`); their failures show the timeline.
+        # Checks of a retry loop declare its arguments (`retries.expect`); only their failures speak of
+        # retrying and show the timeline. A check stopped by its time limit did not choose to stop retrying.
+        judging = isinstance(injector.policy, timeline.Policy)
+        timed_out = any(p.status == "timeout" for p in record.phases)
+        record.notes.extend(injector.notes(judging_retries=judging and not timed_out))
         failed = any(p.status != "passed" for p in record.phases) or record.notes
         if failed and injector.served and isinstance(injector.policy, timeline.Policy):
-            record.notes.append(timeline.render(timeline.rows(injector.served, clock.sleeps, injector.policy)))
+            table = timeline.rows(injector.served, clock.sleeps, injector.policy, injector.call_starts)
+            record.notes.append(timeline.render(table))
 
 
 @pytest.fixture

@@ -200,17 +200,20 @@ def _explain_miss(replay: Replay, cassette: Any, request: Any) -> str:
             f"Your code sent a request ({shown}) where this check expects none: "
             "nothing may be sent here (for example, validate the arguments before calling the API)."
         )
-    best: tuple[int, list[matching.Difference], int] | None = None
+    # Compare with the requests still to come first: the one this request stands in for is among them
+    # (an earlier request may have taken its place, as when a left-out field makes two requests alike).
+    best: tuple[bool, int, int, list[matching.Difference]] | None = None
     for index, (stored, _) in enumerate(cassette.data):
         stored_path = urlsplit(stored.uri).path
         if stored.method != request.method or stored_path != sent_path:
             diffs = [matching.Difference("endpoint", shown, f"{stored.method} {stored_path}")]
         else:
             diffs = matching.differences(sent_path, sent_body, matching.parse_body(stored.body))
-        if best is None or len(diffs) < len(best[1]):
-            best = (index, diffs, cassette.play_counts[index])
+        candidate = (cassette.play_counts[index] > 0, len(diffs), index, diffs)
+        if best is None or candidate[:3] < best[:3]:
+            best = candidate
     assert best is not None
-    index, diffs, played = best
+    played, _, index, diffs = best
     if not diffs and played:
         return (
             f"Your code sent the same request ({shown}) more than once; this check expects "

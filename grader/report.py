@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader import safe_write, terminal
-from grader.scoring import Grade
+from grader.scoring import CheckResult, Grade
 
 SCHEMA = 1
 
@@ -70,6 +70,13 @@ def sandbox_line(sandbox: Mapping[str, Any]) -> Text:
     if missing := sandbox.get("missing"):
         line.append(f"; missing: {', '.join(missing)}", style="dim")
     return line
+def _common_failure(results: Sequence[CheckResult]) -> str | None:
+    """The one feedback every check of an exercise failed with, when there are several checks and it is shared."""
+    feedback = {r.feedback for r in results}
+    if len(results) > 1 and all(r.status != "passed" for r in results) and len(feedback) == 1:
+        (only,) = feedback
+        return only or None
+    return None
 
 
 def print_table(grade: Grade, console: Console) -> None:
@@ -88,6 +95,13 @@ def print_table(grade: Grade, console: Console) -> None:
     failed = [(e, r) for e in grade.exercises for r in e.results if r.status != "passed"]
     if failed:
         console.print(Text("Checks to fix", style="bold"))
+    for e in grade.exercises:
+        common = _common_failure(e.results)
+        if common is not None:  # one cause (a module that cannot be imported): said once, without check hints
+            console.print(Text(f"✗ {e.id}: every check failed for the same reason", style="red"))
+            for line in common.splitlines():
+                console.print(Text(f"    {line}"))
+    failed = [(e, r) for e, r in failed if _common_failure(e.results) is None]
     for e, r in failed:
         label = Text(f"✗ {e.id}: {r.check.name}", style=_STATUS_STYLE.get(r.status, "red"))
         label.append(f"  [{r.status}, {r.check.points} pt]", style="dim")

@@ -295,7 +295,8 @@ class RecordingWriter(io.StringIO):
         pending: list[tuple[str, int]] = []
         late: list[str] = []
         for kind, text, released in self.log:
-            if kind == "write" and text:
+            # Only reply text must be flushed as it streams; a newline alone (the end of a reply) may wait.
+            if kind == "write" and text.strip("\n"):
                 pending.append((text, released))
             elif kind == "flush":
                 late.extend(t for t, at in pending if at < released)
@@ -349,6 +350,12 @@ class Streams:
             done = "yielded" if generator else "written to out"
             shown = f" ({early.text!r})" if self.show_expected else ""
             which = f"In reply {gate.index + 1}, it" if len(self.gates) > 1 else "It"
+            if not generator and not any(g.delivered for g in self.gates):
+                notes.append(
+                    "Your chat loop wrote none of the reply to `out` while it streamed: write each delta with "
+                    "out.write(delta) to the `out` it is given (print() and sys.stdout do not reach it), then flush."
+                )
+                break
             if gate.whole_before_first:
                 head = f"{who} waited for the whole reply before {doing}: it read the entire stream first."
             else:

@@ -10,7 +10,7 @@ with e = min(max_delay, base_delay * 2**n); never sleep after a success or a per
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from grader.clock import FrozenClock, Sleep
@@ -43,11 +43,15 @@ class Allowed:
         return f"{self.low:.2f}-{self.high:.2f} s"
 
 
-def allowed_after(served: Sequence[Served], policy: Policy) -> list[Allowed | None]:
+def allowed_after(
+    served: Sequence[Served], policy: Policy, call_starts: Collection[int] = ()
+) -> list[Allowed | None]:
     """For each answered request, the delay the policy asks for before the next, or None (no sleep)."""
     allowed: list[Allowed | None] = []
     retry = 0
-    for answer in served:
+    for index, answer in enumerate(served):
+        if index in call_starts:
+            retry = 0
         if answer.outcome() == "retryable" and retry < policy.max_retries:
             hint = answer.hint
             if hint is not None:
@@ -69,11 +73,14 @@ class Row:
     sleeps: tuple[Sleep, ...]
     allowed: Allowed | None
     problem: str | None
+    call: int | None = None  # which call of the check's, when it calls the code more than once
 
 
-def rows(served: Sequence[Served], sleeps: Sequence[Sleep], policy: Policy) -> list[Row]:
-    """What happened after each request, judged."""
-    allowed = allowed_after(served, policy)
+def rows(
+    served: Sequence[Served], sleeps: Sequence[Sleep], policy: Policy, call_starts: Collection[int] = ()
+) -> list[Row]:
+    """What happened after each request, judged; `call_starts` are where the check called the code anew."""
+    allowed = allowed_after(served, policy, call_starts)
     result: list[Row] = []
     first = served[0].seq if served else math.inf
     early = tuple(s for s in sleeps if s.seq < first)
@@ -82,7 +89,10 @@ def rows(served: Sequence[Served], sleeps: Sequence[Sleep], policy: Policy) -> l
     for i, answer in enumerate(served):
         until = served[i + 1].seq if i + 1 < len(served) else math.inf
         after = tuple(s for s in sleeps if answer.seq < s.seq < until)
-        result.append(Row(answer, after, allowed[i], _problem(after, allowed[i], policy, last=i + 1 == len(served))))
+        # The last request of a call may end it without a sleep: the next request belongs to a new call.
+        last = i + 1 == len(served) or i + 1 in call_starts
+        call = 1 + sum(1 for start in call_starts if 0 < start <= i) if call_starts else None
+        result.append(Row(answer, after, allowed[i], _problem(after, allowed[i], policy, last=last), call))
     return result
 
 
@@ -93,7 +103,8 @@ def _problem(after: tuple[Sleep, ...], allowed: Allowed | None, policy: Policy, 
     if allowed is None:
         return "no sleep is allowed here" if after else None
     if not after:
-        return None if last else "retried without sleeping"
+        # A delay of exactly 0 may be slept or skipped: nothing observable differs.
+        return None if last or allowed.high <= TOLERANCE else "retried without sleeping"
     if len(after) > 1:
         return f"slept {len(after)} times; one sleep per retry"
     if not allowed.contains(after[0].seconds):
@@ -110,6 +121,8 @@ def _describe(row: Row) -> str:
         head = "before attempt 1"
     else:
         head = f"attempt {row.served.attempt}: {row.served.answer()}"
+        if row.call is not None:
+            head = f"call {row.call}, {head}"
     if row.sleeps:
         did = "; ".join(
             f"you slept {s.seconds:.2f} s" + ("" if s.via == "time.sleep" else f" ({s.via})") for s in row.sleeps
@@ -170,8 +183,12 @@ class Retries:
         """Record an attempt of the check's own fn that made no request (it raised `label`)."""
         self.faults.attempt(label, outcome)
 
+    def new_call(self) -> None:
+        """Say the check now calls the code under test again, so its first request is not judged as a retry."""
+        self.faults.new_call()
+
     def table(self) -> list[Row]:
-        return rows(self.faults.served, self.clock.sleeps, self.policy)
+        return rows(self.faults.served, self.clock.sleeps, self.policy, self.faults.call_starts)
 
     def problems(self) -> list[str]:
         return problems(self.table())

@@ -12,6 +12,7 @@ import yaml
 
 from grader import course
 from tests.conftest import REFERENCE, STUBS
+from tests.variants import VARIANTS
 from tests.wrong.catalogue import Mutant, all_mutants
 
 GRADED = [e.id for e in course.gradable()]
@@ -61,6 +62,10 @@ def test_syntax_error_in_one_module_leaves_the_other_graded(grade, reference_cop
     assert run.exercise("temperature")["score"] == 10
     feedback = run.check("basic_call/test_public.py::test_ask_openai_returns_reply_text")["feedback"]
     assert "exercises/basic_call.py, line 41" in feedback and "SyntaxError" in feedback
+    # Said once for the exercise in the table, without the hints of checks it has nothing to do with.
+    assert run.output.count("exercises/basic_call.py, line 41") == 1
+    hints = [t["hint"] for t in run.exercise("basic_call")["tests"]]
+    assert not any(hint[:40] in run.output for hint in hints)
 
 
 @pytest.mark.parametrize(
@@ -203,3 +208,103 @@ def test_cassettes_are_scrubbed_and_point_at_the_public_apis():
             headers = {k.lower() for k in request["headers"]} | {k.lower() for k in response["headers"]}
             assert not headers & {"authorization", "x-api-key", "cookie", "set-cookie"}, path
             assert "content-type" in {k.lower() for k in response["headers"]}, path
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v.exercise}-{v.name}")
+def test_correct_variant_scores_full(grade, tmp_path: Path, variant: Mutant):
+    run = grade(variant.write(tmp_path / "submission"), variant.exercise)
+    assert run.returncode == 0, run.output
+    exercise = run.exercise(variant.exercise)
+    failed = {t["id"]: t["feedback"] for t in exercise["tests"] if t["status"] != "passed"}
+    assert not failed, f"{variant.description}: a correct variant lost points: {failed}"
+
+
+def test_left_out_system_prompt_is_named_not_called_a_repeat(grade, reference_copy: Path):
+    _replace(
+        reference_copy / "basic_call.py",
+        '    if system:\n        messages.append({"role": "system", "content": system})\n',
+        "",
+    )
+    run = grade(reference_copy, "basic_call")
+    check = run.check("basic_call/test_hidden.py::test_ask_openai_system_message_first")
+    assert check["status"] == "failed"
+    assert "more than once" not in check["feedback"]
+    assert "`messages`: you sent 1 message(s) with roles [user]" in check["feedback"]
+
+
+def test_deltas_printed_instead_of_written_to_out_are_named_as_such(grade, reference_copy: Path):
+    path = reference_copy / "streaming_chat.py"
+    _replace(path, "                stream_out.write(delta)\n", '                print(delta, end="")\n')
+    run = grade(reference_copy, "streaming_chat")
+    check = run.check("streaming_chat/test_public.py::test_chat_loop_writes_and_flushes_each_delta")
+    assert check["status"] == "failed"
+    assert "print()" in check["feedback"] and "waited for the whole reply" not in check["feedback"]
+
+
+def test_an_error_in_the_checks_own_code_is_not_called_the_students(grade, reference_copy: Path):
+    # call_with_retry raises the expected error type without ever calling fn: the check then finds no
+    # error that fn raised (an IndexError in the check's own code), which the student's code did not raise.
+    _replace(
+        reference_copy / "error_handler.py",
+        "            return fn()\n",
+        '            raise anthropic.AuthenticationError("refused", body=None, response=__import__("httpx2").Response('
+        '401, request=__import__("httpx2").Request("POST", "https://api.anthropic.com/v1/messages")))\n',
+    )
+    run = grade(reference_copy, "error_handler")
+    check = run.check("error_handler/test_public.py::test_permanent_error_raised_at_once")
+    assert check["status"] == "failed"
+    assert "Your code raised IndexError" not in check["feedback"]
+    assert "IndexError" in check["feedback"] and "your code did not raise it" in check["feedback"]
+
+
+def test_comparisons_name_the_type_that_differs(grade, reference_copy: Path):
+    path = reference_copy / "temperature.py"
+    _replace(path, "    return results\n", "    return {str(t): text for t, text in results.items()}\n")
+    _replace(path, '    return [choice.message.content or "" for choice in choices]\n',
+             '    return tuple(choice.message.content or "" for choice in choices)  # type: ignore[return-value]\n')
+    run = grade(reference_copy, "temperature")
+    keys = run.check("temperature/test_public.py::test_compare_temperatures_returns_text_per_temperature")
+    assert keys["status"] == "failed"
+    assert "is a str" in keys["feedback"] and "(float)" in keys["feedback"] and "order" not in keys["feedback"]
+    texts = run.check("temperature/test_public.py::test_sample_completions_returns_n_texts")
+    assert texts["status"] == "failed" and "a tuple" in texts["feedback"] and "a list" in texts["feedback"]
+
+
+def _mutant(exercise: str, name: str) -> Mutant:
+    return next(m for m in all_mutants() if m.exercise == exercise and m.name == name)
+
+
+def test_a_kept_partial_reply_is_compared_with_the_request_of_its_own_turn(grade, tmp_path: Path):
+    run = grade(_mutant("streaming_chat", "keeps_partial_reply").write(tmp_path / "submission"), "streaming_chat")
+    check = run.check("streaming_chat/test_public.py::test_chat_loop_survives_a_broken_stream")
+    assert check["status"] == "failed"
+    assert "you sent 3 message(s) with roles [user, assistant, user]" in check["feedback"]
+    assert "this check expects 2 message(s) with roles [user, user]" in check["feedback"]
+
+
+def test_retry_feedback_only_where_retrying_is_judged_and_one_call_at_a_time(grade, reference_copy: Path):
+    path = reference_copy / "error_handler.py"
+    source = path.read_text()
+    # One retry too few, and every error called retryable.
+    source = source.replace("if retry >= max_retries or not", "if retry >= max_retries - 1 or not", 1)
+    first_test = "    if isinstance(error, _CONNECTION_ERRORS):  # timeouts"
+    source = source.replace(first_test, "    return True\n" + first_test, 1)
+    path.write_text(source)
+    run = grade(reference_copy, "error_handler")
+    which = run.check("error_handler/test_hidden.py::test_which_errors_are_retried")
+    assert which["status"] == "failed" and "stopped retrying" not in which["feedback"]
+    seeds = run.check("error_handler/test_hidden.py::test_exponential_backoff_over_seeds")
+    assert seeds["status"] == "failed"
+    assert "retried without sleeping" not in seeds["feedback"] and "call 2, attempt 6" in seeds["feedback"]
+
+
+def test_an_error_from_a_property_names_the_property(grade, reference_copy: Path):
+    _replace(
+        reference_copy / "token_counter.py",
+        "        return sum(cost_of(usage, name) for name, usage in self._usage.items())\n",
+        '        raise ValueError("no cost yet")\n',
+    )
+    run = grade(reference_copy, "token_counter")
+    check = run.check("token_counter/test_hidden.py::test_tracker_unknown_model_records_nothing")
+    assert check["status"] == "failed"
+    assert "ValueError" in check["feedback"] and "(in total_cost)" in check["feedback"]

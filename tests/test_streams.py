@@ -184,9 +184,10 @@ def test_a_writer_records_writes_and_late_flushes():
     gate.release(_event("c"))
     out.write("c")
     out.flush()  # "b" was flushed only after more of the stream was read
-    out.write("\n")  # never flushed
-    assert out.getvalue() == "abc\n" and out.writes == ["a", "b", "c", "\n"]
-    assert out.late() == ["b", "\n"]
+    out.write("\n")  # never flushed: the contract asks a flush for each delta, not for the closing newline
+    out.write("d")  # never flushed
+    assert out.getvalue() == "abc\nd" and out.writes == ["a", "b", "c", "\n", "d"]
+    assert out.late() == ["b", "d"]
     assert gate.delivered == 3
     with pytest.raises(TypeError):
         out.write(None)  # type: ignore[arg-type]

@@ -47,6 +47,22 @@ def test_text_block_lists_equal_plain_strings_and_null_system_is_absent():
     assert [d.field for d in matching.differences(MESSAGES, {**body, "system": "be brief"}, body)] == ["system"]
 
 
+def test_temperature_at_its_default_is_allowed_only_where_the_exercise_does_not_ask_for_one():
+    assert matching.differences(CHAT, {**BASE, "temperature": 1}, BASE) == []
+    assert matching.differences(CHAT, {**BASE, "temperature": 1.0}, {**BASE, "temperature": 1.0}) == []
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "temperature": 0.7}, BASE)] == ["temperature"]
+    assert [d.field for d in matching.differences(CHAT, {**BASE, "temperature": 1}, {**BASE, "temperature": 0.2})] == [
+        "temperature"
+    ]
+
+
+def test_an_empty_system_prompt_is_still_sent_one():
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert [d.field for d in matching.differences(MESSAGES, {**body, "system": ""}, body)] == ["system"]
+    empty = {**BASE, "messages": [{"role": "system", "content": ""}, *BASE["messages"]]}
+    assert [d.field for d in matching.differences(CHAT, empty, BASE)] == ["messages"]
+
+
 def test_describe_names_the_field_and_both_values_unless_hidden():
     diffs = matching.differences(CHAT, {**BASE, "model": "gpt-4o"}, BASE)
     assert "`model`: you sent 'gpt-4o'; this check expects 'gpt-4o-mini'" in matching.describe(diffs)
@@ -115,3 +131,40 @@ def test_channel_accepts_signed_records_and_rejects_forged_ones(monkeypatch: pyt
     channel.close_parent_channel(parent)
     assert records == [{"id": "a", "status": "failed"}]
     assert rejected == 2
+
+
+def test_feedback_names_sdk_errors_with_their_package_and_hides_vcrpy():
+    import anthropic
+    import httpx2
+
+    from grader import outcomes
+
+    error = anthropic.InternalServerError(
+        "boom", response=httpx2.Response(500, request=httpx2.Request("POST", "https://api.anthropic.com/v1/messages")),
+        body=None,
+    )
+    assert outcomes.error_name(error) == "anthropic.InternalServerError"
+    assert outcomes.error_name(ValueError("x")) == "ValueError"
+    assert outcomes.error_name(httpx2.ReadError("x")) == "httpx2.ReadError"
+    vcr_text = (
+        "[stream interrupted: CannotOverwriteExistingCassetteException]\n"
+        "Can't overwrite existing cassette ('/grader/cassettes/x.yaml') in your current record mode ('none').\n"
+        "No match for the request (<Request (POST) https://api.openai.com/v1/chat/completions>) was found.\n"
+        "Found 1 similar requests with 1 different matcher(s) :\n"
+        "next line"
+    )
+    scrubbed = outcomes.scrub(vcr_text)
+    assert "Cassette" not in scrubbed and "cassette" not in scrubbed
+    assert scrubbed.startswith("[stream interrupted: a request with no recorded reply]") and "next line" in scrubbed
+
+
+def test_comparisons_name_the_type_and_ignore_key_order_unless_asked():
+    from grader.expect import difference, same
+
+    assert same({"b": 1, "a": 2}, {"a": 2, "b": 1})
+    assert not same({"b": 1, "a": 2}, {"a": 2, "b": 1}, ordered=True)
+    assert "str" in (difference({"0.0": "x"}, {0.0: "x"}, ordered=True) or "")
+    assert "order" not in (difference({"0.0": "x"}, {0.0: "x"}, ordered=True) or "")
+    assert difference(("a",), ["a"]) == "a tuple (('a',)) where a list is expected"
+    assert "order" in (difference({1.0: "y", 0.0: "x"}, {0.0: "x", 1.0: "y"}, ordered=True) or "")
+    assert not same([True], [1]) and not same(1, "1")

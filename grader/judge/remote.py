@@ -12,6 +12,7 @@ itself. The judge never calls a method of a sandbox object: every operation is a
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Iterator
@@ -238,10 +239,6 @@ class Session:
         """A plain `object()` in the sandbox."""
         return self._made({"what": "object"})
 
-    def raising_client(self, provider: str, error: BaseException) -> Remote:
-        """A stand-in client whose create() raises `error` (a value made with `new`)."""
-        return self._made({"what": "raising", "provider": provider, "error": self.encode(error)})
-
     def raiser(self, error: BaseException) -> Remote:
         """A function in the sandbox that raises `error` when called (hand it to the student with `later`)."""
         return self._made({"what": "raiser", "error": self.encode(error)})
@@ -260,11 +257,24 @@ class Session:
         """`value` (a built-in exception, say) made in the sandbox, so that its identity can be checked."""
         return self.ask({"op": "value", "value": self.encode(value)})
 
+    @contextlib.contextmanager
+    def failing_create(self, provider: str, error: Any) -> Iterator[None]:
+        """Within the block, the SDK's own create() of `provider` raises `error` (a value made with `new`)."""
+        self.ask({"op": "patch", "provider": provider, "error": self.encode(error)})
+        try:
+            yield
+        finally:
+            self.ask({"op": "unpatch"})
+
     def isinstance(self, value: Any, class_name: str) -> bool:
         """`isinstance(value, <class_name>)` asked of the sandbox (`"openai.OpenAI"`); never True for plain data."""
         if not isinstance(value, Remote | RemoteError):
             return False
         return self.ask({"op": "isinstance", "value": self.encode(value), "cls": class_name}) is True
+
+    def stdout(self) -> Any:
+        """What the code under test printed to sys.stdout in this check so far (capped)."""
+        return self.ask({"op": "stdout"})
 
     def mkdtemp(self, prefix: str = "check-") -> PurePath:
         """A fresh folder in the sandbox's own space (the judge may not see it: the sandbox's box is private)."""
@@ -281,9 +291,11 @@ class Session:
         """The sandbox's working directory for the rest of the check (put back when it ends)."""
         self.ask({"op": "chdir", "path": str(path)})
 
-    def setenv(self, name: str, value: str | None) -> None:
-        """Set (or with None, remove) a variable of the sandbox's environment for the rest of the check."""
-        self.ask({"op": "setenv", "name": name, "value": value})
+    def setenv(self, name: str, value: str | None) -> bool:
+        """Set (or with None, remove) a variable of the sandbox's environment for the rest of the check.
+
+        False when it cannot take effect (TZ on a platform without time.tzset)."""
+        return self.ask({"op": "setenv", "name": name, "value": value}) is True
 
     def _made(self, message: dict[str, Any]) -> Remote:
         found = self.ask({"op": "make", **message})

@@ -142,6 +142,7 @@ class Runtime:
         self.home = Path.cwd()
         self.saved_env: dict[str, str | None] = {}
         self.clients: list[Any] = []
+        self.patches: list[tuple[Any, str, Any]] = []
 
     # -- what the judge can ask --------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class Runtime:
         return None
 
     def op_end(self, message: dict[str, Any]) -> Any:
+        self.op_unpatch(message)
         if self.clock is not None:
             clock, self.clock = self.clock, None
             clock.__exit__(None, None, None)
@@ -180,10 +182,16 @@ class Runtime:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        if "TZ" in self.saved_env:
+            _tzset()
         self.saved_env.clear()
         os.chdir(self.home)
         self.handles.clear()
         return {"stdout": self.stdout.take(), "stderr": self.stderr.take(), "network": network.drain()}
+
+    def op_stdout(self, message: dict[str, Any]) -> Any:
+        """What the check's code printed to sys.stdout so far (kept for the leak guard too)."""
+        return "".join(self.stdout.parts)
 
     def op_get(self, message: dict[str, Any]) -> Any:
         return getattr(self._ref(message["ref"]), str(message["name"]))
@@ -246,20 +254,30 @@ class Runtime:
                 raise failure
 
             return raiser
-        if what == "raising":
-            error = self.decoder.value(message["error"])
-            if not isinstance(error, BaseException):
-                raise TypeError("a raising client needs an exception")
-
-            def create(*args: Any, **kwargs: Any) -> Any:
-                raise error
-
-            from types import SimpleNamespace
-
-            if message.get("provider") == "anthropic":
-                return SimpleNamespace(messages=SimpleNamespace(create=create))
-            return SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
         raise ValueError(f"cannot make {what!r}")
+
+    def op_patch(self, message: dict[str, Any]) -> Any:
+        """Make the SDK's own create() raise a bug's exception for every client (undone by unpatch or the end)."""
+        error = self.decoder.value(message["error"])
+        if not isinstance(error, BaseException):
+            raise TypeError("a failing create() needs an exception")
+        if message.get("provider") == "anthropic":
+            from anthropic.resources.messages import Messages as resource
+        else:
+            from openai.resources.chat.completions import Completions as resource
+
+        def create(*args: Any, **kwargs: Any) -> Any:
+            raise error
+
+        self.patches.append((resource, "create", resource.__dict__["create"]))
+        resource.create = create  # type: ignore[method-assign]
+        return None
+
+    def op_unpatch(self, message: dict[str, Any]) -> Any:
+        while self.patches:
+            owner, name, original = self.patches.pop()
+            setattr(owner, name, original)
+        return None
 
     def op_isinstance(self, message: dict[str, Any]) -> Any:
         """Whether a sandbox object is an instance of a class named by its public name (`openai.OpenAI`)."""
@@ -295,13 +313,14 @@ class Runtime:
         return None
 
     def op_setenv(self, message: dict[str, Any]) -> Any:
+        """Set or remove a variable for the rest of the check; True when it took effect (TZ needs tzset)."""
         name, value = str(message["name"]), message.get("value")
         self.saved_env.setdefault(name, os.environ.get(name))
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = str(value)
-        return None
+        return _tzset() if name == "TZ" else True
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -395,6 +414,15 @@ class _Opaque:
 
     def __init__(self, obj: object) -> None:
         self.obj = obj
+
+
+def _tzset() -> bool:
+    import time
+
+    if not hasattr(time, "tzset"):
+        return False
+    time.tzset()
+    return True
 
 
 def _event_type(item: object) -> Any:

@@ -118,4 +118,11 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "api_keys",
+        "splits_at_last_equals",
+        "splits a .env line at its last '=' instead of its first",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (('        key, sep, rest = line.partition("=")', '        key, sep, rest = line.rpartition("=")'),),
+    ),
 )

@@ -92,4 +92,30 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "basic_call",
+        "openai_empty_system_sent",
+        "sends an empty system message when system is ''",
+        ("test_hidden.py::test_ask_openai_system_message_first",),
+        (('    if system:\n        messages.append({"role": "system", "content": system})', '    if system is not None:\n        messages.append({"role": "system", "content": system})'),),
+    ),
+    Mutant(
+        "basic_call",
+        "anthropic_empty_system_sent",
+        "sends system='' to Anthropic when system is ''",
+        ("test_hidden.py::test_ask_anthropic_system_parameter",),
+        (("        system=system if system else anthropic.omit,", "        system=system if system is not None else anthropic.omit,"),),
+    ),
+    Mutant(
+        "basic_call",
+        "text_blocks_by_ordering",
+        "selects blocks whose type sorts at or before 'text' instead of exactly 'text'",
+        ("test_hidden.py::test_ask_anthropic_joins_text_blocks",),
+        (
+            (
+                '    return "".join(block.text for block in response.content if block.type == "text")',
+                '    return "".join(block.text for block in response.content if block.type <= "text")  # type: ignore[union-attr]',
+            ),
+        ),
+    ),
 )

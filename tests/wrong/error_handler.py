@@ -234,4 +234,29 @@ MUTANTS = (
         ),
         (("    return max(0.0, when.timestamp() - time.time())\n", "    return None\n"),),
     ),
+    Mutant(
+        "error_handler",
+        "http_date_as_local_time",
+        "reads an HTTP-date retry-after as local time instead of GMT",
+        ("test_hidden.py::test_retry_after_http_date",),
+        (
+            (
+                "    return max(0.0, when.timestamp() - time.time())\n",
+                "    return max(0.0, time.mktime(when.timetuple()) - time.time())\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "backoff_overflows",
+        "computes base_delay * 2**retry with no guard: a large retry number raises OverflowError",
+        ("test_hidden.py::test_delays_capped_at_max_delay",),
+        (
+            (
+                "    try:\n        grown = base_delay * 2.0**retry\n    except OverflowError:\n"
+                "        grown = math.inf if base_delay > 0 else 0.0\n",
+                "    grown = base_delay * 2**retry\n",
+            ),
+        ),
+    ),
 )

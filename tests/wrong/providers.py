@@ -58,7 +58,11 @@ MUTANTS = (
         "providers",
         "reports_requested_model",
         "puts the requested model in ChatReply.model instead of the model the API reports",
-        ("test_public.py::test_chat_openai_reply", "test_hidden.py::test_fallback_any_status_error_falls_through"),
+        (
+            "test_public.py::test_chat_openai_reply",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+        ),
         (
             (
                 "        return ChatReply(provider=provider, model=completion.model, text=text, usage=usage_of(completion))",
@@ -110,11 +114,50 @@ MUTANTS = (
         (
             "test_public.py::test_chat_anthropic_moves_system_messages",
             "test_hidden.py::test_chat_joins_several_system_messages",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
         ),
         (
             (
                 "    return ChatReply(provider=provider, model=message.model, text=text, usage=usage_of(message))",
                 "    return ChatReply(provider=provider, model=message.model, text=text, usage=Usage(message.usage.input_tokens, 0))",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "errors_keyed_by_provider",
+        "keeps one error per provider name, losing a provider tried twice",
+        ("test_hidden.py::test_fallback_all_failed_aggregates_every_error",),
+        (
+            (
+                "            errors.append((provider, error))\n    raise AllProvidersFailedError(errors) from errors[-1][1]",
+                "            errors.append((provider, error))\n    errors = list(dict(errors).items())\n"
+                "    raise AllProvidersFailedError(errors) from errors[-1][1]",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "usage_leaves_out_cache_tokens",
+        "builds ChatReply.usage from Anthropic's input_tokens alone, leaving out the cache tokens",
+        ("test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",),
+        (
+            (
+                "    return ChatReply(provider=provider, model=message.model, text=text, usage=usage_of(message))",
+                "    return ChatReply(provider=provider, model=message.model, text=text,\n"
+                "                     usage=Usage(message.usage.input_tokens, message.usage.output_tokens))",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "none_content_kept",
+        "returns None as the text when the OpenAI reply's content is null",
+        ("test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",),
+        (
+            (
+                '        text = (completion.choices[0].message.content or "") if completion.choices else ""',
+                '        text = completion.choices[0].message.content if completion.choices else ""',
             ),
         ),
     ),

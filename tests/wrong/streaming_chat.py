@@ -19,6 +19,7 @@ MUTANTS = (
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
             "test_public.py::test_stream_openai_yields_as_it_streams",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
         ),
         (("        for chunk in stream:\n", "        for chunk in list(stream):\n"),),
     ),
@@ -66,6 +67,9 @@ MUTANTS = (
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
             "test_public.py::test_stream_openai_yields_as_it_streams",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (("            if text:\n                yield text\n", "            yield text\n"),),
     ),
@@ -89,6 +93,8 @@ MUTANTS = (
             "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (
             (
@@ -105,6 +111,8 @@ MUTANTS = (
             "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         ((_ON_ERROR, "            stream_out.flush()\n            history.pop()\n            continue\n"),),
     ),
@@ -116,6 +124,8 @@ MUTANTS = (
             "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (
             (
@@ -186,6 +196,7 @@ MUTANTS = (
             "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
         ),
         (
             (_WRITE_DELTA, "                parts.append(delta)\n"),
@@ -204,6 +215,9 @@ MUTANTS = (
             "test_public.py::test_chat_loop_keeps_history_across_turns",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (("    for line in inputs:\n", "    for line in list(inputs)[:1]:\n"),),
     ),
@@ -213,5 +227,57 @@ MUTANTS = (
         "stops only at a line that is exactly '/quit' (surrounding whitespace not ignored)",
         ("test_hidden.py::test_quit_stops_the_session",),
         (('        if line.strip() == "/quit":\n', '        if line == "/quit":\n'),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "empty_system_sent",
+        "sends system='' as a system prompt (a system message for openai, system='' for anthropic)",
+        (
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_empty_system_prompt_anthropic",
+        ),
+        (
+            ('    if system:\n        sent.append({"role": "system", "content": system})', '    if system is not None:\n        sent.append({"role": "system", "content": system})'),
+            ("        system=system if system else anthropic.omit,", "        system=system if system is not None else anthropic.omit,"),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "out_bound_at_import",
+        "writes to a private default stream instead of sys.stdout when out is None",
+        ("test_hidden.py::test_empty_system_prompt_and_stdout_openai",),
+        (("    stream_out: TextIO = out if out is not None else sys.stdout", "    stream_out: TextIO = out if out is not None else sys.stderr"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "provider_case_folded",
+        "accepts provider names in any case and with surrounding spaces",
+        ("test_hidden.py::test_provider_names_are_exact",),
+        (("    if provider not in _PROVIDERS:", "    provider = provider.strip().lower() or 'openai'\n    if provider not in _PROVIDERS:"),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "first_delta_outside_try",
+        "reads the first delta outside the try: a stream failing before it crashes the session",
+        ("test_hidden.py::test_stream_failing_before_first_delta",),
+        (
+            (
+                "        parts: list[str] = []\n        try:\n",
+                "        deltas = iter(deltas)\n        parts: list[str] = [next(deltas)]\n"
+                "        stream_out.write(parts[0])\n        stream_out.flush()\n        try:\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "catches_only_api_errors",
+        "interrupts a reply only for the SDKs' and httpx2's errors, not for any Exception",
+        ("test_hidden.py::test_any_exception_interrupts_the_reply",),
+        (
+            (
+                "        except Exception as error:",
+                '        except (openai.APIError, anthropic.APIError, __import__("httpx2").HTTPError) as error:',
+            ),
+        ),
     ),
 )

@@ -73,4 +73,25 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "temperature",
+        "nan_accepted",
+        # sample_completions is not caught: the SDK itself refuses to serialise NaN with a ValueError
+        # before sending, which is what the contract asks for.
+        "checks the range with two negative tests, so a NaN temperature passes",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (
+            (
+                "    if not (_MIN_TEMPERATURE <= temperature <= _MAX_TEMPERATURE):",
+                "    if temperature < _MIN_TEMPERATURE or temperature > _MAX_TEMPERATURE:",
+            ),
+        ),
+    ),
+    Mutant(
+        "temperature",
+        "rejects_a_single_choice",
+        "rejects n=1 as if it were below the minimum",
+        ("test_hidden.py::test_sample_completions_single_choice",),
+        (("    if n < 1:", "    if n <= 1:"),),
+    ),
 )

@@ -24,9 +24,10 @@ def _dotenv(sandbox, scratch, name, text):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "In .env: skip blank lines, lines starting with # and lines without '='; allow an `export ` prefix; strip "
-    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes and keep what is "
-    "inside them as written; the last assignment of a name wins."
+    "In .env: skip blank lines, lines starting with # (after any indentation) and lines without '='; split at "
+    "the first '='; allow an `export ` prefix; strip "
+    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes, keeping everything "
+    "inside them (a '#' too); the last assignment of a name wins. Then strip the key, as for the environment."
 )
 @pytest.mark.cassette(None)
 def test_dotenv_grammar(exercise, sandbox, scratch, leak_watch):
@@ -41,6 +42,7 @@ def test_dotenv_grammar(exercise, sandbox, scratch, leak_watch):
         (f"OPENAI_API_KEY={keys[0]}\nnot a line\n#OPENAI_API_KEY={keys[1]}\nOPENAI_API_KEY={keys[4]}\n", keys[4]),
         (f'export   OPENAI_API_KEY = " {keys[5]} # kept "\n', f"{keys[5]} # kept"),
         (f"OTHER_OPENAI_API_KEY={keys[1]}\nOPENAI_API_KEY={keys[0]}\n", keys[0]),
+        (f"OPENAI_API_KEY={keys[2]}==\n   # OPENAI_API_KEY={keys[3]}\n", f"{keys[2]}=="),  # first '=' splits
     ]
     for index, (text, expected) in enumerate(cases):
         dotenv = _dotenv(sandbox, scratch, f"case{index}.env", text)

@@ -28,12 +28,14 @@ def test_ask_openai_system_message_first(exercise, openai_client, replay):
 @pytest.mark.points(1)
 @pytest.mark.hint(
     "Anthropic takes the system prompt as the `system` parameter of messages.create, never as a message; "
-    "messages holds only the user turn."
+    "messages holds only the user turn. When system is None or empty, send no system parameter at all."
 )
 def test_ask_anthropic_system_parameter(exercise, anthropic_client, replay):
-    """ask_anthropic sends the system prompt in the system parameter"""
+    """ask_anthropic sends the system prompt in the system parameter, and none when it is empty"""
     text = exercise.ask_anthropic(anthropic_client, PROMPT, system=SYSTEM)
-    assert same(text, _anthropic_text(replay.response_json()))
+    without = exercise.ask_anthropic(anthropic_client, PROMPT, system="")
+    assert same(text, _anthropic_text(replay.response_json(0)))
+    assert same(without, _anthropic_text(replay.response_json(1)))
 
 
 @pytest.mark.points(1)

@@ -5,6 +5,8 @@ over several seeds, hint precedence and cap, the final error's identity, no slee
 permanent error, and the async variant.
 """
 
+import contextlib
+
 import pytest
 
 from grader.judge.remote import later
@@ -41,6 +43,17 @@ def anthropic_stream_call(client):
 def seconds(value):
     """A plain number (a lying __eq__ or a str subclass never passes a comparison)."""
     return type(value) in (int, float)
+
+
+@contextlib.contextmanager
+def local_zone(sandbox, name):
+    """The sandbox's local time zone set to `name` (where the platform can switch it)."""
+    if not sandbox.setenv("TZ", name):
+        pytest.skip("this platform cannot switch the local time zone")
+    try:
+        yield
+    finally:
+        sandbox.setenv("TZ", None)
 
 
 def error_of(fn):
@@ -133,6 +146,7 @@ def test_exponential_backoff_over_seeds(exercise, sandbox, openai_client, retrie
     retries.expect(max_retries=5, base_delay=3.0, max_delay=120.0)
     for seed in range(SEEDS):
         sandbox.seed(seed)
+        retries.new_call()
         with pytest.raises(openai.InternalServerError):
             exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=3.0, max_delay=120.0)
     assert retries.requests == 6 * SEEDS
@@ -168,16 +182,24 @@ def test_hint_precedence(exercise, openai_client, retries, replay):
     "An HTTP-date retry-after is measured against the current time: parse it with "
     "email.utils.parsedate_to_datetime and subtract time.time() (never below 0); a garbled value is no hint."
 )
-@pytest.mark.faults("503 retry-after=date+12", "429 retry-after=date-30", "429 retry-after=soon")
+@pytest.mark.faults(
+    "503 retry-after=date+12", "429 retry-after=date-30", "429 retry-after=soon", "503 retry-after=date+12"
+)
 @pytest.mark.cassette(None)
-def test_retry_after_http_date(exercise, anthropic_client, retries):
-    """retry_after_seconds turns an HTTP date into seconds from now on the grader's clock"""
+def test_retry_after_http_date(exercise, sandbox, anthropic_client, retries):
+    """retry_after_seconds turns an HTTP date into seconds from now on the grader's clock, in any time zone"""
     call = anthropic_call(anthropic_client)
     in_twelve = exercise.retry_after_seconds(error_of(call))
     assert seconds(in_twelve) and abs(in_twelve - 12.0) <= 1e-3
     past = exercise.retry_after_seconds(error_of(call))
     assert seconds(past) and past == 0
     assert exercise.retry_after_seconds(error_of(call)) is None
+    error = error_of(call)
+    with local_zone(sandbox, "Asia/Kolkata"):  # +05:30: a date read as local time is 5.5 hours off
+        in_zone = exercise.retry_after_seconds(error)
+    assert seconds(in_zone) and abs(in_zone - 12.0) <= 1e-3, (
+        "an HTTP date is in GMT: your code read it as local time (try TZ=Asia/Kolkata)"
+    )
 
 
 @pytest.mark.points(1)
@@ -192,9 +214,9 @@ def test_delays_capped_at_max_delay(exercise, openai_client, retries, replay):
     exercise.call_with_retry(openai_call(openai_client), max_retries=5, base_delay=8.0, max_delay=60.0)
     assert retries.requests == 5
     assert not retries.problems()
-    for retry in (6, 30, 100):
+    for retry in (6, 30, 100, 1100, 10**5):
         delay = exercise.backoff_delay(retry, base_delay=1.0, max_delay=5.0)
-        assert seconds(delay) and 2.5 <= delay <= 5.0
+        assert seconds(delay) and 2.5 <= delay <= 5.0, f"backoff_delay({retry}, max_delay=5.0) gave {delay!r}"
 
 
 @pytest.mark.points(2)
@@ -211,12 +233,14 @@ def test_no_sleep_before_permanent_error(exercise, sandbox, openai_client, anthr
     makers.append((anthropic_stream_call, anthropic_client))
     for make, client in makers:
         call = make(client)
+        retries.new_call()
         with pytest.raises(Exception) as caught:
             exercise.call_with_retry(call, max_retries=3)
         assert len(call.raised) == 1 and caught.value is call.raised[0]
 
     not_an_api_error = later(sandbox.raiser(ValueError("bad input")))
     not_an_api_error.on_call = lambda: retries.attempt("fn raised ValueError", "permanent")
+    retries.new_call()
     with pytest.raises(ValueError):
         exercise.call_with_retry(not_an_api_error, max_retries=3)
     assert retries.requests == 7
@@ -256,6 +280,7 @@ def test_async_variant_gives_up_and_raises(exercise, sandbox, retries):
     outcomes = []
     for _ in range(2):
         call = anthropic_call(client)
+        retries.new_call()
         try:
             sandbox.run(exercise.acall_with_retry(call, max_retries=2, base_delay=4.0, max_delay=30.0))
         except Exception as error:

@@ -8,6 +8,7 @@ from grader.judge.given import ChatReply
 from grader.judge.sdk import anthropic, openai
 
 QUESTION = [{"role": "user", "content": "Name a good first programming language."}]
+MARCH = [{"role": "user", "content": "Where should I go in March?"}]  # the synthetic cassette's question
 
 
 def _shown(reply):
@@ -64,15 +65,15 @@ def test_unknown_providers_raise_before_sending(exercise, openai_client, anthrop
 @pytest.mark.cassette(None)
 def test_fallback_other_errors_propagate(exercise, sandbox, openai_client, anthropic_client, replay):
     """a non-API error propagates at once and no later route is tried"""
+    # Real clients whose create() raises a bug's exception: with_options() copies and with_raw_response
+    # wrappers of them raise it too, since the method is replaced on the SDK's resource class.
     boom = sandbox.new(ValueError("a bug in the client, not an API failure"))
-    broken_openai = sandbox.raising_client("openai", boom)
-    with pytest.raises(ValueError) as info:
-        exercise.chat_with_fallback([("openai", broken_openai), ("anthropic", anthropic_client)], QUESTION)
+    with sandbox.failing_create("openai", boom), pytest.raises(ValueError) as info:
+        exercise.chat_with_fallback([("openai", openai_client), ("anthropic", anthropic_client)], QUESTION)
     assert info.value is boom
     oops = sandbox.new(KeyError("content"))
-    broken_anthropic = sandbox.raising_client("anthropic", oops)
-    with pytest.raises(KeyError) as info_key:
-        exercise.chat_with_fallback([("anthropic", broken_anthropic), ("openai", openai_client)], QUESTION)
+    with sandbox.failing_create("anthropic", oops), pytest.raises(KeyError) as info_key:
+        exercise.chat_with_fallback([("anthropic", anthropic_client), ("openai", openai_client)], QUESTION)
     assert info_key.value is oops
     assert replay.sent == []
 
@@ -94,17 +95,38 @@ def test_fallback_any_status_error_falls_through(exercise, openai_client, anthro
 @pytest.mark.points(1)
 @pytest.mark.hint(
     "When every route fails, raise AllProvidersFailedError(errors) with every (provider, error) pair in the "
-    "order tried, the SDK's own exceptions, and chain it: `raise AllProvidersFailedError(errors) from last_error`."
+    "order tried (a provider tried twice appears twice), the SDK's own exceptions, and chain it: "
+    "`raise AllProvidersFailedError(errors) from last_error`."
 )
+@pytest.mark.faults("200", "200", "503")
 def test_fallback_all_failed_aggregates_every_error(exercise, openai_client, anthropic_client, replay):
-    """AllProvidersFailedError lists every route's error in order and is chained from the last one"""
-    routes = [("openai", openai_client), ("anthropic", anthropic_client)]
+    """AllProvidersFailedError lists every route's error in order (repeats too), chained from the last one"""
+    routes = [("openai", openai_client), ("anthropic", anthropic_client), ("anthropic", anthropic_client)]
     with pytest.raises(exercise.AllProvidersFailedError) as info:
         exercise.chat_with_fallback(routes, QUESTION)
     errors = info.value.errors
     statuses = [replay.interactions[i][1]["status"]["code"] for i in range(2)]
-    assert [provider for provider, _ in errors] == ["openai", "anthropic"]
+    assert [provider for provider, _ in errors] == ["openai", "anthropic", "anthropic"]
     assert isinstance(errors[0][1], openai.APIStatusError) and errors[0][1].status_code == statuses[0]
     assert isinstance(errors[1][1], anthropic.APIStatusError) and errors[1][1].status_code == statuses[1]
+    assert isinstance(errors[2][1], anthropic.InternalServerError)
     assert info.value.__cause__ is errors[-1][1]
-    assert len(replay.sent) == 2
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "ChatReply.usage is usage_of(response) from exercise 3, so Anthropic's cache tokens count as input; and an "
+    "OpenAI reply whose content is null gives the text ''."
+)
+def test_chat_usage_with_cache_tokens_and_null_content(exercise, sandbox, openai_client, anthropic_client, replay):
+    """chat's usage counts Anthropic cache tokens (as usage_of does), and a null OpenAI content gives ''"""
+    usage_of = sandbox.exercise("token_counter").usage_of
+    cached = exercise.chat("anthropic", anthropic_client, MARCH)
+    recorded = replay.response_json(0)
+    text = "".join(b["text"] for b in recorded["content"] if b["type"] == "text")
+    usage = usage_of(sandbox.sdk("anthropic.Message", recorded))
+    assert same(_shown(cached), _shown(ChatReply("anthropic", recorded["model"], text, usage)))
+    empty = exercise.chat("openai", openai_client, MARCH)
+    completion = replay.response_json(1)
+    usage = usage_of(sandbox.sdk("openai.ChatCompletion", completion))
+    assert same(_shown(empty), _shown(ChatReply("openai", completion["model"], "", usage)))

@@ -34,7 +34,7 @@ def _anthropic_text(recorded):
     return "".join(block["text"] for block in recorded["content"] if block["type"] == "text")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "For 'openai' send the messages as given with client.chat.completions.create(model=..., messages=..., "
     "max_tokens=...) and return ChatReply('openai', response.model, the first choice's text, usage_of(response))."

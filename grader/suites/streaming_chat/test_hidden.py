@@ -52,11 +52,11 @@ def test_stream_openai_yields_only_text(exercise, openai_client, replay):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "Yield event.delta.text only when event.type == 'content_block_delta' and event.delta.type == 'text_delta'; "
-    "thinking, signature and input_json deltas are not text."
+    "Yield event.delta.text only when event.type == 'content_block_delta' and event.delta.type == 'text_delta' "
+    "and the text is not empty; thinking, signature and input_json deltas are not text."
 )
 def test_stream_anthropic_yields_only_text(exercise, anthropic_client, replay):
-    """stream_anthropic skips thinking, signature and tool-input deltas"""
+    """stream_anthropic skips thinking, signature, tool-input and empty text deltas"""
     deltas = drive(exercise.stream_anthropic(anthropic_client, MESSAGES, max_tokens=400), what="stream_anthropic")
     assert same(deltas, text_deltas(replay.response_text(0)))
 
@@ -104,7 +104,7 @@ def test_quit_stops_the_session(exercise, anthropic_client, replay):
     assert len(replay.sent) == 1
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Anthropic raises httpx2 errors (not the SDK's) from a broken stream, and an APIStatusError for an in-band "
     "error event: catch any Exception while a reply streams, report it and go on with the next input."
@@ -138,5 +138,85 @@ def test_openai_error_event_midway(exercise, openai_client, replay):
     assert rest is not None
     assert same(rest, reply_text(replay, 1) + "\n")
     expected = [{"role": "user", "content": line} for line in INPUTS]
+    expected.append({"role": "assistant", "content": reply_text(replay, 1)})
+    assert same(history, expected)
+
+
+PUBLIC_INPUTS = ["What is an API key?", "Where should I keep mine?", "Thanks, that helps!"]  # its cassette's
+PUBLIC_BROKEN_INPUTS = ["Tell me a short fact about rate limits.", "And one about retries?"]
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "An empty system prompt is no system prompt: with system='' send no system message at all. When out is "
+    "None, write the replies to sys.stdout (looked up when chat_loop runs)."
+)
+@pytest.mark.cassette("test_chat_loop_keeps_history_across_turns")
+def test_empty_system_prompt_and_stdout_openai(exercise, sandbox, openai_client, replay):
+    """chat_loop (openai) with system='' sends no system message, and without out writes to sys.stdout"""
+    history = exercise.chat_loop(openai_client, list(PUBLIC_INPUTS), system="")
+    written = sandbox.stdout()
+    assert same(history, history_of(replay, PUBLIC_INPUTS))
+    assert same(written, "".join(reply_text(replay, turn) + "\n" for turn in range(len(PUBLIC_INPUTS))))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("An empty system prompt is no system prompt: with system='' send no system parameter at all.")
+@pytest.mark.cassette("test_quit_stops_the_session")
+def test_empty_system_prompt_anthropic(exercise, anthropic_client, replay):
+    """chat_loop (anthropic) with system='' sends no system parameter"""
+    inputs = QUIT_INPUTS[:1]
+    history = exercise.chat_loop(anthropic_client, inputs, provider="anthropic", out=RecordingWriter(), system="")
+    assert same(history, history_of(replay, inputs))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Provider names are exactly 'openai' and 'anthropic' (no case folding, no stripping); any other raises "
+    "ValueError before anything is sent or written."
+)
+@pytest.mark.cassette(None)
+def test_provider_names_are_exact(exercise, openai_client, replay):
+    """chat_loop rejects any provider name but 'openai' and 'anthropic' before sending anything"""
+    for bad in ("OpenAI", "ANTHROPIC", " openai", "openai ", "gemini", ""):
+        with pytest.raises(ValueError):
+            exercise.chat_loop(openai_client, ["hello"], provider=bad, out=RecordingWriter())
+    assert replay.sent == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "A stream can fail before its first delta: the whole loop over the deltas (its first step included) "
+    "belongs inside the try, so the failure is reported and the session goes on."
+)
+@pytest.mark.faults("drop events=0", "200")
+@pytest.mark.cassette("test_chat_loop_survives_a_broken_stream")
+def test_stream_failing_before_first_delta(exercise, openai_client, replay):
+    """chat_loop reports a stream that fails before any delta and goes on"""
+    out = RecordingWriter()
+    history = exercise.chat_loop(openai_client, list(PUBLIC_BROKEN_INPUTS), out=out)
+    written = out.getvalue()
+    written = written[1:] if written.startswith("\n") else written  # an empty line first is allowed
+    rest = written.split("\n", 1)
+    assert len(rest) == 2 and rest[0].startswith("[stream interrupted")
+    assert same(rest[1], reply_text(replay, 1) + "\n")
+    expected = [{"role": "user", "content": line} for line in PUBLIC_BROKEN_INPUTS]
+    expected.append({"role": "assistant", "content": reply_text(replay, 1)})
+    assert same(history, expected)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Any Exception while a reply streams interrupts that reply, not only the SDKs' and httpx2's: a garbled "
+    "event raises json.JSONDecodeError. Catch Exception around the loop over the deltas."
+)
+def test_any_exception_interrupts_the_reply(exercise, openai_client, replay):
+    """chat_loop reports a stream that fails with an exception that is not an API error, and goes on"""
+    out = RecordingWriter()
+    history = exercise.chat_loop(openai_client, list(PUBLIC_BROKEN_INPUTS), out=out)
+    rest = arrived_then_interrupted(out.getvalue(), "".join(text_deltas(replay.response_text(0), events=5)))
+    assert rest is not None
+    assert same(rest, reply_text(replay, 1) + "\n")
+    expected = [{"role": "user", "content": line} for line in PUBLIC_BROKEN_INPUTS]
     expected.append({"role": "assistant", "content": reply_text(replay, 1)})
     assert same(history, expected)

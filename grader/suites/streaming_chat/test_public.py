@@ -33,7 +33,7 @@ def test_stream_openai_yields_as_it_streams(exercise, openai_client, replay, str
     assert same(deltas, expected), f"stream_openai yielded {deltas!r}; the reply's text deltas are {expected!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Call client.messages.create(..., stream=True) (or use client.messages.stream(...)) and yield "
     "event.delta.text of each content_block_delta whose delta is a text_delta, inside the loop over the events."
@@ -47,7 +47,7 @@ def test_stream_anthropic_yields_as_it_streams(exercise, anthropic_client, repla
     assert same(deltas, expected), f"stream_anthropic yielded {deltas!r}; the reply's text deltas are {expected!r}"
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.hint(
     "Keep one history list: append {'role': 'user', 'content': line}, stream the reply to the whole history, "
     "then append {'role': 'assistant', 'content': <the whole reply>}; do this for every input line."
@@ -62,7 +62,7 @@ def test_chat_loop_keeps_history_across_turns(exercise, openai_client, replay):
     assert same(history, expected), f"chat_loop returned {history!r}; expected {expected!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Inside the loop over the deltas: out.write(delta) then out.flush(), for every delta; after the reply, "
     "out.write('\\n') and flush. Never collect the reply before writing it."
@@ -80,7 +80,7 @@ def test_chat_loop_writes_and_flushes_each_delta(exercise, openai_client, replay
     )
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.hint(
     "Wrap the loop over one reply's deltas in try/except Exception: write what arrived, then a new line "
     "'[stream interrupted: <ErrorClass>]', keep the user message, add no assistant message, and continue."

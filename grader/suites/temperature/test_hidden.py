@@ -22,18 +22,18 @@ def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
     result = exercise.compare_temperatures(openai_client, PROMPT, temperatures, model="gpt-4o", max_tokens=40)
     sent = [r.body.get("temperature") for r in replay.sent if isinstance(r.body, dict)]
     assert sent == list(temperatures)
-    assert same(result, {t: _texts(replay.response_json(i))[0] for i, t in enumerate(temperatures)})
+    assert same(result, {t: _texts(replay.response_json(i))[0] for i, t in enumerate(temperatures)}, ordered=True)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Check the arguments before any API call: raise ValueError for an empty sequence, a temperature "
-    "outside [0.0, 2.0], or the same temperature twice."
+    "outside [0.0, 2.0] (NaN included), or the same temperature twice."
 )
 @pytest.mark.cassette(None)
 def test_compare_temperatures_validates_before_sending(exercise, openai_client, replay):
     """compare_temperatures rejects bad temperatures with ValueError and sends nothing"""
-    for bad in [(), (0.5, 2.5), (-0.1,), (0.3, 0.3), (0.0, 1.0, 0.0)]:
+    for bad in [(), (0.5, 2.5), (-0.1,), (0.3, 0.3), (0.0, 1.0, 0.0), (0.5, float("nan"))]:
         with pytest.raises(ValueError):
             exercise.compare_temperatures(openai_client, PROMPT, bad)
     assert replay.sent == []
@@ -48,12 +48,14 @@ def test_sample_completions_sorted_by_index(exercise, openai_client, replay):
 
 
 @pytest.mark.points(1)
-@pytest.mark.hint("Raise ValueError before sending when n < 1 or the temperature is outside [0.0, 2.0].")
+@pytest.mark.hint(
+    "Raise ValueError before sending when n < 1 or the temperature is outside [0.0, 2.0] (NaN included)."
+)
 @pytest.mark.cassette(None)
 def test_sample_completions_validates_before_sending(exercise, openai_client, replay):
     """sample_completions rejects n < 1 and bad temperatures with ValueError and sends nothing"""
     for kwargs in [{"temperature": 0.5, "n": 0}, {"temperature": 0.5, "n": -2},
-                   {"temperature": 2.1}, {"temperature": -0.5}]:  # fmt: skip
+                   {"temperature": 2.1}, {"temperature": -0.5}, {"temperature": float("nan")}]:  # fmt: skip
         with pytest.raises(ValueError):
             exercise.sample_completions(openai_client, PROMPT, **kwargs)
     assert replay.sent == []
@@ -66,3 +68,12 @@ def test_sample_completions_request(exercise, openai_client, replay):
     result = exercise.sample_completions(openai_client, PROMPT, temperature=1.2, n=2, model="gpt-4o", max_tokens=30)
     assert len(replay.sent) == 1
     assert same(result, _texts(replay.response_json()))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("n=1 is a valid request (one choice): only n < 1 is rejected.")
+@pytest.mark.cassette("test_compare_temperatures_returns_text_per_temperature")
+def test_sample_completions_single_choice(exercise, openai_client, replay):
+    """sample_completions with n=1 sends one request and returns its one text"""
+    result = exercise.sample_completions(openai_client, "Suggest a name for a friendly robot.", temperature=0.0, n=1)
+    assert same(result, _texts(replay.response_json(0)))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.expect import same
+from grader.expect import difference
 
 PROMPT = "Suggest a name for a friendly robot."
 
@@ -20,9 +20,8 @@ def test_compare_temperatures_returns_text_per_temperature(exercise, openai_clie
     """compare_temperatures returns each temperature's reply, in order"""
     result = exercise.compare_temperatures(openai_client, PROMPT)
     expected = {0.0: _texts(replay.response_json(0))[0], 1.0: _texts(replay.response_json(1))[0]}
-    assert type(result) is dict, f"compare_temperatures must return a dict, got {type(result).__name__}"
-    assert list(result) == [0.0, 1.0], f"keys must keep the given order [0.0, 1.0], got {list(result)!r}"
-    assert same(result, expected), f"compare_temperatures returned {result!r}; the replies were {expected!r}"
+    problem = difference(result, expected, ordered=True)
+    assert problem is None, f"In what compare_temperatures returned: {problem}. The replies were {expected!r}."
 
 
 @pytest.mark.points(2)
@@ -31,4 +30,5 @@ def test_sample_completions_returns_n_texts(exercise, openai_client, replay):
     """sample_completions returns the text of every choice from one request"""
     result = exercise.sample_completions(openai_client, PROMPT, temperature=0.8, n=3)
     expected = _texts(replay.response_json())
-    assert same(result, expected), f"sample_completions returned {result!r}; the choices were {expected!r}"
+    problem = difference(result, expected)
+    assert problem is None, f"In what sample_completions returned: {problem}. The choices were {expected!r}."
