@@ -21,7 +21,7 @@ from typing import Any
 
 from grader.errors import StaffError
 from grader.judge import given
-from grader.judge.link import SandboxFailure, SandboxLink
+from grader.judge.link import SandboxFailure, SandboxLink, SandboxTimeout
 from grader.submission import StudentImportError
 
 # Built-in bases an exception stand-in may take: never the ones that stop pytest or a generator.
@@ -168,10 +168,53 @@ class _RemoteIterator:
 
 
 class Exercise(Remote):
-    """The student's module of one exercise, imported in the sandbox on first use."""
+    """The student's module of one exercise, imported in the sandbox on first use.
+
+    A function whose call ran out of time once is not called again in later checks: they fail at once
+    with the same status, so an endless loop costs one check's time, not every check's.
+    """
 
     def __init__(self, session: Session, exercise_id: str) -> None:
         super().__init__(session, {"m": exercise_id}, f"module exercises.{exercise_id}")
+
+    def __getattr__(self, name: str) -> Any:
+        found = super().__getattr__(name)
+        if isinstance(found, Remote) and found._type in ("builtins.function", "builtins.method"):
+            return _Guarded(found, (str(self._ref["m"]), name))
+        return found
+
+
+_hung: set[tuple[str, str]] = set()
+
+
+class _Guarded:
+    """A student function as the check calls it: refused at once when it ran out of time before."""
+
+    def __init__(self, function: Remote, key: tuple[str, str]) -> None:
+        self._function, self._key = function, key
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._key in _hung:
+            raise SandboxTimeout(
+                f"{self._key[1]} ran out of time in an earlier check, so it was not run again: look for an "
+                "endless loop or a real wait (time.sleep, Event.wait, select) that the grader's clock cannot skip."
+            )
+        try:
+            return self._function(*args, **kwargs)
+        except SandboxTimeout:
+            _hung.add(self._key)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._function, name)
+
+    @property
+    def _ref(self) -> dict[str, Any]:
+        ref: dict[str, Any] = self._function._ref
+        return ref
+
+    def __repr__(self) -> str:
+        return repr(self._function)
 
 
 @dataclasses.dataclass(eq=False)
@@ -389,7 +432,7 @@ class Session:
             return {"bytes": base64.b64encode(value).decode()}
         if isinstance(value, PurePath):
             return {"path": str(value)}
-        if isinstance(value, Remote):
+        if isinstance(value, Remote | _Guarded):
             return value._ref
         if isinstance(value, RemoteError):
             return value._handle._ref

@@ -261,6 +261,7 @@ class Runtime:
         error = self.decoder.value(message["error"])
         if not isinstance(error, BaseException):
             raise TypeError("a failing create() needs an exception")
+        resource: Any
         if message.get("provider") == "anthropic":
             from anthropic.resources.messages import Messages as resource
         else:
