@@ -271,7 +271,7 @@ class Runtime:
             raise error
 
         self.patches.append((resource, "create", resource.__dict__["create"]))
-        resource.create = create  # type: ignore[method-assign]
+        resource.create = create
         return None
 
     def op_unpatch(self, message: dict[str, Any]) -> Any:
