@@ -28,7 +28,7 @@ SCORED = ("graded", "crashed", "timeout", "grader-error")  # rows with a real sc
 BINS = 10
 TOP_FEEDBACK = 3
 SLOWEST = 10
-MAX_GROUP = 160  # characters of a feedback line kept as its group's label
+MAX_GROUP = 200  # characters of a feedback line kept as its group's label
 BAR = "#3b6ea5"
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#222;padding:0 1rem}

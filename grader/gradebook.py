@@ -40,7 +40,7 @@ class Row:
     submission: str
     status: str
     message: str = ""
-    scores: dict[str, int] = field(default_factory=dict)  # empty unless graded
+    scores: dict[str, int] = field(default_factory=dict)  # empty when nothing was graded (the CSV shows 0s)
     total: int = 0
     seconds: float = 0.0  # wall-clock grading time, for the class report (never in the CSV)
     report: dict[str, Any] | None = field(default=None, compare=False)  # the JSON report, when graded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ from tests.support import browser
 from tests.test_batch import CRASH, CRASH_ANCHOR, EXERCISES, MAX, run_batch
 
 SOURCE_MARKER = "SOURCE-MARKER-7f3a"  # planted in submissions' code: it must never reach the page
+# Feedback quotes what student code raised: the page must show it as text, never run it.
+INJECTION = "<script>document.title='owned'</script><img src=x onerror=alert(1)>"
 BAR = (0x3B, 0x6E, 0xA5)  # grader.class_report.BAR
 
 
@@ -37,7 +40,10 @@ def make_small_class(directory: Path) -> None:
     _copy(directory / "correct")
     shutil.copytree(STUBS, directory / "stub", ignore=shutil.ignore_patterns("__pycache__"))
     half = _copy(directory / "half-done")
-    shutil.copyfile(STUBS / "temperature.py", half / "temperature.py")
+    stub = (STUBS / "temperature.py").read_text()
+    unfinished = 'raise NotImplementedError("compare_temperatures: your code here")'
+    assert stub.count(unfinished) == 1
+    (half / "temperature.py").write_text(stub.replace(unfinished, f"raise RuntimeError({INJECTION!r})"))
     crash = _copy(directory / "crashing") / "basic_call.py"
     source = crash.read_text()
     crash.write_text(f"# {SOURCE_MARKER}\n" + source.replace(CRASH_ANCHOR, CRASH + CRASH_ANCHOR))
@@ -89,11 +95,13 @@ class _Tables(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
         self._table: str | None = None
         self._in_body = False
         self._cell: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
         if tag == "table":
             self._table = dict(attrs).get("id") or ""
             self.tables[self._table] = []
@@ -118,10 +126,14 @@ class _Tables(HTMLParser):
             self._cell.append(data)
 
 
-def tables_of(page: str) -> dict[str, list[list[str]]]:
+def parse(page: str) -> _Tables:
     parser = _Tables()
     parser.feed(page)
-    return parser.tables
+    return parser
+
+
+def tables_of(page: str) -> dict[str, list[list[str]]]:
+    return parse(page).tables
 
 
 SCORED = ("graded", "crashed", "timeout", "grader-error")
@@ -221,8 +233,12 @@ def test_class_report_numbers_match_the_csv(batch: Batch):
     assert {tuple(row) for row in tables["problems"]} == trouble
     assert len(tables["slowest"]) == len(rows) and all(float(row[1]) >= 0 for row in tables["slowest"])
     # Self-contained, no script, students by folder name only, no source code, no paths of this machine.
-    assert "<script" not in page.lower() and "<link" not in page.lower() and "src=" not in page.lower()
+    tags = parse(page).tags
+    assert not [t for t, _ in tags if t in ("script", "link", "img", "iframe", "object", "embed")]
+    assert not [a for _, attrs in tags for a in attrs if a == "src" or a.startswith("on")]
+    assert all(v.startswith("#") for _, attrs in tags for a, v in attrs.items() if a.endswith("href") and v)
     assert SOURCE_MARKER not in page and "def ask_openai" not in page and str(batch.root) not in page
+    assert html.escape(INJECTION, quote=True) in page and INJECTION not in page
     assert '<figure id="score-histogram"><svg' in page
 
 
@@ -234,6 +250,7 @@ def test_class_report_opens_in_headless_chromium_without_console_errors(batch: B
 
     with browser.open_page(batch.out / "class-report.html") as page:
         assert page.errors == [] and page.resources == []
+        assert page.driver.title == "Class report: class"  # the feedback's script did not run
         histogram = page.driver.find_element(By.CSS_SELECTOR, "#score-histogram svg")
         page.driver.execute_script("arguments[0].scrollIntoView()", histogram)
         assert histogram.is_displayed() and histogram.size["width"] > 300 and histogram.size["height"] > 150
