@@ -73,6 +73,8 @@ def describe_format(path: Path) -> str:
     """What a file that is not a zip is, for the message that refuses it."""
     by_name = next((label for suffix, label in ARCHIVE_SUFFIXES if path.name.lower().endswith(suffix)), None)
     found = sniff(path)
+    if found == "zip" and by_name != "zip":
+        return f"a zip archive named {path.name!r} (rename it to .zip)"
     if by_name and found and found != by_name and _COMPRESSED_TAR.get(by_name) != found:
         return f"a file named like a {by_name} archive that holds a {found} archive"
     if by_name or found:
