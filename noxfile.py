@@ -36,14 +36,14 @@ def comment(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the harness's own test suite."""
-    session.install("-e", ".[dev]", *CONSTRAINTS)
+    session.install("-e", ".[dev,staff]", *CONSTRAINTS)
     session.run("pytest", "-n", "2", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style (ruff) and types (mypy)."""
-    session.install("-e", ".[dev]", *CONSTRAINTS)
+    session.install("-e", ".[dev,staff]", *CONSTRAINTS)
     session.run("ruff", "check", "grader", "tests", "noxfile.py")
     session.run("mypy")
 

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.text import Text
 
 from grader import terminal
-from grader.commands import batch, comment, export, grade, live, record, validate
+from grader.commands import batch, comment, export, grade, live, merge, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
 from grader.sandbox import parent
 
-COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, comment, batch)
+COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, comment, batch, merge)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,10 @@ import types
 from pathlib import Path
 
 PACKAGE = "exercises"
+# The batch gradebook finds an exercise that never loaded by these phrases in its checks' feedback.
+NOT_IMPORTED = "The module could not be imported"
+NOT_FOUND = "was not found in your submission"
+_TIMEOUT_PREFIX = "Timeout (>"  # pytest-timeout's message when it stops a check (here: during the import)
 
 
 class StudentImportError(Exception):
@@ -61,7 +65,7 @@ def load_exercise(exercise_id: str, directory: Path) -> types.ModuleType:
         return sys.modules[name]
     path = directory / f"{exercise_id}.py"
     if not path.is_file():
-        message = f"exercises/{exercise_id}.py was not found in your submission; every check of it scores 0."
+        message = f"exercises/{exercise_id}.py {NOT_FOUND}; every check of it scores 0."
         _failures[exercise_id] = message
         raise StudentImportError(message)
     try:
@@ -88,12 +92,14 @@ def describe_import_failure(exc: BaseException, directory: Path, exercise_id: st
                 break
     if isinstance(exc, SystemExit):
         what = f"the module called sys.exit({exc.code!r}) while being imported"
+    elif type(exc).__name__ == "Failed" and str(exc).startswith(_TIMEOUT_PREFIX):
+        what = "importing it did not finish within the check's time limit (an endless loop or a wait at the top level?)"
     elif isinstance(exc, SyntaxError):
         what = f"{type(exc).__name__}: {exc.msg}"
     else:
         what = f"{type(exc).__name__}: {exc}"
     place = f"{where}, line {line}" if line else where
-    return f"{place}: {what}. The module could not be imported, so every check of {exercise_id} scores 0."
+    return f"{place}: {what}. {NOT_IMPORTED}, so every check of {exercise_id} scores 0."
 
 
 def _inside(path: Path, directory: Path) -> bool:

@@ -1,6 +1,8 @@
 """Batch throughput: submissions per minute with -j 1 and -j 2 (a benchmark: prints figures, asserts nothing).
 
-Run from the repository root: `python -m tests.bench_batch [--submissions N] [--jobs 1 2]`.
+Run from the repository root: `python -m tests.bench_batch [--submissions N] [--jobs 1 2] [--all-exercises]`
+(by default two exercises, basic_call and temperature; `--all-exercises` grades the whole course, which
+is the figure for planning a class on a CI matrix).
 The goal on a 2-core machine is -j 2 at least 1.7x as fast as -j 1; other load on the machine
 lowers both figures, so the load average is printed beside them.
 """
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import REFERENCE
-from tests.test_batch import make_class, run_batch
+from tests.test_batch import EXERCISES, make_class, run_batch
 
 
 def build(directory: Path, count: int) -> int:
@@ -35,12 +37,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(directory: Path, jobs: int, workdir: Path) -> tuple[float, int, float]:
+def measure(directory: Path, jobs: int, workdir: Path, exercises: tuple[str, ...]) -> tuple[float, int, float]:
     """Wall-clock seconds, rows, and CPU seconds (batch process and its children) of one batch run."""
     gradebook = workdir / f"grades-j{jobs}.csv"
     cpu_before = _children_cpu()
     started = time.perf_counter()
-    process = run_batch(directory, gradebook, "-j", str(jobs))
+    process = run_batch(directory, gradebook, "-j", str(jobs), exercises=exercises)
     elapsed = time.perf_counter() - started
     cpu = _children_cpu() - cpu_before
     if process.returncode != 0:
@@ -56,15 +58,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--all-exercises", action="store_true", help="grade the whole course, not two exercises")
     args = parser.parse_args()
+    exercises = () if args.all_exercises else EXERCISES
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         workdir = Path(tmp)
         count = build(workdir / "class", args.submissions)
-        print(f"{count} submissions, exercises basic_call+temperature, {os.cpu_count()} CPU(s)")
+        which = "all exercises" if args.all_exercises else "exercises " + "+".join(EXERCISES)
+        print(f"{count} submissions, {which}, {os.cpu_count()} CPU(s)")
         rates: dict[int, float] = {}
         for jobs in args.jobs:
             load_before = os.getloadavg()[0]
-            elapsed, rows, cpu = measure(workdir / "class", jobs, workdir)
+            elapsed, rows, cpu = measure(workdir / "class", jobs, workdir, exercises)
             rates[jobs] = rows / elapsed * 60
             # CPU per submission does not depend on other load: equal figures for -j 1 and -j 2 mean
             # parallel workers add no overhead, and the wall-clock speed-up is bounded by free cores.

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -102,15 +103,19 @@ def make_class(
             "no-modules": "invalid",
             "empty": "invalid",
             "readme-only": "invalid",
+            "notes": "invalid",
         }
     )
     return expected
 
 
-def run_batch(directory: Path, csv_path: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_batch(
+    directory: Path, csv_path: Path, *args: str, timeout: float = 900, exercises: tuple[str, ...] = EXERCISES
+) -> subprocess.CompletedProcess[str]:
+    """`grader batch` on `exercises` (all of the course when empty)."""
     return subprocess.run(
         [sys.executable, "-m", "grader", "batch", str(directory), "--csv", str(csv_path),
-         *(f"--exercise={e}" for e in EXERCISES), *args],
+         *(f"--exercise={e}" for e in exercises), *args],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=timeout,
     )  # fmt: skip
 
@@ -136,7 +141,7 @@ def test_a_class_with_broken_submissions_gets_one_row_each(tmp_path: Path):
             assert int(row["total"]) == sum(int(row[e]) for e in EXERCISES)
             assert (reports / f"{name}.json").is_file()
         else:
-            assert row["total"] == "" and row["message"], row
+            assert row["total"] == "0" and row["message"] and not row["message"].startswith(name), row
     for name in ("ref-0", "ref-1", "zip-top", "zip-folder", "zip-nested"):
         assert by_name[name]["total"] == str(MAX), name
     assert by_name["stub-0"]["total"] == "0"
@@ -155,7 +160,7 @@ def test_a_class_with_broken_submissions_gets_one_row_each(tmp_path: Path):
     assert not (tmp_path / "outside.py").exists() and not (tmp_path / "class" / "outside.py").exists()
     report = json.loads((reports / "ref-0.json").read_text())
     assert report["score"] == MAX
-    assert "notes.txt" in process.stdout  # told what was skipped
+    assert by_name["notes"]["message"].startswith("a .txt file; only folders and .zip archives are graded")
 
 
 def test_unpack_finds_modules_at_top_or_in_one_folder(tmp_path: Path):
@@ -172,6 +177,32 @@ def test_unpack_finds_modules_at_top_or_in_one_folder(tmp_path: Path):
     work.mkdir()
     with pytest.raises(unpack.UnpackError, match=r"two.zip: several folders hold exercise modules \(a, b\)"):
         unpack.prepare(two, work)
+
+
+def test_a_file_that_is_not_a_zip_is_refused_naming_its_format(tmp_path: Path):
+    tgz = tmp_path / "bob.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(REFERENCE / "basic_call.py", "basic_call.py")
+    (tmp_path / "eve.rar").write_bytes(b"Rar!\x1a\x07\x01\x00 rest")
+    (tmp_path / "mallory.zip").write_bytes(b"Rar!\x1a\x07\x00 not a zip")
+    (tmp_path / "trent.pdf").write_bytes(b"PK\x03\x04 a zip inside")
+    (tmp_path / "carol.py").write_text("x = 1")
+    expected = {
+        "bob.tar.gz": "a tar.gz archive; only folders and .zip archives are graded: unpack it into a folder",
+        "eve.rar": "a RAR archive; only folders",
+        "trent.pdf": "a zip archive named 'trent.pdf' (rename it to .zip); only folders",
+        "carol.py": "a .py file; only folders",
+    }
+    for name, message in expected.items():
+        work = tmp_path / f"work-{name}"
+        work.mkdir()
+        with pytest.raises(unpack.UnpackError) as caught:
+            unpack.prepare(tmp_path / name, work)
+        assert caught.value.label == name and caught.value.reason.startswith(message), caught.value.reason
+    work = tmp_path / "work-mallory"
+    work.mkdir()
+    with pytest.raises(unpack.UnpackError, match=r"not a valid zip file .*; it is a RAR archive"):
+        unpack.prepare(tmp_path / "mallory.zip", work)
 
 
 @pytest.mark.parametrize("name", ["/etc/evil.py", "a/../../evil.py", "..\\evil.py", "C:/evil.py"])

@@ -1,4 +1,5 @@
-"""`grader batch`: grade every submission in a directory (folders and .zip files) into a CSV gradebook."""
+"""`grader batch`: grade every submission in a directory (folders and .zip files) into a CSV gradebook,
+per-student feedback and a class report; `--shard K/N` grades one N-th of the class (see `grader merge`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import course, gradebook, grading, rubric, runner, terminal
+from grader import course, gradebook, grading, rubric, runner, shards, terminal
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
 from grader.sandbox import official
@@ -31,6 +32,13 @@ def _workers(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return gradebook.parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", type=Path, metavar="DIR", help="one submission per folder or .zip inside")
     parser.add_argument("--csv", type=Path, required=True, metavar="PATH", help="where to write the gradebook")
@@ -38,6 +46,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-j", "--jobs", type=_workers, default=1, metavar="N", help="submissions graded at once (default 1)"
     )
     parser.add_argument("--json-dir", type=Path, metavar="DIR", help="also write each submission's full JSON report")
+    parser.add_argument(
+        "--feedback-dir",
+        type=Path,
+        metavar="DIR",
+        help="per-student feedback, <name>.md and <name>.json (default: feedback/ beside the CSV)",
+    )
+    parser.add_argument("--no-feedback", action="store_true", help="write no per-student feedback")
+    parser.add_argument(
+        "--report", type=Path, metavar="PATH", help="the class report (default: class-report.html beside the CSV)"
+    )
+    parser.add_argument("--no-report", action="store_true", help="write no class report")
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="grade only every N-th submission by name, starting at the K-th (a CI matrix job; see `merge`)",
+    )
     parser.add_argument(
         "-e", "--exercise", action="append", default=[], metavar="ID", help="grade only this exercise (repeatable)"
     )
@@ -86,9 +111,10 @@ def _grade_all(
                 except Exception as exc:  # grade_entry catches everything; this is the last line of defence
                     row = gradebook.Row(entry.name, "error", f"grader crashed: {type(exc).__name__}: {exc}")
                 rows.append(row)
-                score = f"{row.total}" if row.total is not None else "-"
-                line = f"{row.submission}: {score} ({row.status}) {row.message}"
-                progress.console.print(terminal.plain(line))
+                if args.feedback_dir is not None:
+                    gradebook.write_feedback(row, exercises, args.feedback_dir)
+                line = f"{row.submission}: {row.total} ({row.status}) {row.message}"
+                progress.console.print(terminal.plain(line), soft_wrap=True)
                 progress.advance(task)
     return rows
 
@@ -101,20 +127,44 @@ def run(args: argparse.Namespace, console: Console) -> int:
     exercises = grading.select(args.exercise)
     for exercise in exercises:  # a broken suite is found once, before any submission is graded
         rubric.load(exercise)
-    entries, skipped = gradebook.entries(directory)
+    everyone, skipped = gradebook.entries(directory)
     if skipped:
-        console.print(terminal.plain(f"Skipped (not a folder or .zip): {', '.join(skipped)}"))
-    if not entries:
+        console.print(terminal.plain(f"Skipped (hidden): {', '.join(skipped)}"))
+    if not everyone:
         raise UsageError(f"batch {directory}: no submissions (folders or .zip files) inside")
-    if args.json_dir:
-        args.json_dir.mkdir(parents=True, exist_ok=True)
-    jobs = min(args.jobs, len(entries))
-    console.print(f"Grading {len(entries)} submission(s) with {jobs} worker(s) on {os.cpu_count()} CPU(s)")
+    entries = gradebook.shard_of(everyone, *args.shard) if args.shard else everyone
+    out = args.csv.parent
+    if args.no_feedback:
+        args.feedback_dir = None
+    elif args.feedback_dir is None:
+        args.feedback_dir = out / shards.FEEDBACK_DIR
+    report_path = None if args.no_report else (args.report or out / shards.REPORT_FILE)
+    for folder in (args.json_dir, args.feedback_dir):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(args.jobs, len(entries)))
+    part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(everyone)})" if args.shard else ""
+    console.print(f"Grading {len(entries)} submission(s){part} with {jobs} worker(s) on {os.cpu_count()} CPU(s)")
     rows = _grade_all(entries, exercises, args, console)
     gradebook.write_csv(rows, exercises, args.csv)
+    shards.write_manifest(
+        out,
+        shards.Manifest(
+            shard=args.shard,
+            everyone=tuple(e.name for e in everyone),
+            submissions=tuple(sorted(r.submission for r in rows)),
+            exercises=tuple(e.id for e in exercises),
+            csv=args.csv.name,
+            feedback=shards.relative(args.feedback_dir, out),
+        ),
+    )
     counts = {s: sum(1 for r in rows if r.status == s) for s in gradebook.STATUSES}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     console.print(f"Gradebook written to {escape(str(args.csv))}: {len(rows)} row(s): {summary}")
+    if args.feedback_dir is not None:
+        console.print(f"Feedback for each student (Markdown and JSON) in {escape(str(args.feedback_dir))}")
+    if report_path is not None:
+        shards.write_class_report(rows, exercises, report_path, console, title=f"Class report: {directory.name}{part}")
     if counts["grader-error"]:
         console.print("[bold magenta]Grader problem:[/] some checks could not be graded because of the harness.")
         return EXIT_CANNOT_GRADE

@@ -1,0 +1,204 @@
+"""A batch's output folder: its manifest (`batch.json`), and merging the folders of a sharded batch into one.
+
+`grader batch --shard K/N` grades the K-th of N disjoint slices of a class (every N-th submission
+by name). Each shard's folder holds its CSV, its per-student feedback and a manifest naming the
+shard, the whole class and the exercises, so that `merge` can prove that every submission
+appears exactly once and name any shard that is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from grader import course, gradebook, grading
+from grader.errors import UsageError
+
+MANIFEST = "batch.json"
+FEEDBACK_DIR = "feedback"
+REPORT_FILE = "class-report.html"
+SCHEMA = 1
+STAFF_EXTRA = "pip install -e '.[staff]' -c constraints.txt"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    shard: tuple[int, int] | None  # (K, N), None for a whole class
+    everyone: tuple[str, ...]  # every submission of the class, by name
+    submissions: tuple[str, ...]  # the ones graded into this folder
+    exercises: tuple[str, ...]
+    csv: str  # file name of the gradebook in this folder
+    feedback: str | None  # folder of the per-student feedback, relative to this folder when inside it
+
+
+def relative(path: Path | None, base: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    data = {
+        "schema": SCHEMA,
+        "shard": list(manifest.shard) if manifest.shard else None,
+        "class": list(manifest.everyone),
+        "submissions": list(manifest.submissions),
+        "exercises": list(manifest.exercises),
+        "csv": manifest.csv,
+        "feedback": manifest.feedback,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(folder / MANIFEST)
+
+
+def read_manifest(folder: Path) -> Manifest:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise UsageError(f"{folder}: no {MANIFEST}; give the output folders of `grader batch --shard K/N` runs")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        shard = data["shard"]
+        return Manifest(
+            shard=(int(shard[0]), int(shard[1])) if shard else None,
+            everyone=tuple(str(n) for n in data["class"]),
+            submissions=tuple(str(n) for n in data["submissions"]),
+            exercises=tuple(str(e) for e in data["exercises"]),
+            csv=str(data["csv"]),
+            feedback=None if data["feedback"] is None else str(data["feedback"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UsageError(f"{path}: not a batch manifest ({type(exc).__name__}: {exc}); was it edited?") from None
+
+
+def _csv_names(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return [row["submission"] for row in csv.DictReader(f)]
+    except (OSError, KeyError, csv.Error) as exc:
+        raise UsageError(f"{path}: cannot read the shard's gradebook ({exc})") from None
+
+
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_shards(folders: Sequence[Path], manifests: Sequence[Manifest]) -> tuple[int, tuple[str, ...]]:
+    """The shard count and the class; UsageError naming any missing, repeated or inconsistent shard."""
+    for folder, m in zip(folders, manifests, strict=True):
+        if m.shard is None:
+            raise UsageError(f"{folder}: the output of a batch without --shard; merge takes the folders of shards")
+    first = manifests[0]
+    assert first.shard is not None
+    count = first.shard[1]
+    for folder, m in zip(folders, manifests, strict=True):
+        assert m.shard is not None
+        if m.shard[1] != count or m.everyone != first.everyone or m.exercises != first.exercises:
+            raise UsageError(
+                f"{folder} (shard {m.shard[0]}/{m.shard[1]}) is not from the same batch as {folders[0]} "
+                f"(shard {first.shard[0]}/{count}): the shard count, the class or the exercises differ"
+            )
+    held: dict[int, list[Path]] = {}
+    for folder, m in zip(folders, manifests, strict=True):
+        assert m.shard is not None
+        held.setdefault(m.shard[0], []).append(folder)
+    repeated = {k: v for k, v in held.items() if len(v) > 1}
+    if repeated:
+        k, where = sorted(repeated.items())[0]
+        raise UsageError(f"shard {k}/{count} was given twice: {', '.join(map(str, where))}")
+    missing = [k for k in range(1, count + 1) if k not in held]
+    if missing:
+        names = ", ".join(f"{k}/{count}" for k in missing)
+        raise UsageError(
+            f"shard {names} {'is' if len(missing) == 1 else 'are'} missing: none of the {len(folders)} folder(s) "
+            "given holds it; download that matrix job's artifact (or re-run the job) and merge again"
+        )
+    return count, first.everyone
+
+
+def merge(out: Path, folders: Sequence[Path], console: Console) -> list[gradebook.Row]:
+    """Combine the shards' gradebooks, feedback and class report into `out`; every submission exactly once."""
+    if not folders:
+        raise UsageError("merge needs the output folders of the shards")
+    manifests = [read_manifest(folder) for folder in folders]
+    count, everyone = _check_shards(folders, manifests)
+    exercises = grading.select(manifests[0].exercises)
+    rows: list[gradebook.Row] = []
+    copies: list[tuple[Path, str]] = []
+    for folder, m in zip(folders, manifests, strict=True):
+        assert m.shard is not None
+        label = f"{folder} (shard {m.shard[0]}/{count})"
+        expected = [e.name for e in gradebook.shard_of([gradebook.Entry(n, folder) for n in everyone], *m.shard)]
+        if sorted(m.submissions) != sorted(expected):
+            absent = sorted(set(expected) - set(m.submissions))
+            extra = sorted(set(m.submissions) - set(expected))
+            raise UsageError(
+                f"{label}: holds the wrong submissions for its shard"
+                + (f"; missing: {_names(absent)}" if absent else "")
+                + (f"; not its own: {_names(extra)}" if extra else "")
+            )
+        in_csv = _csv_names(folder / m.csv)
+        if Counter(in_csv) != Counter(gradebook.safe_cell(n) for n in m.submissions):
+            raise UsageError(f"{label}: {m.csv} does not hold exactly one row for each of its submissions")
+        if m.feedback is None:
+            raise UsageError(f"{label}: graded with --no-feedback; merge needs each submission's feedback JSON")
+        feedback = folder / m.feedback
+        for name in m.submissions:
+            rows.append(gradebook.row_of(gradebook.read_feedback(feedback, name)))
+            copies.append((feedback, name))
+    seen = Counter(r.submission for r in rows)
+    if sorted(seen) != sorted(everyone) or any(n > 1 for n in seen.values()):
+        twice = sorted(n for n, c in seen.items() if c > 1)
+        absent = sorted(set(everyone) - set(seen))
+        raise UsageError(f"the shards do not cover the class exactly once; twice: {twice}; missing: {absent}")
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / FEEDBACK_DIR
+    target.mkdir(exist_ok=True)
+    for source, name in copies:
+        for suffix in (".json", ".md"):
+            if (source / f"{name}{suffix}").is_file():
+                shutil.copyfile(source / f"{name}{suffix}", target / f"{name}{suffix}")
+    csv_name = manifests[0].csv
+    gradebook.write_csv(rows, exercises, out / csv_name)
+    write_manifest(
+        out,
+        Manifest(None, everyone, tuple(sorted(seen)), manifests[0].exercises, csv_name, FEEDBACK_DIR),
+    )
+    console.print(f"Merged {count} shard(s): {len(rows)} submission(s) into {escape(str(out / csv_name))}")
+    write_class_report(rows, exercises, out / REPORT_FILE, console, title="Class report")
+    return rows
+
+
+def write_class_report(
+    rows: Sequence[gradebook.Row],
+    exercises: Sequence[course.Exercise],
+    path: Path,
+    console: Console,
+    *,
+    title: str,
+) -> bool:
+    """Write the class report; without the staff extra (matplotlib) say how to get it and go on."""
+    try:
+        from grader import class_report  # matplotlib: staff-only, so a student's install stays small
+    except ImportError as exc:
+        console.print(
+            f"[yellow]Class report not written:[/] it draws its charts with matplotlib ({exc.name} is not "
+            f"installed), which only staff install: {escape(STAFF_EXTRA)}"
+        )
+        return False
+    class_report.write(rows, exercises, path, title=title)
+    console.print(f"Class report written to {escape(str(path))}")
+    return True
