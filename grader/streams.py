@@ -311,6 +311,7 @@ class Streams:
     show_expected: bool = True
     consumer: str = "generator"  # generator | writer: who delivers (for the feedback's words)
     gates: list[Gate] = field(default_factory=list)
+    delivered_text: bool = False  # anything but newlines reached the consumer (print() never reaches `out`)
 
     @property
     def released(self) -> int:
@@ -323,6 +324,8 @@ class Streams:
 
     def deliver(self, value: object) -> None:
         """The consumer received `value` (a yielded delta, or a write to `out`)."""
+        if type(value) is str and value.strip("\n"):
+            self.delivered_text = True
         for gate in reversed(self.gates):
             if gate.owed:
                 gate.deliver(value)
@@ -350,7 +353,7 @@ class Streams:
             done = "yielded" if generator else "written to out"
             shown = f" ({early.text!r})" if self.show_expected else ""
             which = f"In reply {gate.index + 1}, it" if len(self.gates) > 1 else "It"
-            if not generator and not any(g.delivered for g in self.gates):
+            if not generator and not self.delivered_text:
                 notes.append(
                     "Your chat loop wrote none of the reply to `out` while it streamed: write each delta with "
                     "out.write(delta) to the `out` it is given (print() and sys.stdout do not reach it), then flush."
