@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader import course, rubric, runner, scoring
+from grader import course, processes, rubric, runner, scoring
 from grader.errors import UsageError
 
 
@@ -42,7 +42,7 @@ def grade_submission(
         time_limit=time_limit,
         check_timeout=check_timeout,
     )
-    notes = []
+    notes = processes.missing()
     if run.hit_time_limit:
         notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")
     if run.rejected_records:

@@ -99,7 +99,7 @@ def _run_once(
 ) -> _Attempt:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=record)
-    env[channel.ENV_VAR] = str(parent_channel.fd)
+    env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
     command = [
         sys.executable, "-m", "pytest",
         "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
