@@ -64,8 +64,7 @@ def missing(capabilities: Capabilities | None = None) -> list[str]:
         lines.append(f"this system cannot cap the grading process's memory and file sizes; {_WAY_FORWARD}")
     if not (caps.subreaper and caps.proc):
         lines.append(
-            "processes your code starts and detaches are not tracked down after grading on this system; "
-            + _WAY_FORWARD
+            "processes your code starts and detaches are not tracked down after grading on this system; " + _WAY_FORWARD
         )
     return lines
 

@@ -81,7 +81,9 @@ def test_keys_are_read_from_dot_env_in_the_current_directory(fake: FakeAPI, tmp_
         openai_chat(["From the dotenv key."], usage=(10, 20)),
         anthropic_message([{"type": "text", "text": "Also."}], usage={"input_tokens": 10, "output_tokens": 5}),
     )
-    (tmp_path / ".env").write_text("# my keys\nexport OPENAI_API_KEY='sk-test-dotenv-openai'\nANTHROPIC_API_KEY=sk-ant-test-dotenv\n")
+    (tmp_path / ".env").write_text(
+        "# my keys\nexport OPENAI_API_KEY='sk-test-dotenv-openai'\nANTHROPIC_API_KEY=sk-ant-test-dotenv\n"
+    )
     code, output = live(fake, "basic_call", "--submission", str(REFERENCE), keys=(), cwd=tmp_path)
     assert code == 0, output
     assert "Read OPENAI_API_KEY, ANTHROPIC_API_KEY from .env" in output

@@ -1,4 +1,4 @@
-"""Any OS a student has: the grader imports without Linux-only modules and grades with Linux-only capabilities masked."""
+"""Any OS: the grader imports without POSIX-only modules and grades with the Linux-only capabilities masked."""
 
 from __future__ import annotations
 
