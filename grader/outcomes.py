@@ -13,6 +13,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from grader.containment import SubmissionAbort
 from grader.errors import StaffError
+from grader.hangs import HungBefore
 from grader.scoring import Outcome
 from grader.submission import StudentImportError
 
@@ -103,11 +104,16 @@ def phase_result(
     if isinstance(exc, StudentImportError):
         return PhaseResult(when, "failed", str(exc))
     if isinstance(exc, pytest.fail.Exception) and str(exc).startswith(TIMEOUT_PREFIX):
+        again = (
+            f" {exc.function}() ran out of time in an earlier check, so it was not run again."
+            if isinstance(exc, HungBefore)
+            else ""
+        )
         return PhaseResult(
             when,
             "timeout",
             "This check ran out of time and was stopped: look for an endless loop or a real wait "
-            "(time.sleep, Event.wait, select) that the grader's clock cannot skip.",
+            "(time.sleep, Event.wait, select) that the grader's clock cannot skip." + again,
         )
     if isinstance(exc, pytest.skip.Exception):
         return PhaseResult(when, "error", "This check was skipped, so it earns no points.")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
-from grader import clients, containment, leaks, network, session, settings, submission, timeline
+from grader import clients, containment, hangs, leaks, network, session, settings, submission, timeline
 from grader import clock as clock_layer
 from grader import faults as faults_layer
 from grader import replay as replay_layer
@@ -167,9 +166,10 @@ def grading(request: pytest.FixtureRequest) -> session.GradingSession:
 
 
 @pytest.fixture
-def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) -> ModuleType:
-    """The student's module for this check's exercise, imported from the submission."""
-    return submission.load_exercise(_exercise_id(request.node), grading.settings.submission)
+def exercise(request: pytest.FixtureRequest, grading: session.GradingSession) -> hangs.GuardedExercise:
+    """The student's module for this check's exercise; a function that hung in an earlier check is not run again."""
+    exercise_id = _exercise_id(request.node)
+    return hangs.GuardedExercise(submission.load_exercise(exercise_id, grading.settings.submission), exercise_id)
 
 
 @pytest.fixture
