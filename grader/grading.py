@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from grader import course, processes, rubric, runner, scoring
@@ -17,8 +18,10 @@ def select(names: Sequence[str]) -> tuple[course.Exercise, ...]:
     valid = {e.id for e in available}
     unknown = [n for n in names if n not in valid]
     if unknown:
+        guesses = [difflib.get_close_matches(n, sorted(valid), n=1, cutoff=0.6) for n in unknown]
+        hint = "".join(f" Did you mean {g[0]!r}?" for g in guesses if g)
         raise UsageError(
-            f"unknown exercise {', '.join(map(repr, unknown))}; valid: {', '.join(e.id for e in available)}"
+            f"unknown exercise {', '.join(map(repr, unknown))}.{hint} Valid: {', '.join(e.id for e in available)}"
         )
     return tuple(e for e in available if e.id in names)
 
@@ -30,8 +33,13 @@ def grade_submission(
     cassettes: Path = course.CASSETTES_DIR,
     time_limit: float = 600.0,
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
+    carried: Mapping[str, scoring.Outcome] | None = None,
+    progress: Callable[[int], None] = lambda done: None,
 ) -> scoring.Grade:
-    """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot."""
+    """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot.
+
+    `carried` outcomes (from a previous report, `grade --failed`) are not run again but scored as they are.
+    """
     if not submission.is_dir():
         raise UsageError(f"--submission {submission}: no such directory")
     rubrics = [rubric.load(e) for e in exercises]
@@ -41,6 +49,8 @@ def grade_submission(
         cassettes=cassettes,
         time_limit=time_limit,
         check_timeout=check_timeout,
+        skip=sorted(carried or {}),
+        progress=progress,
     )
     notes = processes.missing()
     if run.hit_time_limit:
@@ -48,4 +58,4 @@ def grade_submission(
     if run.rejected_records:
         notes.append(f"{run.rejected_records} forged or corrupt result line(s) were ignored")
     missing = "timeout" if run.hit_time_limit else "failed"
-    return scoring.grade(rubrics, run.outcomes, missing_status=missing, notes=notes)
+    return scoring.grade(rubrics, {**(carried or {}), **run.outcomes}, missing_status=missing, notes=notes)

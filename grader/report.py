@@ -1,14 +1,10 @@
-"""Reports of a grade: the JSON report (a public contract) and the terminal table."""
+"""The JSON report of a grade (a public contract); the terminal view is grader/reports/terminal.py."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from grader.scoring import Grade
 
@@ -55,42 +51,3 @@ def write_json(grade: Grade, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(as_json(grade), indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
-
-
-_STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
-
-
-def print_table(grade: Grade, console: Console) -> None:
-    table = Table(title="Grade", show_lines=False)
-    table.add_column("Exercise")
-    table.add_column("Score", justify="right")
-    table.add_column("Checks passed", justify="right")
-    for e in grade.exercises:
-        passed = sum(1 for r in e.results if r.status == "passed")
-        style = "green" if e.score == e.max_score else ("red" if e.score == 0 else "yellow")
-        table.add_row(e.id, Text(f"{e.score}/{e.max_score}", style=style), f"{passed}/{len(e.results)}")
-    table.add_section()
-    table.add_row(Text("total", style="bold"), Text(f"{grade.score}/{grade.max_score}", style="bold"), "")
-    console.print(table)
-    failed = [(e, r) for e in grade.exercises for r in e.results if r.status != "passed"]
-    if failed:
-        console.print(Text("Checks to fix", style="bold"))
-    for e, r in failed:
-        label = Text(f"✗ {e.id}: {r.check.name}", style=_STATUS_STYLE.get(r.status, "red"))
-        label.append(f"  [{r.status}, {r.check.points} pt]", style="dim")
-        console.print(label)
-        console.print(Text(f"    hint: {r.check.hint}", style="cyan"))
-        for line in r.feedback.splitlines():
-            console.print(Text(f"    {line}"))
-    for e in grade.exercises:
-        if e.hidden_not_run:
-            console.print(
-                Text(
-                    f"Note: {e.id} has {e.hidden_not_run} more point(s) in hidden checks that are not in "
-                    "this copy of the grader; they run at official grading.",
-                    style="yellow",
-                )
-            )
-    for note in grade.notes:
-        console.print(Text(f"Note: {note}", style="yellow"))
-    console.print(Text(f"Total: {grade.score}/{grade.max_score} ({grade.percent:.1f}%)", style="bold"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,14 +69,18 @@ class _Watchdog:
     handling the signal (deep recursion unwinding, C loops) is stopped from outside instead.
     """
 
-    def __init__(self, parent_channel: channel.ParentChannel, hard_limit: float) -> None:
+    def __init__(
+        self, parent_channel: channel.ParentChannel, hard_limit: float, progress: Callable[[int], None]
+    ) -> None:
         self._channel = parent_channel
         self._hard_limit = hard_limit
         self._running: tuple[str, float] | None = None
+        self._progress = progress  # told how many checks have ended, for the live progress line
 
     def __call__(self) -> bool:
         records, _ = channel.read_records(self._channel)
         ended = {r["id"] for r in records if r.get("event") == "end"}
+        self._progress(len(ended))
         started = [r["id"] for r in records if r.get("event") == "start" and r["id"] not in ended]
         if not started:
             self._running = None
@@ -96,6 +101,7 @@ def _run_once(
     only: Sequence[str],
     suites_dir: Path,
     check_timeout: float,
+    progress: Callable[[int], None],
 ) -> _Attempt:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=record)
@@ -123,7 +129,7 @@ def _run_once(
                 output=log,
                 pass_fds=(parent_channel.fd,),
                 limits=processes.Limits(time_limit=time_limit),
-                watchdog=_Watchdog(parent_channel, check_timeout * 1.5 + 3),
+                watchdog=_Watchdog(parent_channel, check_timeout * 1.5 + 3, progress),
             )
         finally:
             os.close(parent_channel.fd)
@@ -145,8 +151,11 @@ def run_child(
     only: Sequence[str] = (),
     suites_dir: Path = SUITES_DIR,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    skip: Sequence[str] = (),
+    progress: Callable[[int], None] = lambda done: None,
 ) -> ChildRun:
-    """Run the suites; when student code kills the child, pin it on the running check and go on without it."""
+    """Run the suites but the `skip` checks; when student code kills the child, pin it on the running check
+    and go on without it. `progress` is told how many checks have ended."""
     files = [str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)]
     deadline = time.monotonic() + time_limit
     outcomes: dict[str, Outcome] = {}
@@ -156,7 +165,7 @@ def run_child(
     for _ in range(MAX_RESTARTS + 1):
         attempt = _run_once(
             files,
-            sorted(outcomes),
+            sorted({*outcomes, *skip}),
             submission=submission,
             cassettes=cassettes,
             time_limit=max(1.0, deadline - time.monotonic()),
@@ -164,12 +173,15 @@ def run_child(
             only=only,
             suites_dir=suites_dir,
             check_timeout=check_timeout,
+            progress=functools.partial(_add, progress, len(outcomes)),
         )
         outputs.append(attempt.output)
         rejected += attempt.rejected
         returncode = attempt.returncode
         ended = {
-            r["id"]: Outcome(r["id"], str(r["status"]), str(r.get("feedback", "")), bool(r.get("staff_error")))
+            r["id"]: Outcome(
+                r["id"], str(r["status"]), str(r.get("feedback", "")), bool(r.get("staff_error")), _seconds(r)
+            )
             for r in attempt.records
             if r.get("event") == "end"
         }
@@ -185,6 +197,15 @@ def run_child(
         if attempt.stopped_by == "time limit" or not crashed:
             break
     return ChildRun(outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit")
+
+
+def _seconds(record: dict[str, Any]) -> float:
+    value = record.get("duration", 0.0)
+    return float(value) if isinstance(value, int | float) and value >= 0 else 0.0
+
+
+def _add(progress: Callable[[int], None], before: int, done: int) -> None:
+    progress(before + done)
 
 
 def _crash_outcome(check_id: str, returncode: int | None, stopped_by: str, time_limit: float) -> Outcome:

@@ -18,6 +18,7 @@ class Outcome:
     status: str
     feedback: str = ""
     staff_error: bool = False
+    duration: float = 0.0  # seconds the check took in the child, setup and teardown included
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class CheckResult:
     score: int
     feedback: str
     staff_error: bool = False
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def score_check(check: Check, outcome: Outcome | None, *, missing_status: str = 
         )
     status = outcome.status if outcome.status in STATUSES else "error"
     score = check.points if status == "passed" else 0
-    return CheckResult(check, status, score, outcome.feedback, outcome.staff_error)
+    return CheckResult(check, status, score, outcome.feedback, outcome.staff_error, outcome.duration)
 
 
 def grade(

@@ -31,7 +31,7 @@ def test_stubs_score_zero_with_a_table_and_a_report(grade):
     assert run.report is not None and run.report["score"] == 0
     assert [e["id"] for e in run.report["exercises"]] == GRADED
     assert "Total: 0/" in run.output
-    assert "Not implemented yet" in run.output
+    assert "not started; write ask_openai, ask_anthropic" in run.output
     for exercise in run.report["exercises"]:
         assert sum(t["max_score"] for t in exercise["tests"]) == exercise["max_score"]
         assert all(t["hint"] for t in exercise["tests"])
