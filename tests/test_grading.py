@@ -67,7 +67,11 @@ def test_syntax_error_in_one_module_leaves_the_other_graded(grade, reference_cop
     "statement, expected",
     [
         ("import sys\nsys.exit(3)\n", "sys.exit(3)"),
-        ("import definitely_not_a_module\n", "ModuleNotFoundError"),
+        (
+            "import definitely_not_a_module\n",
+            "imports 'definitely_not_a_module', which is not installed where your code is graded. "
+            "A submission may import the Python standard library, openai, anthropic",
+        ),
         ("raise KeyboardInterrupt\n", "KeyboardInterrupt"),
     ],
 )
