@@ -8,11 +8,11 @@ from types import ModuleType
 
 from rich.console import Console
 
-from grader.commands import batch, comment, export, grade, live, record, validate
+from grader.commands import batch, comment, export, grade, gradescope, live, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
 
-COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, comment, batch)
+COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, gradescope, comment, batch)
 
 
 def build_parser() -> argparse.ArgumentParser:

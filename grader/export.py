@@ -36,6 +36,8 @@ def check_stubs(exercises_dir: Path) -> None:
             f"refusing to export: {names} {'is' if len(solved) == 1 else 'are'} not a stub (stubs score 0). "
             "Put the stubs back (for example `git checkout -- exercises/`) and export again; nothing was written."
         )
+
+
 PUBLIC_SUITE = "test_public.py"
 
 NOXFILE_DOCSTRING = (
