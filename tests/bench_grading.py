@@ -4,7 +4,10 @@
 - the import floor: `python -c "import pytest, openai, anthropic, vcr, freezegun"`, which every
   grading child pays before its first check;
 - error_handler alone: the backoff its suite simulates on the frozen clock next to the real wall
-  time of grading it.
+  time of grading it;
+- the student's loop: a second `nox -s grade` (environment reused, nothing installed) divided by
+  the SDK import time (the import floor above), median of 5 each; goal at most 2.0. Needs nox in
+  the Python given by --nox (the nox bench session passes its own).
 """
 
 from __future__ import annotations
@@ -59,6 +62,19 @@ def error_handler_alone() -> tuple[float, float, int]:
     return wall, float(found.group(1)), int(found.group(2))
 
 
+def nox_grade(nox_python: str) -> Callable[[], None]:
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [nox_python, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", "grade", "--",
+                 "--submission", str(REFERENCE), "--json", f"{tmp}/r.json"],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+
+    return run
+
+
 def describe(label: str, samples: list[float]) -> str:
     return f"{label:<52} median {statistics.median(samples):6.2f} s   min {min(samples):6.2f} s   (n={len(samples)})"
 
@@ -66,6 +82,7 @@ def describe(label: str, samples: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument("--nox", metavar="PYTHON", help="a Python with nox installed: also time `nox -s grade`")
     args = parser.parse_args()
     floor = [timed(import_floor) for _ in range(args.repeat)]
     full = [timed(full_grade) for _ in range(args.repeat)]
@@ -75,6 +92,15 @@ def main() -> int:
     print(describe("error_handler alone: real wall time", [a[0] for a in alone]))
     simulated, sleeps = alone[0][1], alone[0][2]
     print(f"{'error_handler alone: simulated backoff':<52} {simulated:13.2f} s   in {sleeps} sleeps, none real")
+    if args.nox:
+        loop = nox_grade(args.nox)
+        loop()  # the first run may build the environment; the student's loop is every run after it
+        second = [timed(loop) for _ in range(5)]
+        sdk = [timed(import_floor) for _ in range(5)]
+        print(describe("second `nox -s grade` of tests/reference", second))
+        print(describe("SDK import time (the import floor)", sdk))
+        ratio = statistics.median(second) / statistics.median(sdk)
+        print(f"{'second nox -s grade / SDK import time (goal <= 2.0)':<52} {ratio:13.2f}")
     return 0
 
 
