@@ -33,11 +33,14 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _found(version: str) -> bool:
-    if shutil.which(f"python{version}"):
-        return True
+    """An interpreter for `version` that really starts (a pyenv shim may name one it cannot run)."""
     if sys.platform == "win32" and shutil.which("py"):  # the Windows launcher knows every installed Python
-        return subprocess.run(["py", f"-{version}", "-c", ""], capture_output=True, check=False).returncode == 0
-    return False
+        command = ["py", f"-{version}", "-c", ""]
+    elif found := shutil.which(f"python{version}"):
+        command = [found, "-c", ""]
+    else:
+        return False
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
 
 
 def grading_python(
