@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -118,7 +118,41 @@ def test_nox_grade_grades_the_reference_at_100_and_installs_nothing_the_second_t
     assert json.loads(report.read_text())["score"] == 100
 
 
-def test_a_changed_pin_reinstalls(tmp_path: Path):
-    """The stamp covers pyproject.toml and constraints.txt: changing either one means installing again."""
+class FakeSession:
+    """What install() uses of a nox session: the venv's location, install, log, error."""
+
+    def __init__(self, location: Path) -> None:
+        self.virtualenv = SimpleNamespace(location=str(location))
+        self.installs: list[tuple[str, ...]] = []
+        self.logs: list[str] = []
+
+    def install(self, *args: str, silent: bool = False) -> None:
+        self.installs.append(args)
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+
+    def error(self, message: str) -> None:
+        raise AssertionError(message)
+
+
+def test_install_is_skipped_until_pyproject_or_constraints_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Second call: nothing installed. A changed pin or pyproject.toml, or other arguments: installed again."""
     noxfile = load_noxfile()
-    assert set(noxfile.STAMPED) == {"pyproject.toml", "constraints.txt"}
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "constraints.txt"):
+        (project / name).write_text((ROOT / name).read_text())
+    monkeypatch.setattr(noxfile, "ROOT", project)
+    session = FakeSession(tmp_path / "venv")
+    (tmp_path / "venv").mkdir()
+    noxfile.install(session, "-e", ".")
+    noxfile.install(session, "-e", ".")
+    assert len(session.installs) == 1 and any("nothing to install" in line for line in session.logs)
+    (project / "constraints.txt").write_text((project / "constraints.txt").read_text().replace("rich==", "rich==0"))
+    noxfile.install(session, "-e", ".")
+    assert len(session.installs) == 2
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + "\n# changed\n")
+    noxfile.install(session, "-e", ".")
+    noxfile.install(session, "-e", ".[dev]")
+    assert len(session.installs) == 4
