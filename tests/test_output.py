@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -121,3 +122,26 @@ def test_progress_line_on_a_terminal_only(tmp_path: Path):
     plain = ANSI.sub("", tty)
     assert "Grading" in plain and re.search(r"\d+/8 checks", plain), plain[:2000]
     assert plain.rstrip().endswith("Total: 0/10 (0.0%)")
+
+
+def test_a_hung_functions_timeouts_are_one_entry():
+    """The first timeout of a function and its fail-fast repeats are one entry naming the function once."""
+    from rich.console import Console
+
+    from grader import course, rubric, scoring
+    from grader.reports import terminal
+
+    loaded = rubric.load(course.exercise("basic_call"))
+    base = "This check ran out of time and was stopped: look for an endless loop."
+    again = " ask_openai() ran out of time in an earlier check, so it was not run again."
+    feedback = [base, base + again, base + again] + [""] * (len(loaded.checks) - 3)
+    outcomes = {
+        c.id: scoring.Outcome(c.id, "timeout" if text else "passed", text)
+        for c, text in zip(loaded.checks, feedback, strict=True)
+    }
+    console = Console(width=80, record=True, file=io.StringIO())
+    terminal.print_report(scoring.grade([loaded], outcomes), console)
+    text = console.export_text()
+    assert next(line for line in text.splitlines() if line.startswith("✗")).count("3 checks, one cause") == 1
+    assert text.count("ran out of time in an earlier check") == 0 and "ask_openai()" in text
+    assert text.count("✗") == 1

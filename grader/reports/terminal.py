@@ -22,6 +22,7 @@ from grader.scoring import CheckResult, ExerciseResult, Grade
 
 FEEDBACK_LINES = 8  # per entry; the rest is in the JSON report
 _NOT_IMPLEMENTED = re.compile(r"^Not implemented yet: (\w+)")
+_NOT_RUN_AGAIN = re.compile(r" (\w+)\(\) ran out of time in an earlier check, so it was not run again\.$")
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
 
 
@@ -70,10 +71,12 @@ def _exercise_failures(console: Console, exercise: ExerciseResult) -> None:
     for r in failed:
         if r in unstarted:
             continue
-        # Checks share a cause when they share their (non-empty) feedback: an import error, a hang.
-        key = (r.status, r.feedback) if r.feedback else (r.status, r.check.id)
+        # Checks share a cause when they share their (non-empty) feedback: an import error, a hang
+        # (the first timeout of a function and its later fail-fast checks read alike).
+        feedback = _NOT_RUN_AGAIN.sub("", r.feedback)
+        key = (r.status, feedback) if feedback else (r.status, r.check.id)
         groups.setdefault(key, []).append(r)
-    for (status, _), members in groups.items():
+    for (status, feedback), members in groups.items():
         style = _STATUS_STYLE.get(status, "red")
         if len(members) == 1:
             (r,) = members
@@ -83,7 +86,10 @@ def _exercise_failures(console: Console, exercise: ExerciseResult) -> None:
             names = "; ".join(r.check.name for r in members)
             text = f"{exercise.id}: {len(members)} checks, one cause: {names}"
             _entry(console, "✗", text, f"{status}, {_points(members)}", style)
-        _indented(console, members[0].feedback)
+        _indented(console, feedback if len(members) > 1 else members[0].feedback)
+        hung = list(dict.fromkeys(m.group(1) for r in members if (m := _NOT_RUN_AGAIN.search(r.feedback))))
+        if len(members) > 1 and hung:
+            _indented(console, f"Not run again after their first timeout: {', '.join(f'{h}()' for h in hung)}.")
 
 
 def print_report(grade: Grade, console: Console, *, verbose: bool = False) -> None:
