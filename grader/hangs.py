@@ -32,6 +32,7 @@ def _is_timeout(exc: BaseException) -> bool:
 def _guard(exercise_id: str, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # the student's traceback is the same as without the guard
         if (exercise_id, name) in _hung:
             raise HungBefore(name)
         try:

@@ -194,7 +194,9 @@ def run_child(
         outcomes.update(ended)
         for check_id in crashed:
             outcomes[check_id] = _crash_outcome(check_id, returncode, attempt.stopped_by, time_limit)
-        if attempt.stopped_by == "time limit" or not crashed:
+        # pytest itself can end early (an INTERNALERROR, e.g. a timeout while it formats a failure): the
+        # checks it never started get a fresh child too, as long as the last one made progress.
+        if attempt.stopped_by == "time limit" or not (crashed or (ended and returncode not in (0, 1))):
             break
     return ChildRun(outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit")
 
