@@ -1,85 +1,155 @@
-"""Sessions: students (grade, live), maintainers (tests, lint), staff (record, validate, export); versions pinned."""
+"""Sessions: students (grade, live), maintainers (tests, lint), staff (record, validate, export, gradescope)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
 import nox
+import nox.virtualenv
+from packaging.version import Version
 
 nox.options.sessions = ["grade"]
-nox.options.default_venv_backend = "uv|virtualenv"
+# uv when it is there (fast); virtualenv otherwise, and nox is told so once instead of probing for uv
+# (and printing "uv binary not found.") on every run.
+HAS_UV = shutil.which("uv") is not None or importlib.util.find_spec("uv") is not None
+nox.options.default_venv_backend = "uv" if HAS_UV else "virtualenv"
+if not HAS_UV:
+    nox.virtualenv.HAS_UV, nox.virtualenv.UV, nox.virtualenv.UV_VERSION = False, "uv", Version("0")
 nox.options.reuse_existing_virtualenvs = True
+# A session whose Python is missing fails (exit 1) instead of being skipped with exit 0.
+nox.options.error_on_missing_interpreters = True
 
-PYTHON = "3.11"
+# Newest first. 3.10 cannot grade: vcrpy 9.4 (the first line that replays httpx2) and httpx2 2.16 need 3.11.
+SUPPORTED = ("3.13", "3.12", "3.11")
 CONSTRAINTS = ("-c", "constraints.txt")
+STAMPED = ("pyproject.toml", "constraints.txt")
+ROOT = Path(__file__).resolve().parent
+
+
+def _found(version: str) -> bool:
+    """An interpreter for `version` that really starts (a pyenv shim may name one it cannot run)."""
+    if sys.platform == "win32" and shutil.which("py"):  # the Windows launcher knows every installed Python
+        command = ["py", f"-{version}", "-c", ""]
+    elif found := shutil.which(f"python{version}"):
+        command = [found, "-c", ""]
+    else:
+        return False
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def grading_python(
+    running: tuple[int, int] = (sys.version_info[0], sys.version_info[1]), found: Callable[[str], bool] = _found
+) -> str | bool | None:
+    """None: the Python running nox; else the newest supported one found; False when there is none."""
+    if f"{running[0]}.{running[1]}" in SUPPORTED:
+        return None
+    return next((version for version in SUPPORTED if found(version)), False)
+
+
+PYTHON = grading_python()
+NO_PYTHON = (
+    f"Grading needs Python {SUPPORTED[-1]} to {SUPPORTED[0]}; nox runs on {sys.version.split()[0]} and no "
+    f"python{SUPPORTED[0]}, python{SUPPORTED[1]} or python{SUPPORTED[2]} was found on PATH. Install one "
+    "(python.org, your package manager, pyenv, or `uv python install 3.13`), then run `nox -s grade` again."
+)
+
+
+def install(session: nox.Session, *args: str) -> None:
+    """Install the project unless pyproject.toml, the constraints and the arguments are what the venv already has."""
+    if PYTHON is False:
+        session.error(NO_PYTHON)
+    digest = hashlib.sha256(repr(args).encode())
+    for name in STAMPED:
+        digest.update((ROOT / name).read_bytes())
+    stamp = Path(session.virtualenv.location) / ".grader-install-stamp"
+    if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+        session.log("Environment up to date (pyproject.toml and constraints.txt unchanged): nothing to install.")
+        return
+    session.install(*args, *CONSTRAINTS, silent=True)
+    stamp.write_text(digest.hexdigest())
 
 
 @nox.session(python=PYTHON, reuse_venv=True)
 def grade(session: nox.Session) -> None:
     """Grade your exercises offline and print the score table (`nox -s grade -- basic_call` for one)."""
-    session.install("-e", ".", *CONSTRAINTS, silent=True)
+    install(session, "-e", ".")
     session.run("python", "-m", "grader", "grade", *session.posargs)
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False)
 def live(session: nox.Session) -> None:
     """Run your functions for one exercise against the real APIs with your own keys (`nox -s live -- basic_call`)."""
-    session.install("-e", ".", *CONSTRAINTS, silent=True)
+    install(session, "-e", ".")
     session.run("python", "-m", "grader", "live", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
 def comment(session: nox.Session) -> None:
     """Post the grade report as a pull-request comment, or update the earlier one (CI)."""
-    session.install("-e", ".", *CONSTRAINTS, silent=True)
+    install(session, "-e", ".")
     session.run("python", "-m", "grader", "comment", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, reuse_venv=True)
 def tests(session: nox.Session) -> None:
     """Run the harness's own test suite."""
-    session.install("-e", ".[dev,staff]", *CONSTRAINTS)
+    install(session, "-e", ".[dev,staff]")
     session.run("pytest", "-n", "2", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, reuse_venv=True)
 def lint(session: nox.Session) -> None:
     """Check style (ruff) and types (mypy)."""
-    session.install("-e", ".[dev,staff]", *CONSTRAINTS)
+    install(session, "-e", ".[dev,staff]")
     session.run("ruff", "check", "grader", "tests", "noxfile.py")
     session.run("mypy")
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
 def record(session: nox.Session) -> None:
     """Record an exercise's cassettes from the real APIs through the reference solution (staff)."""
-    session.install("-e", ".", *CONSTRAINTS)
+    install(session, "-e", ".")
     session.run("python", "-m", "grader", "record", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
 def validate(session: nox.Session) -> None:
     """Prove the suites: reference at the maximum, stubs at 0, every known-wrong implementation caught (staff)."""
-    session.install("-e", ".", *CONSTRAINTS)
+    install(session, "-e", ".")
     session.run("python", "-m", "grader", "validate", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
 def export(session: nox.Session) -> None:
-    """Write the student distribution into a new directory (staff; `nox -s export -- DIR`)."""
-    session.install("-e", ".", *CONSTRAINTS)
+    """Write the student template repository into a new directory (staff; `nox -s export -- DIR`)."""
+    install(session, "-e", ".")
     session.run("python", "-m", "grader", "export", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
+def gradescope(session: nox.Session) -> None:
+    """Build Gradescope's autograder.zip into dist/gradescope/ (staff)."""
+    install(session, "-e", ".")
+    session.run("python", "-m", "grader", "gradescope", *session.posargs)
+
+
+@nox.session(python=PYTHON, reuse_venv=True, default=False)
 def bench(session: nox.Session) -> None:
-    """Print grading speed figures: full grade, import floor, error_handler simulated vs real time."""
-    session.install("-e", ".", *CONSTRAINTS)
-    session.run("python", "tests/bench_grading.py", *session.posargs)
+    """Print grading speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time."""
+    install(session, "-e", ".")
+    session.run("python", "tests/bench_grading.py", "--nox", sys.executable, *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def mutation(session: nox.Session) -> None:
     """Mutation score of the suites: cosmic-ray mutates the reference, one exercise at a time (`-- EXERCISE ...`)."""
-    session.install("-e", ".[mutation]", *CONSTRAINTS)
+    install(session, "-e", ".[mutation]")
     exercises = session.posargs or ["basic_call", "temperature", "token_counter", "error_handler",
                                     "streaming_chat", "api_keys", "providers"]  # fmt: skip
     session.run("python", "tests/mutation.py", *exercises)

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,23 @@ def open_parent_channel() -> ParentChannel:
     os.set_inheritable(read_fd, True)
     os.set_inheritable(results_fd, True)
     return ParentChannel(read_fd, key, results, results_fd)
+
+
+def handoff(fd: int) -> str:
+    """How the child finds the handshake pipe: its fd on POSIX, its OS handle on Windows (fds are per process)."""
+    if sys.platform == "win32":
+        import msvcrt  # Windows only
+
+        return f"handle:{msvcrt.get_osfhandle(fd)}"
+    return str(fd)
+
+
+def _take_over(text: str) -> int:
+    if sys.platform == "win32" and text.startswith("handle:"):
+        import msvcrt  # Windows only
+
+        return msvcrt.open_osfhandle(int(text.removeprefix("handle:")), os.O_RDONLY)
+    return int(text)
 
 
 def _mac(key: bytes, payload: str) -> str:
@@ -100,7 +118,7 @@ class ChildChannel:
         fd_text = os.environ.pop(ENV_VAR, None)
         if fd_text is None:
             return None
-        fd = int(fd_text)
+        fd = _take_over(fd_text)
         with os.fdopen(fd, "r") as r:
             handshake = json.loads(r.read())
         stream = os.fdopen(int(handshake["results_fd"]), "a", encoding="utf-8")

@@ -9,13 +9,13 @@ from types import ModuleType
 from rich.console import Console
 from rich.text import Text
 
-from grader import terminal
-from grader.commands import batch, comment, export, grade, live, merge, record, validate
+from grader import untrusted
+from grader.commands import batch, comment, export, grade, gradescope, live, merge, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
 from grader.sandbox import parent
 
-COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, comment, batch, merge)
+COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, gradescope, comment, batch, merge)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args, console)
     except StaffError as exc:
         # The message may quote the child's output: shown as text, never read as markup or escapes.
-        console.print(Text("grader: ", style="bold red").append(terminal.visible(str(exc))))
+        console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))))
         return EXIT_CANNOT_GRADE
     return code

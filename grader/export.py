@@ -1,4 +1,7 @@
-"""The student distribution: stubs, public suites, the cassettes they replay, the engine, a student README.
+"""The student template repository: stubs, public suites, the cassettes they replay, the engine, a student
+README, a .gitignore that keeps `.env` out, and the workflow that grades every push.
+
+It refuses to export exercise modules that are not stubs, found by grading them: the stubs score 0.
 
 Left out on purpose: hidden suites (and their cassettes, which are named after hidden checks),
 reference solutions, known-wrong implementations, the harness's own tests and staff nox sessions.
@@ -12,11 +15,29 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader import course, rubric
+from grader import course, grading, rubric
 from grader.errors import StaffError, UsageError
 
-STUDENT_SESSIONS = ("grade", "live")
-COPIED_FILES = ("pyproject.toml", "constraints.txt", ".gitignore")
+STUDENT_SESSIONS = ("grade", "live", "comment")  # comment: the workflow posts the score on pull requests
+COPIED_FILES = ("pyproject.toml", "constraints.txt", ".gitignore", ".github/workflows/grade.yml")
+
+
+class NotStubsError(StaffError):
+    """Exercise modules that earn points: exporting them would hand out solutions."""
+
+
+def check_stubs(exercises_dir: Path) -> None:
+    """Grade the modules about to be exported; NotStubsError naming each one that scores above 0."""
+    result = grading.grade_submission(course.gradable(), exercises_dir)
+    solved = [e for e in result.exercises if e.score > 0]
+    if solved:
+        names = ", ".join(f"exercises/{e.id}.py ({e.score}/{e.max_score})" for e in solved)
+        raise NotStubsError(
+            f"refusing to export: {names} {'is' if len(solved) == 1 else 'are'} not a stub (stubs score 0). "
+            "Put the stubs back (for example `git checkout -- exercises/`) and export again; nothing was written."
+        )
+
+
 PUBLIC_SUITE = "test_public.py"
 
 NOXFILE_DOCSTRING = (
@@ -31,11 +52,20 @@ exceptions.
 
 ## Grade your work (offline, free)
 
+Python 3.11, 3.12 or 3.13 on Linux, macOS or Windows (on Windows, WSL gives the full protection):
+
 ```bash
 pip install nox
 nox -s grade                     # every exercise
 nox -s grade -- basic_call       # one exercise
+nox -s grade -- --failed         # only the checks that failed last time
+nox -s grade -- -v               # also list the checks that pass
 ```
+
+The first run builds an environment (a minute); later runs reuse it and install nothing unless
+`pyproject.toml` or `constraints.txt` changed. While checks run a progress line shows; then come
+the checks to fix (an exercise not started yet is one line naming its functions), then the score
+table and your total.
 
 No API key and no network are needed: your code gets SDK clients whose requests are answered
 from recorded API traffic (`cassettes/`). A request that differs from what the exercise asks for
@@ -46,16 +76,31 @@ This copy holds the **public** checks only. Each exercise also has hidden checks
 official grading; the table tells you how many points they hold, so a full score here is not yet
 a full score there. Test the cases the docstrings describe, not just the ones you can see.
 
+## What your code may import
+
+The Python standard library, openai, anthropic and what they bring (httpx2, pydantic,
+anyio). Anything else is not installed where your code is graded: a module that imports it
+scores 0, and the feedback names the package.
+
 ## Try your code against the real APIs (uses your key, costs a little)
 
+Put your keys in a file named `.env` in this folder (`.gitignore` keeps it out of git):
+
 ```bash
-export OPENAI_API_KEY=sk-...          # and/or ANTHROPIC_API_KEY=sk-ant-...
-nox -s live -- basic_call
+OPENAI_API_KEY=sk-...
+ANTHROPIC_API_KEY=sk-ant-...
 ```
 
-`live` runs your functions for one exercise with your own keys and prints what came back, with
-the tokens used and their cost at the course's prices. Nothing is sent when a key is missing.
-Never commit a key: keep it in your shell or in a `.env` file that `.gitignore` excludes.
+then run `nox -s live -- basic_call`. `live` reads `.env` (a variable set in your shell wins),
+runs your functions for one exercise with your keys and prints what came back, with the tokens
+used and their cost at the course's prices. Nothing is sent when a key is missing.
+
+## Hand it in
+
+- **GitHub Classroom**: commit and push. `.github/workflows/grade.yml` grades every push and
+  shows the score in the run's summary and in Classroom; on a pull request it also comments it.
+- **Gradescope**: upload the files of `exercises/` (or the repository from GitHub). Gradescope
+  runs the public and the hidden checks.
 
 ## What is here
 
@@ -100,7 +145,7 @@ def student_noxfile(source: str) -> str:
         assert node.end_lineno is not None
         if index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             dropped.update(range(node.lineno - 1, node.end_lineno))  # the maintainers' docstring
-        elif isinstance(node, ast.FunctionDef):
+        elif isinstance(node, ast.FunctionDef) and node.decorator_list:  # a session; helpers stay
             if node.name in STUDENT_SESSIONS:
                 found.add(node.name)
                 continue
@@ -139,10 +184,12 @@ def _check_no_hidden_checks(suites_dir: Path) -> None:
                 )
 
 
-def write(target: Path, *, project: Path = course.PROJECT_DIR) -> list[Path]:
+def write(target: Path, *, project: Path | None = None) -> list[Path]:
     """Write the distribution into `target` (new or empty); the files written, relative to it."""
+    project = project or course.PROJECT_DIR
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"export target {target} exists and is not empty; choose a new directory")
+    check_stubs(project / "exercises")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
@@ -154,6 +201,7 @@ def write(target: Path, *, project: Path = course.PROJECT_DIR) -> list[Path]:
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(cassette, destination)
         for name in COPIED_FILES:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(project / name, staging / name)
         (staging / "noxfile.py").write_text(student_noxfile((project / "noxfile.py").read_text()), encoding="utf-8")
         (staging / "README.md").write_text(README, encoding="utf-8")

@@ -8,6 +8,7 @@ faults, gated streams) before a verdict is decided from what was served and what
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path, PurePath
 from typing import Any
@@ -35,6 +36,8 @@ MARKERS = {
     "clock": "clock(start): run the check on a frozen clock",
 }
 
+# The real clock, kept in a dict: freezegun rewrites module attributes that hold time functions, not dict values.
+_REAL = {"perf_counter": time.perf_counter}
 SESSION = pytest.StashKey[session.GradingSession]()
 RECORD = pytest.StashKey[CheckRecord]()
 EXIT_STATUS = pytest.StashKey[int]()
@@ -98,6 +101,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     record = CheckRecord(item.nodeid, _is_hidden(item))
     item.stash[RECORD] = record
+    started = _REAL["perf_counter"]()
     if grading.channel is not None:
         grading.channel.started(item.nodeid)
     watch = item.stash[LEAKS] = leaks.LeakWatch(grading.keys, grading.settings.submission)
@@ -131,6 +135,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                     "status": outcome.status,
                     "feedback": leaks.redact(outcome.feedback, watch.keys),
                     "staff_error": outcome.staff_error,
+                    "duration": round(_REAL["perf_counter"]() - started, 6),
                 }
             )
 

@@ -3,20 +3,27 @@
 The child runs in its own process group, which is killed when grading ends. A process that left
 the group (setsid, double fork) is re-parented to this process, which registers as a child
 subreaper, and is found and killed by its parent id.
+
+Each of those pieces exists only on some systems (rlimits of another process, the subreaper and
+/proc on Linux; process groups on POSIX), so each sits behind a capability that `probe()` finds
+once; where one is missing grading goes on without it and `missing()` says so in one line each.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
+import importlib
 import os
-import resource
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.sandbox import confinement, users
 
@@ -25,6 +32,57 @@ POLL_SECONDS = 0.2
 _active: set[int] = set()
 _active_lock = threading.Lock()
 _subreaper: list[bool] = []
+_WAY_FORWARD = "for the full protection grade on Linux (on Windows: WSL)"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this operating system lets the parent do to the grading child."""
+
+    prlimit: bool  # memory and file-size limits set on another process (Linux: resource.prlimit)
+    subreaper: bool  # orphans are re-parented to us (Linux: prctl PR_SET_CHILD_SUBREAPER)
+    proc: bool  # /proc lists every process with its parent (Linux)
+    process_groups: bool  # the child leads its own process group, killed as one (POSIX)
+
+
+@functools.cache
+def probe() -> Capabilities:
+    """The capabilities in force here, found once."""
+    resource = _module("resource")
+    linux = sys.platform.startswith("linux")
+    return Capabilities(
+        prlimit=resource is not None and hasattr(resource, "prlimit"),
+        subreaper=linux and _libc_has("prctl"),
+        proc=linux and Path("/proc/self/stat").is_file(),
+        process_groups=hasattr(os, "killpg") and hasattr(os, "getpgid"),
+    )
+
+
+def missing(capabilities: Capabilities | None = None) -> list[str]:
+    """One line per protection this system cannot give, with the way forward."""
+    caps = capabilities or probe()
+    lines = []
+    if not caps.prlimit:
+        lines.append(f"this system cannot cap the grading process's memory and file sizes; {_WAY_FORWARD}")
+    if not (caps.subreaper and caps.proc):
+        lines.append(
+            "processes your code starts and detaches are not tracked down after grading on this system; " + _WAY_FORWARD
+        )
+    return lines
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _libc_has(name: str) -> bool:
+    try:
+        return hasattr(ctypes.CDLL(None), name)
+    except (OSError, TypeError):  # Windows: CDLL(None) is refused
+        return False
 
 
 @dataclass(frozen=True)
@@ -35,7 +93,7 @@ class Limits:
 
 
 def _become_subreaper() -> None:
-    if _subreaper:
+    if _subreaper or not probe().subreaper:
         return
     _subreaper.append(True)
     try:
@@ -63,14 +121,31 @@ def _orphans() -> list[int]:
     return found
 
 
+def _kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """The child and what it started: its process group on POSIX, its process tree on Windows."""
+    if probe().process_groups:
+        try:
+            os.killpg(process.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+            return
+        except (ProcessLookupError, PermissionError):
+            return
+    if sys.platform == "win32" and process.poll() is None:
+        subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    if process.poll() is None:
+        process.kill()
+
+
 def _kill_survivors(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    _kill_tree(process)
     # Once the child is gone, whatever it left running has been re-parented to us (the subreaper).
     process.wait()
-    if not Path("/proc").is_dir():
+    caps = probe()
+    if not (caps.subreaper and caps.proc and caps.process_groups):
         return
     own_group = os.getpgrp()
     for _ in range(10):  # an orphan's own children are re-parented to us when it dies: go round again
@@ -82,8 +157,8 @@ def _kill_survivors(process: subprocess.Popen[bytes]) -> None:
             try:
                 group = os.getpgid(pid)
                 if group != own_group:
-                    os.killpg(group, signal.SIGKILL)
-                os.kill(pid, signal.SIGKILL)
+                    os.killpg(group, getattr(signal, "SIGKILL", signal.SIGTERM))
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError, PermissionError):
                 pass
@@ -121,17 +196,19 @@ def run_limited(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            pass_fds=pass_fds,
-            start_new_session=True,
+            **_inherit(pass_fds),
+            **_new_group(),
         )
     with _active_lock:
         _active.add(process.pid)
-    try:
-        # Set from outside (prlimit), not in a preexec_fn, which is unsafe when the parent has threads.
-        resource.prlimit(process.pid, resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    except (ProcessLookupError, OSError):
-        pass
+    if probe().prlimit:
+        resource = _module("resource")
+        try:
+            # Set from outside (prlimit), not in a preexec_fn, which is unsafe when the parent has threads.
+            resource.prlimit(process.pid, resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+            resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        except (ProcessLookupError, OSError):
+            pass
     deadline = time.monotonic() + limits.time_limit
     try:
         while True:
@@ -148,3 +225,23 @@ def run_limited(
             users.kill_all(sandbox.uid)  # also what left the session and was never our child
         with _active_lock:
             _active.discard(process.pid)
+
+
+def _new_group() -> dict[str, Any]:
+    if probe().process_groups:
+        return {"start_new_session": True}
+    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def _inherit(fds: tuple[int, ...]) -> dict[str, Any]:
+    """Popen arguments that hand `fds` to the child: pass_fds on POSIX, a handle list on Windows."""
+    if sys.platform != "win32":
+        return {"pass_fds": fds}
+    import msvcrt  # Windows only
+
+    handles = [msvcrt.get_osfhandle(fd) for fd in fds]
+    for handle in handles:
+        os.set_handle_inheritable(handle, True)
+    startupinfo = subprocess.STARTUPINFO()
+    startupinfo.lpAttributeList = {"handle_list": handles}
+    return {"startupinfo": startupinfo, "close_fds": True}

@@ -19,6 +19,7 @@ class Outcome:
     status: str
     feedback: str = ""
     staff_error: bool = False
+    duration: float = 0.0  # seconds the check took in the child, setup and teardown included
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class CheckResult:
     score: int
     feedback: str
     staff_error: bool = False
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def score_check(check: Check, outcome: Outcome | None, *, missing_status: str = 
         )
     status = outcome.status if outcome.status in STATUSES else "error"
     score = check.points if status == "passed" else 0
-    return CheckResult(check, status, score, outcome.feedback, outcome.staff_error)
+    return CheckResult(check, status, score, outcome.feedback, outcome.staff_error, outcome.duration)
 
 
 def grade(

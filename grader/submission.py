@@ -78,6 +78,10 @@ def load_exercise(exercise_id: str, directory: Path) -> types.ModuleType:
         raise StudentImportError(message) from None
 
 
+# What the grading environment holds for a submission (README "What your code may import").
+AVAILABLE = "the Python standard library, openai, anthropic and what they bring (httpx2, pydantic, anyio)"
+
+
 def describe_import_failure(exc: BaseException, directory: Path, exercise_id: str) -> str:
     """'exercises/x.py, line N: ErrorType: message' pointing at the student's own file."""
     where = f"exercises/{exercise_id}.py"
@@ -96,6 +100,11 @@ def describe_import_failure(exc: BaseException, directory: Path, exercise_id: st
         what = "importing it did not finish within the check's time limit (an endless loop or a wait at the top level?)"
     elif isinstance(exc, SyntaxError):
         what = f"{type(exc).__name__}: {exc.msg}"
+    elif isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] != PACKAGE:
+        what = (
+            f"it imports {exc.name!r}, which is not installed where your code is graded. "
+            f"A submission may import {AVAILABLE}"
+        )
     else:
         what = f"{type(exc).__name__}: {exc}"
     place = f"{where}, line {line}" if line else where

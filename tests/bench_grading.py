@@ -8,6 +8,9 @@
 - the figure of the trust boundary's goal: a full grade divided by the time a fresh interpreter takes
   to import openai and anthropic (median of each, measured in this run; goal at most 1.5). The judge
   imports no SDK and starts the sandbox at once, so the two processes' start-up overlaps.
+- the student's loop: a second `nox -s grade` (environment reused, nothing installed) divided by
+  the SDK import time above, median of 5 each; goal at most 2.0. Needs nox in
+  the Python given by --nox (the nox bench session passes its own).
 """
 
 from __future__ import annotations
@@ -66,6 +69,19 @@ def error_handler_alone() -> tuple[float, float, int]:
     return wall, float(found.group(1)), int(found.group(2))
 
 
+def nox_grade(nox_python: str) -> Callable[[], None]:
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [nox_python, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", "grade", "--",
+                 "--submission", str(REFERENCE), "--json", f"{tmp}/r.json"],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+
+    return run
+
+
 def describe(label: str, samples: list[float]) -> str:
     return f"{label:<52} median {statistics.median(samples):6.2f} s   min {min(samples):6.2f} s   (n={len(samples)})"
 
@@ -73,6 +89,7 @@ def describe(label: str, samples: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (default 5)")
+    parser.add_argument("--nox", metavar="PYTHON", help="a Python with nox installed: also time `nox -s grade`")
     args = parser.parse_args()
     floor = [timed(import_floor) for _ in range(args.repeat)]
     sdk = [timed(sdk_import) for _ in range(args.repeat)]
@@ -86,6 +103,13 @@ def main() -> int:
     print(describe("error_handler alone: real wall time", [a[0] for a in alone]))
     simulated, sleeps = alone[0][1], alone[0][2]
     print(f"{'error_handler alone: simulated backoff':<52} {simulated:13.2f} s   in {sleeps} sleeps, none real")
+    if args.nox:
+        loop = nox_grade(args.nox)
+        loop()  # the first run may build the environment; the student's loop is every run after it
+        second = [timed(loop) for _ in range(5)]
+        print(describe("second `nox -s grade` of tests/reference", second))
+        ratio = statistics.median(second) / statistics.median(sdk)
+        print(f"{'second nox -s grade / SDK import time (goal <= 2.0)':<52} {ratio:13.2f}")
     return 0
 
 

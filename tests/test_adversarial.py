@@ -244,3 +244,24 @@ def test_run_time_limit_keeps_finished_checks_and_writes_the_report(grade, refer
     statuses = {t["status"] for t in run.exercise("temperature")["tests"]}
     assert "timeout" in statuses
     assert "time limit" in run.output
+
+
+def test_a_function_that_hung_once_fails_fast_in_its_later_checks(grade, reference_copy: Path):
+    """After ask_openai's first timeout, every later check calling it fails at once with the same verdict."""
+    basic_call = reference_copy / "basic_call.py"
+    basic_call.write_text(basic_call.read_text() + _wrap("ask_openai", "while True:\n    pass"))
+    run = grade(reference_copy, "basic_call", "--check-timeout", "2")
+    assert run.returncode == 0, run.output
+    tests = run.exercise("basic_call")["tests"]
+    calling = [t for t in tests if t["status"] == "timeout"]
+    ran_out = [t for t in calling if "not run again" not in t["feedback"]]
+    fast = [
+        t
+        for t in calling
+        if "ask_openai() ran out of time in an earlier check, so it was not run again" in t["feedback"]
+    ]
+    assert len(ran_out) == 1, [(t["id"], t["feedback"]) for t in calling]
+    assert len(fast) >= 3, [(t["id"], t["feedback"]) for t in calling]
+    assert all(t["feedback"].startswith(ran_out[0]["feedback"]) for t in fast)
+    # checks of ask_anthropic alone still pass
+    assert any(t["status"] == "passed" and "anthropic" in t["id"] for t in tests)

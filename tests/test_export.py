@@ -8,6 +8,7 @@ import json
 import keyword
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import course, export, rubric
+from grader import cli, course, export, rubric
 from tests.conftest import REFERENCE, ROOT, STUBS
+from tests.test_workflows import check_workflow
 
 SUITES = course.SUITES_DIR
 
@@ -85,6 +87,8 @@ def test_layout_holds_exactly_the_student_material(dist: Path):
     files = {p.as_posix() for p in _files(dist)}
     assert {f"exercises/{p.name}" for p in STUBS.glob("*.py")} <= files
     assert {"README.md", "noxfile.py", "pyproject.toml", "constraints.txt", ".gitignore"} <= files
+    assert ".github/workflows/grade.yml" in files
+    assert ".env" in (dist / ".gitignore").read_text().splitlines()
     assert not any(f.startswith(("tests/", ".ci/")) for f in files)
     suites = sorted(f for f in files if f.startswith("grader/suites/"))
     expected = ["grader/suites/pytest.ini"] + [
@@ -99,8 +103,8 @@ def test_layout_holds_exactly_the_student_material(dist: Path):
 
 def test_noxfile_has_only_student_sessions(dist: Path):
     tree = ast.parse((dist / "noxfile.py").read_text())
-    sessions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert sessions == {"grade", "live"}
+    sessions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.decorator_list}
+    assert sessions == {"grade", "live", "comment"}
     project = {n.name for n in ast.parse((ROOT / "noxfile.py").read_text()).body if isinstance(n, ast.FunctionDef)}
     assert {"record", "validate", "export", "tests", "lint"} <= project
 
@@ -160,7 +164,8 @@ def test_exported_tree_grades_its_stubs_at_zero_in_a_fresh_environment(dist: Pat
     for exercise in report["exercises"]:
         assert exercise["tests"] and all(t["visibility"] == "visible" for t in exercise["tests"])
         assert exercise["hidden_points_not_run"] > 0
-        assert f"{exercise['id']} has {exercise['hidden_points_not_run']} more point(s) in hidden checks" in output
+    hidden_total = sum(e["hidden_points_not_run"] for e in report["exercises"])
+    assert f"Hidden checks worth {hidden_total} more points" in output
     # The same engine gives a correct submission every public point: the exported cassettes suffice.
     solved = subprocess.run(
         [str(python), "-m", "grader", "grade", "--submission", str(REFERENCE), "--json", str(tmp_path / "r.json")],
@@ -173,3 +178,28 @@ def test_exported_tree_grades_its_stubs_at_zero_in_a_fresh_environment(dist: Pat
     solved_report = json.loads((tmp_path / "r.json").read_text())
     public_points = sum(t["max_score"] for e in solved_report["exercises"] for t in e["tests"])
     assert solved_report["score"] == public_points > 0
+
+
+def test_exported_workflow_passes_githubs_schema_and_readme_says_how_to_submit(dist: Path):
+    """The template's grade-on-push workflow validates; its README covers grading, imports and submitting."""
+    result = check_workflow(dist / ".github" / "workflows" / "grade.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    readme = (dist / "README.md").read_text()
+    for needle in ("nox -s grade", "What your code may import", "GitHub Classroom", "Gradescope", ".env"):
+        assert needle in readme
+
+
+def test_export_refuses_solved_exercises_naming_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    """An exercise module that scores above 0 is not a stub: exit 1, the file named, nothing written."""
+    project = tmp_path / "project"
+    shutil.copytree(STUBS, project / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    for solved in ("basic_call.py", "api_keys.py"):
+        shutil.copy2(REFERENCE / solved, project / "exercises" / solved)
+    monkeypatch.setattr(course, "PROJECT_DIR", project)
+    monkeypatch.setenv("COLUMNS", "300")
+    target = tmp_path / "student"
+    code = cli.main(["export", str(target)])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert "exercises/basic_call.py (10/10), exercises/api_keys.py (10/10) are not a stub" in output
+    assert "temperature" not in output.split("refusing")[1] and not target.exists()

@@ -23,12 +23,14 @@ def fake() -> Iterator[FakeAPI]:
         yield api
 
 
-def live(fake: FakeAPI, *args: str, keys: tuple[str, ...] = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")):
+def live(
+    fake: FakeAPI, *args: str, keys: tuple[str, ...] = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"), cwd: Path | None = None
+):
     env = {k: v for k, v in os.environ.items() if k not in live_demos.KEY_VARIABLES.values()}
     env.update(OPENAI_BASE_URL=fake.openai_base_url, ANTHROPIC_BASE_URL=fake.base_url, COLUMNS="200")
     env.update({name: f"sk-{'ant-' if 'ANTHROPIC' in name else ''}test-live" for name in keys})
     process = subprocess.run(
-        [sys.executable, "-m", "grader", "live", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "grader", "live", *args], capture_output=True, text=True, env=env, timeout=120, cwd=cwd
     )
     return process.returncode, process.stdout + process.stderr
 
@@ -70,6 +72,30 @@ def test_missing_key_names_the_variable_and_sends_nothing(fake: FakeAPI):
     assert code == 2
     assert "ANTHROPIC_API_KEY is not set" in output and "nothing was sent" in output
     assert "--provider openai" in output
+    assert fake.requests == []
+
+
+def test_keys_are_read_from_dot_env_in_the_current_directory(fake: FakeAPI, tmp_path: Path):
+    """A key in ./.env is used when the environment has none; the output names the variable, never the value."""
+    fake.queue(
+        openai_chat(["From the dotenv key."], usage=(10, 20)),
+        anthropic_message([{"type": "text", "text": "Also."}], usage={"input_tokens": 10, "output_tokens": 5}),
+    )
+    (tmp_path / ".env").write_text(
+        "# my keys\nexport OPENAI_API_KEY='sk-test-dotenv-openai'\nANTHROPIC_API_KEY=sk-ant-test-dotenv\n"
+    )
+    code, output = live(fake, "basic_call", "--submission", str(REFERENCE), keys=(), cwd=tmp_path)
+    assert code == 0, output
+    assert "Read OPENAI_API_KEY, ANTHROPIC_API_KEY from .env" in output
+    assert "sk-test-dotenv-openai" not in output
+    sent = [r.headers.get("authorization", "") + r.headers.get("x-api-key", "") for r in fake.requests]
+    assert any("sk-test-dotenv-openai" in h for h in sent) and any("sk-ant-test-dotenv" in h for h in sent)
+
+
+def test_missing_key_with_no_dot_env_sends_nothing(fake: FakeAPI, tmp_path: Path):
+    """Without a key in the environment or ./.env nothing is sent, and the message says where it looked."""
+    code, output = live(fake, "basic_call", "--submission", str(REFERENCE), keys=(), cwd=tmp_path)
+    assert code == 2 and "looked in the environment and in .env" in output
     assert fake.requests == []
 
 

@@ -65,7 +65,7 @@ def test_gradescope_results_follow_the_specification_field_by_field(tmp_path: Pa
     assert set(doc) <= GS_TOP_KEYS
     assert _is_number(doc["score"]) and doc["score"] == grade.score
     assert isinstance(doc["execution_time"], int) and doc["execution_time"] == 4
-    assert isinstance(doc["output"], str) and f"Score: {grade.score}/{grade.max_score}" in doc["output"]
+    assert isinstance(doc["output"], str) and doc["output"].startswith("Visible checks: ")
     assert doc["output_format"] in GS_FORMATS
     checks = [r for e in grade.exercises for r in e.results]
     assert len(doc["tests"]) == len(checks)
@@ -91,6 +91,27 @@ def test_gradescope_results_follow_the_specification_field_by_field(tmp_path: Pa
     assert sum(t["score"] for t in doc["tests"]) == doc["score"]
     assert doc["tests"][0]["output"].endswith(NASTY_FEEDBACK)  # as text, never rendered
     assert {t["visibility"] for t in doc["tests"]} == {"visible", hidden_visibility}
+
+
+@pytest.mark.parametrize("hidden_visibility", ["after_due_date", "hidden", "after_published"])
+def test_gradescope_top_level_output_never_shows_hidden_results(hidden_visibility: str):
+    """The top-level output is the same whether every hidden check passed or failed, and names no hidden check."""
+    rubrics = [rubric.load(course.exercise("basic_call")), rubric.load(course.exercise("temperature"))]
+    hidden = [c for r in rubrics for c in r.checks if c.visibility == "hidden"]
+    visible = [c for r in rubrics for c in r.checks if c.visibility == "visible"]
+    assert hidden and visible
+
+    def output(hidden_status: str) -> str:
+        outcomes = {c.id: scoring.Outcome(c.id, "passed") for c in visible[1:]}
+        outcomes.update({c.id: scoring.Outcome(c.id, hidden_status, "secret detail") for c in hidden})
+        grade = scoring.grade(rubrics, outcomes)
+        return str(gradescope.results(grade, execution_time=1, hidden_visibility=hidden_visibility)["output"])
+
+    passed, failed = output("passed"), output("failed")
+    assert passed == failed
+    shown = sum(c.points for c in visible[1:])
+    assert f"Visible checks: {shown}/{sum(c.points for c in visible)}" in passed
+    assert "secret detail" not in passed and not any(c.name in passed for c in hidden)
 
 
 def test_gradescope_refuses_an_unknown_hidden_visibility():

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import course, gradebook, grading, rubric, runner, shards, terminal
+from grader import course, gradebook, grading, rubric, runner, shards, untrusted
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
 from grader.sandbox import official
@@ -114,7 +114,7 @@ def _grade_all(
                 if args.feedback_dir is not None:
                     gradebook.write_feedback(row, exercises, args.feedback_dir)
                 line = f"{row.submission}: {row.total} ({row.status}) {row.message}"
-                progress.console.print(terminal.plain(line), soft_wrap=True)
+                progress.console.print(untrusted.plain(line), soft_wrap=True)
                 progress.advance(task)
     return rows
 
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         rubric.load(exercise)
     everyone, skipped = gradebook.entries(directory)
     if skipped:
-        console.print(terminal.plain(f"Skipped (hidden): {', '.join(skipped)}"))
+        console.print(untrusted.plain(f"Skipped (hidden): {', '.join(skipped)}"))
     if not everyone:
         raise UsageError(f"batch {directory}: no submissions (folders or .zip files) inside")
     entries = gradebook.shard_of(everyone, *args.shard) if args.shard else everyone

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
-from grader import course, grading, report, runner, terminal
-from grader.errors import StaffError
+from grader import course, grading, report, rubric, runner, untrusted
+from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
-from grader.reports import github, gradescope, junit, markdown
+from grader.reports import github, gradescope, junit, markdown, terminal
 from grader.sandbox import official
-from grader.scoring import Grade
+from grader.scoring import Grade, Outcome
 
 NAME = "grade"
 HELP = "grade a submission and print the score table"
@@ -35,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--submission", type=Path, default=Path("exercises"), help="directory graded as `exercises`")
     parser.add_argument("--json", type=Path, default=Path("grade-report.json"), help="where to write the report")
     parser.add_argument("--fail-under", type=_percent, metavar="PERCENT", help="exit 1 when the score is lower")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also list the checks that passed")
+    parser.add_argument(
+        "--failed", action="store_true", help="re-grade only the checks that did not pass in the previous --json report"
+    )
     parser.add_argument("--time-limit", type=float, default=600.0, help="wall-clock limit of the whole run (s)")
     parser.add_argument(
         "--check-timeout", type=float, default=runner.DEFAULT_CHECK_TIMEOUT, help="time limit of each check (s)"
@@ -66,20 +71,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def passed_before(path: Path) -> dict[str, Outcome]:
+    """The checks that passed in the report at `path` (for --failed); UsageError when it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tests = [t for e in data["exercises"] for t in e["tests"]]
+        passed = {str(t["id"]) for t in tests if t["status"] == "passed"}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        why = "does not exist" if isinstance(exc, FileNotFoundError) else f"could not be read ({type(exc).__name__})"
+        raise UsageError(
+            f"--failed re-grades what failed in the previous report, but {path} {why}; "
+            "grade once without --failed first"
+        ) from None
+    note = f"passed in {path}; not run again (--failed)"
+    return {check_id: Outcome(check_id, "passed", note) for check_id in passed}
+
+
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.official or official.is_ci():
         official.require_full("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercises)
+    if args.failed and (args.gradescope or args.junit):
+        raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")
+    rubrics = [rubric.load(e) for e in exercises]
+    every = [c.id for r in rubrics for c in r.checks]
+    carried = {k: v for k, v in passed_before(args.json).items() if k in every} if args.failed else {}
+    if args.failed:
+        console.print(
+            f"--failed: re-grading {len(every) - len(carried)} check(s); "
+            f"{len(carried)} that passed in {args.json} are not run again."
+        )
     started = time.monotonic()
-    result = grading.grade_submission(
-        exercises,
-        args.submission,
-        cassettes=args.cassettes,
-        time_limit=args.time_limit,
-        check_timeout=args.check_timeout,
-    )
+    with terminal.progress(console, len(every) - len(carried)) as progress:
+        result = grading.grade_submission(
+            exercises,
+            args.submission,
+            cassettes=args.cassettes,
+            time_limit=args.time_limit,
+            check_timeout=args.check_timeout,
+            carried=carried,
+            progress=progress,
+        )
     elapsed = time.monotonic() - started
-    report.print_table(result, console)
     report.write_json(result, args.json)
     console.print(f"Report written to {args.json}")
     if args.junit:
@@ -88,6 +121,7 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.gradescope:
         gradescope.write(result, args.gradescope, execution_time=elapsed, hidden_visibility=args.gradescope_hidden)
         console.print(f"Gradescope results written to {args.gradescope}")
+    terminal.print_report(result, console, verbose=args.verbose)  # last: the table and total where the eye lands
     if result.staff_errors:
         console.print(
             f"[bold magenta]Grader problem:[/] {len(result.staff_errors)} check(s) could not be graded "
@@ -110,7 +144,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         try:
             code, result = _grade(args, console)
         except StaffError as exc:
-            console.print(Text("grader: ", style="bold red").append(terminal.visible(str(exc))))
+            console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))))
     if result is None:
         github.write_step_summary("## Grade\n\nGrading could not complete: see the job log (exit code 2).\n")
         return code

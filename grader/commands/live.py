@@ -1,7 +1,8 @@
 """`grader live`: run your own functions for one exercise against the real APIs, with your own keys.
 
 Sends real requests (this costs money, a fraction of a cent per run): keys from OPENAI_API_KEY /
-ANTHROPIC_API_KEY, endpoints from OPENAI_BASE_URL / ANTHROPIC_BASE_URL when set. Prints what each
+ANTHROPIC_API_KEY, endpoints from OPENAI_BASE_URL / ANTHROPIC_BASE_URL when set, each read from the
+environment or else from the `.env` file in the current directory (python-dotenv, as the course does). Prints what each
 function returned and a table of the calls made, with tokens and cost at the course's prices.
 Your code runs in a child process; nothing is sent when a key is missing.
 """
@@ -17,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -39,6 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only the calls to this provider (repeatable; default: every provider the demo uses)",
     )
     parser.add_argument("--time-limit", type=float, default=300.0, help="wall-clock limit of the run (s)")
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="where your keys are (default .env)")
+
+
+def _read_env_file(path: Path) -> list[str]:
+    """Keys and endpoints from `path` that the environment lacks, put into it; the names read (never values)."""
+    if not path.is_file():
+        return []
+    wanted = [*live_demos.KEY_VARIABLES.values(), "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"]
+    values = dotenv_values(path)
+    read = []
+    for name in wanted:
+        value = values.get(name)
+        if value and value.strip() and not os.environ.get(name, "").strip():
+            os.environ[name] = value.strip()
+            read.append(name)
+    return read
 
 
 def _demo(exercise_id: str) -> live_demos.Demo:
@@ -66,13 +84,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
     providers = [p for p in demo.providers if not args.provider or p in args.provider]
     if not providers:
         raise UsageError(f"the {demo.exercise} demo only calls {', '.join(demo.providers)}; nothing to run")
+    read = _read_env_file(args.env_file)
+    if read:
+        console.print(f"Read {', '.join(read)} from {args.env_file}.")
     missing = _missing_keys(providers)
     if missing:
         others = [p for p in demo.providers if live_demos.KEY_VARIABLES[p] not in missing]
         console.print(
             f"[bold red]live:[/] {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, "
-            "so nothing was sent. Live mode uses your own API key: "
-            f"`export {missing[0]}=...` (in your shell, not in a file you commit) and run it again."
+            f"so nothing was sent (looked in the environment and in {args.env_file}). Live mode uses your own "
+            f"API key: put `{missing[0]}=...` in {args.env_file} (git ignores it) or `export` it in your shell, "
+            "and run it again."
             + (f" Or run only the {others[0]} calls with `--provider {others[0]}`." if others else "")
         )
         return EXIT_CANNOT_GRADE

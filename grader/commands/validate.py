@@ -13,14 +13,16 @@ import argparse
 import importlib.util
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from grader import course, grading, scoring
@@ -181,29 +183,56 @@ def run(args: argparse.Namespace, console: Console) -> int:
     jobs: list[tuple[Callable[[], Row], str]] = [(reference_job, "reference"), (stubs_job, "stubs")]
     jobs += [(mutant_job(m), f"wrong: {m.name}") for m in mutants]
     console.print(f"Validating {all_ids}: {len(jobs)} submissions, {args.workers} at a time")
-    with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        rows = list(pool.map(lambda item: guarded(*item), jobs))
-    _print_table(rows, console)
-    bad = [r for r in rows if r.violations]
+    rows: list[Row | None] = [None] * len(jobs)
+    with ThreadPoolExecutor(max_workers=args.workers) as pool, _progress(console, len(jobs)) as advance:
+        futures = {pool.submit(guarded, *job): index for index, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            rows[futures[future]] = row = future.result()
+            advance(row)
+    done = [r for r in rows if r is not None]
+    bad = [r for r in done if r.violations]
     if bad:
-        console.print(f"[bold red]{len(bad)} of {len(rows)} submission(s) violate the expectations[/] (see above).")
+        _print_violations(bad, console)
+        console.print(
+            f"[bold red]{len(bad)} of {len(done)} submission(s) violate the expectations:[/] "
+            + ", ".join(escape(r.submission) for r in bad)
+        )
         return EXIT_BELOW
-    console.print(f"[bold green]All {len(rows)} submissions graded as expected.[/]")
+    console.print(f"[bold green]All {len(done)} submissions graded as expected.[/]")
     return EXIT_OK
 
 
-def _print_table(rows: list[Row], console: Console) -> None:
-    table = Table(title="Validation", show_lines=True)
-    table.add_column("Submission")
-    table.add_column("Exercise")
-    table.add_column("Score", justify="right")
-    table.add_column("Expected")
-    table.add_column("Verdict")
+@contextmanager
+def _progress(console: Console, total: int) -> Iterator[Callable[[Row], None]]:
+    """A live bar on a terminal; in a log (CI), one line per tenth of the submissions."""
+    if console.is_terminal:
+        bar = Progress(
+            SpinnerColumn(), TextColumn("Validating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        task = bar.add_task("validate", total=total)
+        with bar:
+            yield lambda row: bar.advance(task)
+        return
+    step = max(1, total // 10)
+    finished: list[Row] = []
+
+    def advance(row: Row) -> None:
+        finished.append(row)
+        if len(finished) % step == 0 or len(finished) == total:
+            violations = sum(1 for r in finished if r.violations)
+            console.print(f"  {len(finished)}/{total} graded, {violations} violation(s) so far")
+
+    yield advance
+
+
+def _print_violations(rows: list[Row], console: Console) -> None:
+    """Only the submissions that broke an expectation: what was expected, what it scored, each violation."""
+    table = Table(title="Violations", show_lines=True, expand=False)
+    table.add_column("Submission", overflow="fold")
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Violation", overflow="fold")
     for row in rows:
-        verdict = (
-            "[green]ok[/]"
-            if not row.violations
-            else "[red]VIOLATION[/]\n" + "\n".join(f"- {escape(v)}" for v in row.violations)
-        )
-        table.add_row(escape(row.submission), escape(row.exercises), row.score, escape(row.expected), verdict)
+        violations = "\n".join(f"- {escape(v)}" for v in row.violations)
+        table.add_row(f"{escape(row.submission)}\n[dim]{escape(row.exercises)}[/]", row.score, violations)
     console.print(table)

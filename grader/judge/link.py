@@ -26,6 +26,12 @@ STARTUP_SECONDS = 30.0  # importing both SDKs on a loaded machine; not counted a
 MAX_EVENTS = 20_000  # sleeps, writes and calls reported in one check
 
 
+TIMEOUT_MESSAGE = (
+    "This check ran out of time and was stopped: look for an endless loop or a real wait "
+    "(time.sleep, Event.wait, select) that the grader's clock cannot skip."
+)
+
+
 class SandboxFailure(Exception):
     """The sandbox stopped behaving: it ended, ran out of time, or broke the protocol (the student's doing)."""
 
@@ -178,10 +184,7 @@ class SandboxLink:
                     raise wire.WireViolation(f"unexpected message {op!r}")
         except wire.WireTimeout:
             self.stop()
-            raise SandboxTimeout(
-                "This check ran out of time and was stopped: look for an endless loop or a real wait "
-                "(time.sleep, Event.wait, select) that the grader's clock cannot skip."
-            ) from None
+            raise SandboxTimeout(TIMEOUT_MESSAGE) from None
         except (wire.WireClosed, OSError):
             code = self.stop()
             raise SandboxCrashed(

@@ -21,7 +21,7 @@ from typing import Any
 
 from grader.errors import StaffError
 from grader.judge import given
-from grader.judge.link import SandboxFailure, SandboxLink, SandboxTimeout
+from grader.judge.link import TIMEOUT_MESSAGE, SandboxFailure, SandboxLink, SandboxTimeout
 from grader.submission import StudentImportError
 
 # Built-in bases an exception stand-in may take: never the ones that stop pytest or a generator.
@@ -195,9 +195,9 @@ class _Guarded:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._key in _hung:
+            # Worded as the first timeout plus one sentence, so the terminal groups them as one cause.
             raise SandboxTimeout(
-                f"{self._key[1]} ran out of time in an earlier check, so it was not run again: look for an "
-                "endless loop or a real wait (time.sleep, Event.wait, select) that the grader's clock cannot skip."
+                f"{TIMEOUT_MESSAGE} {self._key[1]}() ran out of time in an earlier check, so it was not run again."
             )
         try:
             return self._function(*args, **kwargs)

@@ -53,10 +53,27 @@ def _test(exercise: ExerciseResult, index: int, result: CheckResult, hidden_visi
     }
 
 
-def _summary(grade: Grade) -> str:
-    lines = [f"Score: {_number(grade.score)}/{_number(grade.max_score)}"]
+_WHEN = {
+    "after_due_date": "results shown after the due date",
+    "after_published": "results shown once grades are published",
+    "hidden": "results not shown",
+}
+
+
+def _summary(grade: Grade, hidden_visibility: str) -> str:
+    """The top-level output, shown to the student at once: visible checks only, so no hidden result leaks early."""
+
+    def visible(results: tuple[CheckResult, ...]) -> tuple[int, int]:
+        shown = [r for r in results if r.check.visibility == "visible"]
+        return sum(r.score for r in shown), sum(r.check.points for r in shown)
+
+    score, out_of = visible(tuple(r for e in grade.exercises for r in e.results))
+    lines = [f"Visible checks: {score}/{out_of}"]
     for exercise in grade.exercises:
-        lines.append(f"  {exercise.id}: {exercise.score}/{exercise.max_score}")
+        score, out_of = visible(exercise.results)
+        hidden = sum(r.check.points for r in exercise.results if r.check.visibility != "visible")
+        extra = f" (+{hidden} pt in hidden checks: {_WHEN[hidden_visibility]})" if hidden else ""
+        lines.append(f"  {exercise.id}: {score}/{out_of}{extra}")
         if exercise.hidden_not_run:
             lines.append(f"    ({exercise.hidden_not_run} point(s) of hidden checks were not in this grader)")
     lines += [f"Note: {note}" for note in grade.notes]
@@ -72,7 +89,7 @@ def results(
     return {
         "score": _number(grade.score),
         "execution_time": max(0, round(execution_time)),
-        "output": _summary(grade),
+        "output": _summary(grade, hidden_visibility),
         "output_format": OUTPUT_FORMAT,
         "tests": [
             _test(exercise, index, result, hidden_visibility)

@@ -27,7 +27,7 @@ def _testcase(parent: ET.Element, exercise_id: str, result: CheckResult) -> None
     case = ET.SubElement(
         parent,
         "testcase",
-        {"classname": f"grader.{exercise_id}", "name": _clean(check.name), "time": "0"},
+        {"classname": f"grader.{exercise_id}", "name": _clean(check.name), "time": f"{result.duration:.3f}"},
     )
     properties = ET.SubElement(case, "properties")
     for name, value in (
@@ -63,7 +63,7 @@ def build(grade: Grade) -> ET.ElementTree[ET.Element]:
                 "failures": str(failures),
                 "errors": str(errors),
                 "skipped": "0",
-                "time": "0",
+                "time": f"{sum(r.duration for r in exercise.results):.3f}",
             },
         )
         suite_properties = ET.SubElement(suite, "properties")
