@@ -22,7 +22,7 @@ from grader import replay as replay_layer
 from grader import streams as streams_layer
 from grader.errors import StaffError
 from grader.judge.clock import RemoteClock
-from grader.judge.link import SandboxFailure
+from grader.judge.link import SandboxFailure, SandboxStartError
 from grader.judge.remote import Exercise, Remote, Session
 from grader.outcomes import CheckRecord, PhaseResult, phase_result
 
@@ -115,6 +115,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         )
     except SandboxFailure as exc:
         record.phases.append(PhaseResult("setup", exc.status, str(exc)))
+    except SandboxStartError as exc:  # the machine or the grader, never the student: said to staff
+        record.phases.append(
+            PhaseResult("setup", "error", f"Grader problem, not your fault: {exc} (tell course staff).", staff_error=True)
+        )
     try:
         return (yield)
     finally:

@@ -144,7 +144,7 @@ def _run_once(
                 output=log,
                 pass_fds=(parent_channel.fd, parent_channel.results_fd),
                 limits=processes.Limits(time_limit=time_limit),
-                watchdog=_Watchdog(parent_channel, check_timeout * 2 + 40, progress),
+                watchdog=_Watchdog(parent_channel, check_timeout * 2 + 70, progress),
             )
         finally:
             os.close(parent_channel.fd)

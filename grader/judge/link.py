@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from grader import wire
 from grader.judge.http import ApiServer
 
-STARTUP_SECONDS = 30.0  # importing both SDKs on a loaded machine; not counted against any check
+STARTUP_SECONDS = 60.0  # importing both SDKs on a loaded machine; not counted against any check
 MAX_EVENTS = 20_000  # sleeps, writes and calls reported in one check
 
 
@@ -148,7 +148,7 @@ class SandboxLink:
             if self.process is None:
                 return None
             reply = self.request({"op": "end"})
-        except SandboxFailure:
+        except (SandboxFailure, SandboxStartError):
             return None
         finally:
             self.api.close_all()
