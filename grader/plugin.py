@@ -116,9 +116,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     except SandboxFailure as exc:
         record.phases.append(PhaseResult("setup", exc.status, str(exc)))
     except SandboxStartError as exc:  # the machine or the grader, never the student: said to staff
-        record.phases.append(
-            PhaseResult("setup", "error", f"Grader problem, not your fault: {exc} (tell course staff).", staff_error=True)
-        )
+        message = f"Grader problem, not your fault: {exc} (tell course staff)."
+        record.phases.append(PhaseResult("setup", "error", message, staff_error=True))
     try:
         return (yield)
     finally:
