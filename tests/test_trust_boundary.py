@@ -142,3 +142,27 @@ def test_suites_and_cassettes_on_disk_are_out_of_reach(grade, tmp_path: Path) ->
     leaked = [line for line in hidden_lines + cassette_lines if line in everything]
     assert not leaked, leaked[:3]
     assert "PermissionError" in everything or "FileNotFoundError" in everything, run.output
+
+
+FLOOD_THE_JUDGE = {
+    "oversized_frame": "import os, sys\nos.write(int(sys.argv[1]), (2**31).to_bytes(4, 'big'))\n",
+    "garbage_frame": "import os, sys\nos.write(int(sys.argv[1]), (8).to_bytes(4, 'big') + b'not json')\n",
+    "endless_log_records": "import logging\nwhile True:\n    logging.getLogger('x').warning('flood')\n",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", sorted(FLOOD_THE_JUDGE))
+def test_flooding_the_judge_costs_only_the_check(grade, tmp_path: Path, attack: str) -> None:
+    """Class 10: a broken or endless stream of messages on the sandbox's socket fails that check only."""
+    submission = _submission(tmp_path, REFERENCE, "")
+    body = "\n".join("    " + line for line in FLOOD_THE_JUDGE[attack].splitlines())
+    module = submission / "basic_call.py"
+    wrapper = f"def ask_openai(*args, **kwargs):\n{body}\n    return _original(*args, **kwargs)\n"
+    module.write_text(module.read_text() + "\n_original = ask_openai\n\n\n" + wrapper)
+    run = grade(submission, "basic_call", "temperature")
+    assert run.returncode == 0, run.output
+    basic = run.exercise("basic_call")
+    assert basic["score"] <= 6, [(t["id"], t["status"]) for t in basic["tests"]]  # the ask_openai checks fail
+    assert run.exercise("temperature")["score"] == 10, run.output
+    assert len(run.output) < 200_000
