@@ -23,6 +23,9 @@ _VERBS = (
 )
 
 
+_AF_UNIX = 1  # the judge's socket pair and asyncio's self-pipe; never the network
+
+
 class NetworkBlockedError(ConnectionRefusedError):
     """Raised in place of a real connection while grading."""
 
@@ -43,6 +46,10 @@ def _target(event: str, args: tuple[Any, ...]) -> str:
 
 def _make_hook(verbs: dict[str, str], record: Callable[[str], None]) -> Callable[[str, tuple[Any, ...]], None]:
     def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "socket.__new__" and len(args) > 1 and args[1] != _AF_UNIX:  # -1: the default, AF_INET
+            # Seen before the OS is asked: at the full level seccomp then refuses the socket itself.
+            record(f"open a network socket (address family {args[1]})")
+            return
         verb = verbs.get(event)
         if verb is not None:
             what = f"{verb} {_target(event, args)}"

@@ -105,9 +105,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if grading.channel is not None:
         grading.channel.started(item.nodeid)
     watch = item.stash[LEAKS] = leaks.LeakWatch(grading.keys, grading.settings.submission)
-    grading.sandbox.reset()
     try:
-        grading.link.begin(
+        grading.sandbox.begin(
             timeout=grading.settings.check_timeout,
             exercise=_exercise_id(item),
             clock=_clock_start(item),

@@ -482,6 +482,11 @@ def cut_after(
     )
 
 
+def _kind(value: object) -> str:
+    """The type of a value, or of the sandbox object a handle names."""
+    return str(getattr(value, "_type", None) or type(value).__name__)
+
+
 def drive(
     produced: object,
     *,
@@ -498,7 +503,7 @@ def drive(
         iterator = iter(produced)  # type: ignore[call-overload]
     except TypeError:
         raise AssertionError(
-            f"{what} returned {produced!r}, which cannot be iterated: write it as a generator "
+            f"{what} returned {_kind(produced)}, which cannot be iterated: write it as a generator "
             "that yields each text delta"
         ) from None
     values: list[Any] = []

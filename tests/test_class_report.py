@@ -156,11 +156,13 @@ def test_every_input_gets_a_row_with_a_total_and_a_one_line_reason(batch: Batch)
     assert rows["syntax-error"]["status"] == "graded" and rows["syntax-error"]["temperature"] == "10"
     assert rows["syntax-error"]["message"] == "basic_call: exercises/basic_call.py, line 1: SyntaxError: invalid syntax"
     assert rows["import-error"]["message"] == (
-        "temperature: exercises/temperature.py, line 1: ModuleNotFoundError: No module named "
-        "'no_such_package_for_the_course'"
+        "temperature: exercises/temperature.py, line 1: it imports 'no_such_package_for_the_course', which is not "
+        "installed where your code is graded. A submission may import the Python standard library, openai, "
+        "anthropic and what they bring (httpx2, pydantic, anyio)"
     )
     hang = rows["hangs-on-import"]["message"]
-    assert hang.startswith("temperature: exercises/temperature.py, line ") and "importing it did not finish" in hang
+    # The sandbox running the import is stopped from outside, so the line it hung on is not known.
+    assert hang.startswith("temperature: exercises/temperature.py: importing it did not finish"), hang
     assert rows["hangs-on-import"]["basic_call"] == "10"
     assert rows["correct"]["message"] == rows["stub"]["message"] == ""
     # Feedback for every student, on by default beside the CSV.
@@ -219,9 +221,9 @@ def test_class_report_numbers_match_the_csv(batch: Batch):
     shares = [passes[c] / tries[c] for c, _ in shown]
     assert shares == sorted(shares)
     crashed_check = next(
-        row for row in tables["checks"] if row[1] == "ask_anthropic sends the system prompt in the system parameter"
+        row for row in tables["checks"] if row[1].startswith("ask_anthropic sends the system prompt in the system")
     )
-    assert "The grading process ended during this check" in crashed_check[6]
+    assert "process ended during this check" in crashed_check[6]
     # Every failure of the syntax error is grouped under one feedback line with its count.
     assert any("1 × exercises/basic_call.py, line 1: SyntaxError" in row[6] for row in tables["checks"])
     # The problems: every row that is not plainly graded, with its reason from the CSV.

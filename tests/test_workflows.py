@@ -14,6 +14,11 @@ from tests.conftest import ROOT
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
+def check_workflow(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with its bundled copy of GitHub's workflow schema (no network), on one file."""
+    return check_schema(path)
+
+
 def check_schema(*paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],

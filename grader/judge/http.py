@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 MAX_OPEN = 1_000  # responses open at once in one check
 
@@ -37,6 +38,10 @@ class ApiServer:
             response = httpx2.HTTPTransport.handle_request(self.transport, request)
         except httpx2.TransportError as exc:
             return {"op": "reply", "error": type(exc).__name__, "message": str(exc)}
+        except CannotOverwriteExistingCassetteException:
+            # No recorded reply matches: the replay layer has noted why, in the student's words. The SDK sees
+            # a failed request (a connection error to it), as it did when vcrpy refused in-process.
+            return {"op": "reply", "error": "TransportError", "message": "no recorded reply matches this request"}
         if len(self.open) >= MAX_OPEN:
             response.close()
             return {"op": "reply", "error": "PoolTimeout", "message": "too many responses left open"}

@@ -22,7 +22,7 @@ from typing import Any
 from grader.errors import StaffError
 from grader.judge import given
 from grader.judge.link import TIMEOUT_MESSAGE, SandboxFailure, SandboxLink, SandboxTimeout
-from grader.submission import StudentImportError
+from grader.submission import NOT_IMPORTED, StudentImportError
 
 # Built-in bases an exception stand-in may take: never the ones that stop pytest or a generator.
 _NOT_INHERITED = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit", "StopIteration", "StopAsyncIteration"})
@@ -33,7 +33,9 @@ class RemoteError(Exception):
 
     names: tuple[str, ...] = ()
 
-    def __init__(self, text: str, *, names: tuple[str, ...], where: list[tuple[str, int]], handle: Remote) -> None:
+    def __init__(
+        self, text: str, *, names: tuple[str, ...], where: list[tuple[str, int, str]], handle: Remote
+    ) -> None:
         super().__init__(text)
         self.text = text
         self.names = names
@@ -53,7 +55,12 @@ class RemoteError(Exception):
 
     @property
     def student_line(self) -> str | None:
-        return f"{self.where[-1][0]}, line {self.where[-1][1]}" if self.where else None
+        """`exercises/x.py, line 12 (in total_cost)`: a property read long after the call is named as itself."""
+        if not self.where:
+            return None
+        path, line, function = self.where[-1]
+        inside = f" (in {function})" if function and function != "<module>" else ""
+        return f"{path}, line {line}{inside}"
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name == "_handle":
@@ -178,7 +185,9 @@ class Exercise(Remote):
         super().__init__(session, {"m": exercise_id}, f"module exercises.{exercise_id}")
 
     def __getattr__(self, name: str) -> Any:
-        found = super().__getattr__(name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        found = self._session.module_attribute(str(self._ref["m"]), name)
         if isinstance(found, Remote) and found._type in ("builtins.function", "builtins.method"):
             return _Guarded(found, (str(self._ref["m"]), name))
         return found
@@ -247,6 +256,13 @@ def later(target: Remote, *args: Any, **kwargs: Any) -> Described:
     return Described(target, args, kwargs)
 
 
+def _import_hang(exercise: str) -> str:
+    return (
+        f"exercises/{exercise}.py: importing it did not finish within the check's time limit (an endless loop or "
+        f"a wait at the top level?). {NOT_IMPORTED}, so every check of {exercise} scores 0."
+    )
+
+
 class Session:
     """One sandbox seen from the judge: the link, and the handles of the current check."""
 
@@ -254,6 +270,37 @@ class Session:
         self.link = link
         self._objects: dict[int, Any] = {}
         self._specials = 0
+        self.hung_imports: dict[str, str] = {}  # exercise -> why: its import never finished
+        self._imported: set[tuple[int, str]] = set()  # (sandbox start, exercise) imported there
+
+    def begin(self, *, timeout: float, exercise: str, clock: str | None, seed: str) -> None:
+        """Start a check in the sandbox (its clock frozen first, with the exercise imported for it)."""
+        self.reset()
+        importing = exercise not in self.hung_imports and (self.link.starts, exercise) not in self._imported
+        try:
+            self.link.begin(
+                timeout=timeout, exercise="" if exercise in self.hung_imports else exercise, clock=clock, seed=seed
+            )
+        except SandboxTimeout:
+            if clock is not None and importing:
+                self.hung_imports[exercise] = _import_hang(exercise)
+                return  # the check fails at its first use of the exercise, as an import error
+            raise
+
+    def module_attribute(self, exercise: str, name: str) -> Any:
+        """An attribute of an exercise module, importing it on first use; a hung import fails at once after."""
+        if exercise in self.hung_imports:
+            raise StudentImportError(self.hung_imports[exercise])
+        key = (self.link.starts, exercise)
+        try:
+            found = self.ask({"op": "get", "ref": {"m": exercise}, "name": name})
+        except SandboxTimeout:
+            if key in self._imported or self.link.starts != key[0]:
+                raise
+            self.hung_imports[exercise] = _import_hang(exercise)
+            raise StudentImportError(self.hung_imports[exercise]) from None
+        self._imported.add(key)
+        return found
 
     def reset(self) -> None:
         self._objects.clear()
@@ -400,7 +447,7 @@ class Session:
             number = int(data["exc"])
             if number not in self._objects:
                 names = tuple(str(n) for n in data["mro"])
-                where = [(str(f), int(line)) for f, line in data.get("where", [])]
+                where = [(str(f[0]), int(f[1]), str(f[2]) if len(f) > 2 else "") for f in data.get("where", [])]
                 handle = Remote(self, {"h": number}, names[0] if names else "exception")
                 error = _instance_class(names)(str(data["text"]), names=names, where=where, handle=handle)
                 self._objects[number] = error

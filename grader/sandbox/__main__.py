@@ -2,4 +2,5 @@
 
 from grader.sandbox.runtime import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -59,8 +59,9 @@ def _namespaces(policy: confinement.Policy) -> None:
     if policy.uid is not None:
         os.chown(policy.home, policy.uid, policy.uid)
     # Last: the tmpfs laid over a hidden folder also hides the submission's source from here on.
-    reached = [*policy.readable, *policy.listable]
-    mounts.make_reachable([Path(p) for p in reached if os.path.exists(p)], box)
+    # Listable folders are not bound whole (their own modes could bar the uid): the readable files in
+    # them are, and binding a file makes its folders on the way.
+    mounts.make_reachable([Path(p) for p in policy.readable if os.path.exists(p)], box)
 
 
 def _drop_uid(uid: int) -> None:

@@ -72,14 +72,14 @@ def _given_class(name: str) -> type | None:
 
 
 def student_frames(exc: BaseException, submission: Path) -> list[list[object]]:
-    """(file inside the submission, line) of every frame of the submission, innermost last."""
+    """(file inside the submission, line, function) of every frame of the submission, innermost last."""
     frames: list[list[object]] = []
     for frame in traceback.extract_tb(exc.__traceback__, limit=200):
         try:
             relative = Path(frame.filename).resolve().relative_to(submission)
         except (ValueError, OSError):
             continue
-        frames.append([f"exercises/{relative.as_posix()}", frame.lineno])
+        frames.append([f"exercises/{relative.as_posix()}", frame.lineno, frame.name])
     return frames[-5:]
 
 
