@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import confinement, users
-
 _PR_SET_CHILD_SUBREAPER = 36
 POLL_SECONDS = 0.2
 _active: set[int] = set()
@@ -179,15 +177,11 @@ def run_limited(
     pass_fds: tuple[int, ...],
     limits: Limits,
     watchdog: Callable[[], bool] = lambda: False,
-    sandbox: confinement.Policy | None = None,
 ) -> Ended:
     """Run `command` to completion, the time limit, or until `watchdog()` (polled) says to stop it.
 
-    With `sandbox`, the command starts confined by that policy and runs in its environment.
     """
     _become_subreaper()
-    if sandbox is not None:
-        command, env = confinement.wrap(sandbox, command), dict(sandbox.env)
     with open(output, "wb") as out:
         process = subprocess.Popen(
             command,
@@ -221,8 +215,6 @@ def run_limited(
                     return Ended(None, "watchdog")
     finally:
         _kill_survivors(process)
-        if sandbox is not None and sandbox.uid is not None:
-            users.kill_all(sandbox.uid)  # also what left the session and was never our child
         with _active_lock:
             _active.discard(process.pid)
 

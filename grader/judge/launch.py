@@ -86,11 +86,11 @@ class Launcher:
             confinement.Capabilities(self.plan.layers, {}),
             box=box,
             submission=submission,
-            readable=(),
+            readable=readable_paths(),
+            listable=listable_paths(),
             env=confinement.environment(home, self.extra_env),
             uid=self.plan.uid,
         )
-        policy = confinement.with_paths(policy, readable_paths(), listable_paths())
         confinement.prepare_box(policy)
         command = [*command[:-1], str(policy.submission)]  # the sandbox imports its own copy
         self.log = self.root / f"sandbox-{self.starts}.log"

@@ -163,25 +163,15 @@ def environment(home: Path, extra: Mapping[str, str], source: Mapping[str, str] 
     return env
 
 
-def readable_paths(extra: Sequence[Path]) -> tuple[str, ...]:
-    """Where the sandbox may read: Python, the venv, the grader package and `extra`, nothing else."""
-    import grader
-
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths |= {p for p in sys.path if p and os.path.isdir(p) and p.startswith((sys.prefix, sys.base_prefix))}
-    paths.add(str(Path(grader.__file__).resolve().parent))
-    paths |= {str(Path(p).resolve()) for p in extra}
-    return tuple(sorted(paths))
-
-
 def make_policy(
     caps: Capabilities,
     *,
     box: Path,
     submission: Path,
-    readable: Sequence[Path],
+    readable: Sequence[str],
     env: Mapping[str, str],
     uid: int | None,
+    listable: Sequence[str] = (),
     limits: Limits = Limits(),
 ) -> Policy:
     layers = tuple(layer for layer in caps.available if uid is not None or layer not in ("uid", "nproc"))
@@ -189,18 +179,12 @@ def make_policy(
         layers=layers,
         box=str(box),
         submission_source=str(submission),
-        readable=readable_paths(readable),
+        readable=tuple(readable),
+        listable=tuple(listable),
         uid=uid if "uid" in layers else None,
         limits=limits,
         env=tuple(sorted(env.items())),
     )
-
-
-def with_paths(policy: Policy, readable: Sequence[str], listable: Sequence[str]) -> Policy:
-    """`policy` reading exactly `readable` (and listing `listable`): the split sandbox's narrower view."""
-    from dataclasses import replace
-
-    return replace(policy, readable=tuple(readable), listable=tuple(listable))
 
 
 def prepare_box(policy: Policy) -> None:
