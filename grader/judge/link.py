@@ -54,7 +54,6 @@ class SandboxStartError(Exception):
 class CheckEvents:
     """What the sandbox reported during one check, in order."""
 
-    sleeps: list[dict[str, Any]] = field(default_factory=list)
     sinks: dict[tuple[str, int], Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     logs: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0
@@ -210,7 +209,6 @@ class SandboxLink:
             self.events.logs.append({"name": str(name), "levelno": level, "message": str(text)})
             return
         if kind == "sleep":
-            self.events.sleeps.append(message)
             sink = self.events.sinks.get(("sleep", 0))
         else:
             number = message.get("id")
