@@ -7,6 +7,7 @@ faults, gated streams) before a verdict is decided from what was served and what
 
 from __future__ import annotations
 
+import gc
 import tempfile
 import time
 from collections.abc import Generator, Iterator
@@ -92,6 +93,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for required in ("points", "hint"):
             if item.get_closest_marker(required) is None:
                 raise pytest.UsageError(f"{item.nodeid}: a graded check needs @pytest.mark.{required}")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if SESSION in session.config.stash:
+        gc.freeze()  # pytest, the suites and the preloaded cassettes stay to the end: no collection need walk them
 
 
 @pytest.hookimpl(wrapper=True)

@@ -118,7 +118,7 @@ def _run_once(
         () if caps is None else tuple(x for x in caps.available if uid is not None or x not in ("uid", "nproc"))
     )
     command = [
-        sys.executable, "-m", "pytest",
+        sys.executable, "-m", "grader.judge",
         "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
         "-p", "grader.plugin", "-p", "pytest_timeout",
         "--grader-submission", str(submission), "--grader-cassettes", str(cassettes),

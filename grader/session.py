@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 
 from grader import replay
 from grader.channel import ChildChannel
-from grader.judge.launch import Launcher
+from grader.judge import early
+from grader.judge.launch import Launcher, sandbox_keys
 from grader.judge.link import SandboxLink
 from grader.judge.remote import Session
 from grader.settings import Settings
-
-KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
-# Where a recording run's reference solution sends its requests (staff only; a local fake in tests).
-RECORD_VARIABLES = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
-
-
-def planted_keys() -> dict[str, str]:
-    """Realistic in shape, obviously fake, different every run (so a leak can be searched for)."""
-    return {
-        "OPENAI_API_KEY": f"sk-proj-GRADER-FAKE-{secrets.token_urlsafe(24)}",
-        "ANTHROPIC_API_KEY": f"sk-ant-api03-GRADER-FAKE-{secrets.token_urlsafe(24)}",
-    }
 
 
 @dataclass(frozen=True)
@@ -37,13 +24,15 @@ class GradingSession:
 
 def start(settings: Settings) -> GradingSession:
     channel = ChildChannel.from_environment()
-    if settings.record:
-        keys = {name: os.environ.get(name, "") for name in KEY_VARIABLES}
-        extra = {name: os.environ[name] for name in RECORD_VARIABLES if name in os.environ}
+    started = early.take(settings.submission, settings.sandbox, settings.record)
+    if started is not None:
+        keys = started.keys
+        link = SandboxLink(settings.submission, started.launcher)
+        link.adopt(started.process, started.sock)
     else:
-        keys = planted_keys()
-        extra = {}
+        keys, extra = sandbox_keys(settings.record)
+        link = SandboxLink(settings.submission, Launcher(settings.sandbox, {**keys, **extra}))
+        link.start()  # it imports the SDKs while this process collects the suites
+    if not settings.record:
         replay.preload(settings.cassettes)
-    link = SandboxLink(settings.submission, Launcher(settings.sandbox, {**keys, **extra}))
-    link.start()  # it imports the SDKs while this process collects the suites
     return GradingSession(settings, channel, keys, link, Session(link))

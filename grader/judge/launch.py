@@ -10,6 +10,7 @@ the cassettes, the reference solutions or anything else in the repository.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -20,6 +21,10 @@ from pathlib import Path
 
 import grader
 from grader.sandbox import confinement, users
+
+KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+# Where a recording run's reference solution sends its requests (staff only; a local fake in tests).
+RECORD_VARIABLES = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 
 # The grader's own modules the sandbox imports (grader/sandbox/ is readable whole).
 SANDBOX_MODULES = ("__init__.py", "wire.py", "network.py", "submission.py", "clock.py", "py.typed")
@@ -116,6 +121,35 @@ class Launcher:
         if self.log is None or not self.log.exists():
             return ""
         return self.log.read_bytes()[-2000:].decode("utf-8", "replace")
+
+
+def planted_keys() -> dict[str, str]:
+    """Realistic in shape, obviously fake, different every run (so a leak can be searched for)."""
+    return {
+        "OPENAI_API_KEY": f"sk-proj-GRADER-FAKE-{secrets.token_urlsafe(24)}",
+        "ANTHROPIC_API_KEY": f"sk-ant-api03-GRADER-FAKE-{secrets.token_urlsafe(24)}",
+    }
+
+
+def sandbox_keys(record: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """(the keys the sandbox gets, other variables it gets): planted fakes, or the real ones to record."""
+    if record:
+        keys = {name: os.environ.get(name, "") for name in KEY_VARIABLES}
+        return keys, {name: os.environ[name] for name in RECORD_VARIABLES if name in os.environ}
+    return planted_keys(), {}
+
+
+def spawn(launcher: Launcher, submission: Path) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start one sandbox serving `submission` on a new socket; the judge's end of the socket comes back."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    command = [sys.executable, "-I", "-B", "-m", "grader.sandbox", str(theirs.fileno()), str(submission)]
+    try:
+        return launcher(command, theirs, submission), ours
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
 
 
 def layers_option(layers: Sequence[str]) -> str:

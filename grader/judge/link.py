@@ -12,14 +12,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from grader import wire
+from grader.judge import launch
 from grader.judge.http import ApiServer
 
 STARTUP_SECONDS = 60.0  # importing both SDKs on a loaded machine; not counted against any check
@@ -60,18 +60,8 @@ class CheckEvents:
     clock_now: float | None = None  # the sandbox's clock at its latest request
 
 
-class Launcher(Protocol):
-    """Starts one sandbox process: `command` with the socket inherited, grading its own copy of `submission`."""
-
-    def __call__(self, command: list[str], sock: socket.socket, submission: Path) -> subprocess.Popen[bytes]: ...
-
-    def clean_up(self) -> None: ...
-
-    def last_words(self) -> str: ...
-
-
 class SandboxLink:
-    def __init__(self, submission: Path, launcher: Launcher) -> None:
+    def __init__(self, submission: Path, launcher: launch.Launcher) -> None:
         self.submission = submission
         self.launcher = launcher
         self.process: subprocess.Popen[bytes] | None = None
@@ -86,15 +76,12 @@ class SandboxLink:
 
     def start(self) -> None:
         """Start a sandbox now, without waiting for it to be ready."""
-        if self.process is not None:
-            return
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [sys.executable, "-I", "-B", "-m", "grader.sandbox", str(theirs.fileno()), str(self.submission)]
-        try:
-            self.process = self.launcher(command, theirs, self.submission)
-        finally:
-            theirs.close()
-        self.sock, self.ready = ours, False
+        if self.process is None:
+            self.adopt(*launch.spawn(self.launcher, self.submission))
+
+    def adopt(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        """Serve a sandbox that was started for this link (by `start`, or before pytest loaded)."""
+        self.process, self.sock, self.ready = process, sock, False
         self.starts += 1
 
     def _await_ready(self) -> None:

@@ -9,11 +9,13 @@ judge one chunk per ask, so the judge sees a consumer that reads ahead.
 from __future__ import annotations
 
 import base64
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
+import httpx2._transports.default as httpx2_default
 
 Call = Callable[[dict[str, Any]], dict[str, Any]]
 _ERRORS: dict[str, type[httpx2.TransportError]] = {
@@ -81,8 +83,25 @@ def _send(call: Call, request: httpx2.Request) -> httpx2.Response:
     )
 
 
+def _shared_tls(real: Callable[..., ssl.SSLContext]) -> Callable[..., ssl.SSLContext]:
+    """httpx2's TLS setup, with the default context built once: no request here ever does TLS, and
+    loading the CA bundle for every client was most of the time a check spent making clients."""
+    shared: dict[bool, ssl.SSLContext] = {}
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        if verify is not True or cert:
+            return real(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in shared:
+            shared[trust_env] = real(verify=True, cert=None, trust_env=trust_env)
+        return shared[trust_env]
+
+    return create_ssl_context
+
+
 def install(call: Call) -> None:
     """Route both transports through the judge from now on."""
+    real: Callable[..., ssl.SSLContext] = httpx2.create_ssl_context
+    httpx2_default.create_ssl_context = _shared_tls(real)  # type: ignore[attr-defined]
 
     def handle_request(self: httpx2.HTTPTransport, request: httpx2.Request) -> httpx2.Response:
         return _send(call, request)
