@@ -220,8 +220,15 @@ def logs(grading: session.GradingSession) -> list[dict[str, Any]]:
     return grading.link.events.logs
 
 
+@pytest.fixture(scope="session")
+def no_cassette() -> Iterator[Path]:
+    """A cassette path that never exists, for checks that expect no request (nothing is ever written there)."""
+    with tempfile.TemporaryDirectory() as empty_dir:
+        yield Path(empty_dir) / "none.yaml"
+
+
 @pytest.fixture(autouse=True)
-def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | None]:
+def replay(request: pytest.FixtureRequest, no_cassette: Path) -> Iterator[replay_layer.Replay | None]:
     """The check's cassette, replayed (or recorded); what was sent, and why a request matched nothing."""
     grading = request.config.stash.get(SESSION, None)
     if grading is None:
@@ -237,15 +244,9 @@ def replay(request: pytest.FixtureRequest) -> Iterator[replay_layer.Replay | Non
     record_this = (
         grading.settings.record and path is not None and not (path.is_file() and replay_layer.is_synthetic(path))
     )
-    with (
-        tempfile.TemporaryDirectory() as empty_dir,
-        replay_layer.replaying(
-            path,
-            record=record_this,
-            show_expected=not _is_hidden(node),
-            empty_path=Path(empty_dir) / "none.yaml",
-        ) as active,
-    ):
+    with replay_layer.replaying(
+        path, record=record_this, show_expected=not _is_hidden(node), empty_path=no_cassette
+    ) as active:
         yield active
         record = node.stash.get(RECORD, None)
         if record is not None:

@@ -20,6 +20,7 @@ import vcr
 import yaml
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.serialize import deserialize
+from vcr.serializers import yamlserializer
 
 from grader import matching
 from grader.errors import StaffError
@@ -82,6 +83,9 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Cassette texts read once before any student code runs, so a submission that deletes or edits the
 # files on disk changes nothing (see preload).
 _preloaded: dict[Path, str] = {}
+# ...and parsed once, there: vcrpy's (requests, responses), handed out as copies, and the checked data.
+_parsed: dict[Path, tuple[Any, Any]] = {}
+_checked: dict[Path, dict[str, Any]] = {}
 
 
 def preload(cassettes_dir: Path) -> None:
@@ -90,7 +94,11 @@ def preload(cassettes_dir: Path) -> None:
         try:
             _preloaded[path.resolve()] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            pass  # reported as missing or corrupt by the check that uses it
+            continue  # reported as missing or corrupt by the check that uses it
+        try:
+            _parsed[path.resolve()] = deserialize(_preloaded[path.resolve()], yamlserializer)
+        except Exception:  # a corrupt cassette is reported by the check that uses it
+            pass
 
 
 def _read_cassette(path: Path) -> str | None:
@@ -107,6 +115,9 @@ class _PreloadedPersister:
 
     @classmethod
     def load_cassette(cls, cassette_path: str, serializer: Any) -> Any:
+        parsed = _parsed.get(Path(cassette_path).resolve()) if serializer is yamlserializer else None
+        if parsed is not None:
+            return copy.deepcopy(parsed)  # vcrpy keeps and may change what it is given
         text = _read_cassette(Path(cassette_path))
         if text is None or not text.strip():
             raise CassetteNotFoundError()
@@ -119,6 +130,8 @@ class _PreloadedPersister:
 
 def load_cassette_file(path: Path) -> dict[str, Any]:
     """Parse and check a cassette; a StaffError names the file when it is missing or corrupt."""
+    if path.resolve() in _checked:
+        return _checked[path.resolve()]
     text = _read_cassette(path)
     if text is None:
         raise StaffError(
@@ -138,6 +151,8 @@ def load_cassette_file(path: Path) -> dict[str, Any]:
         except (KeyError, TypeError):
             raise StaffError(f"cassette {path}: interaction {i} lacks request/response fields") from None
     checked: dict[str, Any] = data
+    if path.resolve() in _preloaded:
+        _checked[path.resolve()] = checked
     return checked
 
 
@@ -176,8 +191,14 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+# The judge serves every request through httpx2's transport. vcrpy would patch each HTTP library it
+# knows, trying to import the absent ones again at every cassette: skipped where vcrpy allows it (9.x).
+_SKIPPED = {"skip_patchers": tuple(n for n in getattr(vcr.patch, "PATCHER_NAMES", ()) if n != "httpx2")}
+
+
 def _vcr(record: bool) -> vcr.VCR:
     config = vcr.VCR(
+        **(_SKIPPED if _SKIPPED["skip_patchers"] else {}),
         record_mode="all" if record else "none",
         match_on=MATCH_ON,
         # Also while replaying: a synthetic cassette replayed during a recording run sees requests

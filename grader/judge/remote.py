@@ -187,9 +187,15 @@ class Exercise(Remote):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        found = self._session.module_attribute(str(self._ref["m"]), name)
+        exercise = str(self._ref["m"])
+        known = self._session.functions.get((self._session.link.starts, exercise, name))
+        if known is not None:
+            # Named, not fetched: the sandbox looks the function up in the module each time it is used.
+            return _Guarded(Remote(self._session, {"attr": [exercise, name]}, known), (exercise, name))
+        found = self._session.module_attribute(exercise, name)
         if isinstance(found, Remote) and found._type in ("builtins.function", "builtins.method"):
-            return _Guarded(found, (str(self._ref["m"]), name))
+            self._session.functions[(self._session.link.starts, exercise, name)] = found._type
+            return _Guarded(found, (exercise, name))
         return found
 
 
@@ -272,6 +278,8 @@ class Session:
         self._specials = 0
         self.hung_imports: dict[str, str] = {}  # exercise -> why: its import never finished
         self._imported: set[tuple[int, str]] = set()  # (sandbox start, exercise) imported there
+        # (sandbox start, exercise, name) -> type: module attributes found to be functions in that sandbox
+        self.functions: dict[tuple[int, str, str], str] = {}
 
     def begin(self, *, timeout: float, exercise: str, clock: str | None, seed: str) -> None:
         """Start a check in the sandbox (its clock frozen first, with the exercise imported for it)."""

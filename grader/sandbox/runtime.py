@@ -329,6 +329,8 @@ class Runtime:
     def _ref(self, ref: Any) -> object:
         if isinstance(ref, dict) and "m" in ref:
             return submission.load_exercise(str(ref["m"]), self.directory)
+        if isinstance(ref, dict) and "attr" in ref:
+            return self._special("attr", ref["attr"])
         if isinstance(ref, dict) and "h" in ref:
             found = self.handles.get(ref["h"])
             return found.obj if isinstance(found, _Opaque) else found
@@ -339,6 +341,9 @@ class Runtime:
             return _Writer(self.link, int(spec))
         if kind == "described":
             return self._described(spec)
+        if kind == "attr":  # a module attribute named by the judge, looked up now
+            exercise, name = spec
+            return getattr(submission.load_exercise(str(exercise), self.directory), str(name))
         raise ValueError(f"unknown argument kind {kind!r}")
 
     def _described(self, spec: dict[str, Any]) -> Callable[[], Any]:
