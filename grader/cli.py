@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -10,18 +12,23 @@ from rich.console import Console
 from rich.text import Text
 
 from grader import untrusted
-from grader.commands import batch, comment, export, grade, gradescope, live, merge, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
 from grader.sandbox import parent
 
-COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, gradescope, comment, batch, merge)
+# In the order `--help` lists them. Only the command that runs is imported: grading starts sooner.
+COMMAND_NAMES = ("grade", "live", "record", "validate", "export", "gradescope", "comment", "batch", "merge")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(name: str) -> ModuleType:
+    return importlib.import_module(f"grader.commands.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (with `only`) just that command's part of it."""
     parser = argparse.ArgumentParser(prog="grader", description="Offline autograder for the LLM API course.")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
+    for command in [_command(only)] if only else [_command(n) for n in COMMAND_NAMES]:
         sub = subparsers.add_parser(command.NAME, help=command.HELP, description=command.__doc__)
         command.add_arguments(sub)
         sub.set_defaults(run=command.run)
@@ -32,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
     parent.make_undumpable()
     try:
-        args = build_parser().parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        only = words[0] if words and words[0] in COMMAND_NAMES else None
+        args = build_parser(only).parse_args(words)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
         return int(exc.code or 0)
     try:
