@@ -152,7 +152,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_STATUS] = int(exitstatus)
     grading = session.config.stash.get(SESSION, None)
     if grading is not None:
-        grading.link.stop()
+        grading.link.close()
 
 
 @pytest.hookimpl(wrapper=True)

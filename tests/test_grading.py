@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -313,3 +317,25 @@ def test_an_error_from_a_property_names_the_property(grade, reference_copy: Path
     check = run.check("token_counter/test_hidden.py::test_tracker_unknown_model_records_nothing")
     assert check["status"] == "failed"
     assert "ValueError" in check["feedback"] and "(in total_cost)" in check["feedback"]
+
+
+def test_grading_leaves_no_folder_behind(tmp_path: Path, reference_copy: Path):
+    # A crash makes the judge start a second sandbox in a second box; neither box nor log may stay.
+    _replace(
+        reference_copy / "basic_call.py",
+        '    """Send one Chat Completions request and return the reply\'s text."""\n',
+        '    """Send one Chat Completions request and return the reply\'s text."""\n    import os\n    os._exit(3)\n',
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(mode=0o755)
+    report = tmp_path / "report.json"
+    process = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "--submission", str(reference_copy), "--json", str(report),
+         "basic_call"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**{k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}, "TMPDIR": str(scratch)},
+    )  # fmt: skip
+    assert process.returncode == 0, process.stdout + process.stderr
+    crashed = json.loads(report.read_text())["exercises"][0]["tests"]
+    assert any(c["status"] == "error" for c in crashed), "the planted crash did not happen"
+    assert sorted(p.name for p in scratch.iterdir()) == []

@@ -66,5 +66,5 @@ def take(submission: Path, plan: launch.SandboxPlan, record: bool) -> Started | 
     started.process.kill()  # started for other settings: never serve it
     started.process.wait()
     started.sock.close()
-    started.launcher.clean_up()
+    started.launcher.close()
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -115,6 +116,11 @@ class Launcher:
         """Every process of the sandbox's uid, wherever it went (setsid, double fork)."""
         if self.plan.uid is not None:
             users.kill_all(self.plan.uid)
+
+    def close(self) -> None:
+        """After the judge's last sandbox: its processes killed, then every box and log removed."""
+        self.clean_up()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def last_words(self) -> str:
         """The end of the latest sandbox's own output (the enter step's reason when a layer failed)."""

@@ -119,6 +119,11 @@ class SandboxLink:
         self.launcher.clean_up()
         return code
 
+    def close(self) -> None:
+        """End the sandbox for good and remove what its launcher left on disk."""
+        self.stop()
+        self.launcher.close()
+
     # -- one check -------------------------------------------------------------------------------
 
     def begin(self, *, timeout: float, exercise: str, clock: str | None, seed: str) -> None:
