@@ -7,6 +7,9 @@ fakes that record the delay asked for and advance the frozen clock, both on thei
 where a student bound the real function to a name of their own (`from time import sleep`). The
 SDKs' own retry jitter is made deterministic. Every patch is undone when the clock stops.
 
+A process that calls `hold()` first (the sandbox does, before it imports the SDKs) runs on a clock
+that follows the real one between checks, and each check's freeze nests inside it.
+
 A student who waits some other way (a saved reference to the real sleep, `threading.Event.wait`,
 `select`) really waits, and the check's time limit (pytest-timeout) stops it.
 """
@@ -157,9 +160,9 @@ def _set(stack: ExitStack, target: object, name: str, value: object) -> None:
     stack.callback(setattr, target, name, original)
 
 
-# Modules freezegun need not scan for bound clock functions when it starts (the scan touches every
-# attribute of every loaded module: the SDKs' thousands of type modules make it most of a grading
-# run's time). None of them reads the clock. freezegun also hands the REAL time to any call with
+# Modules freezegun need not scan for bound clock functions when it starts outside `hold()` (the
+# scan touches every attribute of every loaded module; under `hold()`, as in the sandbox, no check's
+# freeze scans at all). None of them reads the clock. freezegun also hands the REAL time to any call with
 # one of these within five frames up the stack, so code that calls student or grader code, or runs
 # the grader's fault and stream layers (the SDK clients, httpx2, pytest), must never be listed.
 UNSCANNED_PACKAGES = (

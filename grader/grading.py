@@ -36,14 +36,17 @@ def grade_submission(
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     carried: Mapping[str, scoring.Outcome] | None = None,
     progress: Callable[[int], None] = lambda done: None,
+    rubrics: Sequence[rubric.ExerciseRubric] | None = None,
 ) -> scoring.Grade:
     """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot.
 
     `carried` outcomes (from a previous report, `grade --failed`) are not run again but scored as they are.
+    `rubrics`: the exercises' rubrics when the caller has read them already.
     """
     if not submission.is_dir():
         raise UsageError(f"--submission {submission}: no such directory")
-    rubrics = [rubric.load(e) for e in exercises]
+    if rubrics is None:
+        rubrics = [rubric.load(e) for e in exercises]
     run = runner.run_child(
         rubrics,
         submission=submission.resolve(),

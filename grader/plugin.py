@@ -100,7 +100,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         gc.freeze()  # pytest, the suites and the preloaded cassettes stay to the end: no collection need walk them
 
 
-@pytest.hookimpl(wrapper=True)
+# Outside pytest-timeout's timer (tryfirst): waiting for a restarted sandbox is not the check's time. The
+# judge's own deadline bounds each check's exchanges with the sandbox, its begin and end included.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     grading = item.config.stash.get(SESSION, None)
     if grading is None:

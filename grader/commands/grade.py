@@ -111,6 +111,7 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
             check_timeout=args.check_timeout,
             carried=carried,
             progress=progress,
+            rubrics=rubrics,
         )
     elapsed = time.monotonic() - started
     report.write_json(result, args.json)
