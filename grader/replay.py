@@ -96,6 +96,7 @@ def preload(cassettes_dir: Path) -> None:
         except (OSError, UnicodeDecodeError):
             continue  # reported as missing or corrupt by the check that uses it
         try:
+            load_cassette_file(path)
             _parsed[path.resolve()] = deserialize(_preloaded[path.resolve()], yamlserializer)
         except Exception:  # a corrupt cassette is reported by the check that uses it
             pass
