@@ -9,10 +9,10 @@ from types import ModuleType
 from rich.console import Console
 from rich.text import Text
 
-from grader import untrusted
 from grader.commands import batch, comment, export, grade, gradescope, live, merge, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
+from grader.parent import untrusted
 from grader.sandbox import parent
 
 COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, gradescope, comment, batch, merge)

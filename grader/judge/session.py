@@ -6,12 +6,12 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from grader import replay
 from grader.channel import ChildChannel
+from grader.judge import replay
 from grader.judge.launch import Launcher
 from grader.judge.link import SandboxLink
 from grader.judge.remote import Session
-from grader.settings import Settings
+from grader.judge.settings import Settings
 
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 # Where a recording run's reference solution sends its requests (staff only; a local fake in tests).

@@ -1,0 +1,1 @@
+"""Live mode (outside grading): the parent calls the real APIs through `child`, which runs the submission unconfined."""
