@@ -12,8 +12,7 @@ from rich.text import Text
 from grader.commands import batch, comment, export, grade, gradescope, live, merge, record, validate
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
-from grader.parent import untrusted
-from grader.sandbox import parent
+from grader.parent import hardening, untrusted
 
 COMMANDS: tuple[ModuleType, ...] = (grade, live, record, validate, export, gradescope, comment, batch, merge)
 
@@ -30,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
-    parent.make_undumpable()
+    hardening.make_undumpable()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help

@@ -16,8 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader import course, rubric
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
-from grader.parent import grading, runner, untrusted
-from grader.sandbox import official
+from grader.parent import grading, official, runner, untrusted
 from grader.staff import gradebook, shards
 
 NAME = "batch"

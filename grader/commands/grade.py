@@ -13,9 +13,8 @@ from rich.text import Text
 from grader import course, rubric
 from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
-from grader.parent import grading, report, runner, untrusted
+from grader.parent import grading, official, report, runner, untrusted
 from grader.reports import github, gradescope, junit, markdown, terminal
-from grader.sandbox import official
 from grader.scoring import Grade, Outcome
 
 NAME = "grade"
