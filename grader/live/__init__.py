@@ -1,1 +1,1 @@
-"""Live mode (outside grading): the parent calls the real APIs through `child`, which runs the submission unconfined."""
+"""Live mode, no grade: the parent checks keys and prints; `child` runs the submission unconfined on the real APIs."""
