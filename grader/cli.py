@@ -11,10 +11,9 @@ from types import ModuleType
 from rich.console import Console
 from rich.text import Text
 
-from grader import untrusted
 from grader.errors import StaffError
 from grader.exitcodes import EXIT_CANNOT_GRADE
-from grader.sandbox import parent
+from grader.parent import hardening, untrusted
 
 # In the order `--help` lists them. Only the command that runs is imported: grading starts sooner.
 COMMAND_NAMES = ("grade", "live", "record", "validate", "export", "gradescope", "comment", "batch", "merge")
@@ -37,7 +36,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
-    parent.make_undumpable()
+    hardening.make_undumpable()
     try:
         words = list(sys.argv[1:] if argv is None else argv)
         only = words[0] if words and words[0] in COMMAND_NAMES else None

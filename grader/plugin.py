@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from grader import clock as clock_layer
-from grader import faults as faults_layer
-from grader import leaks, session, settings, timeline
-from grader import replay as replay_layer
-from grader import streams as streams_layer
 from grader.errors import StaffError
+from grader.judge import faults as faults_layer
+from grader.judge import leaks, session, settings, timeline
+from grader.judge import replay as replay_layer
+from grader.judge import streams as streams_layer
 from grader.judge.clock import RemoteClock
 from grader.judge.link import SandboxFailure, SandboxStartError
+from grader.judge.outcomes import CheckRecord, PhaseResult, phase_result
 from grader.judge.remote import Exercise, Remote, Session
-from grader.outcomes import CheckRecord, PhaseResult, phase_result
 
 MARKERS = {
     "points": "points(n): what the check is worth",

@@ -54,8 +54,8 @@ CASES = [
     Case(
         "monkeypatch_grader_outcome_at_import",
         STUBS,
-        "import grader.outcomes, grader.scoring\n"
-        "grader.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, 'passed')\n",
+        "import grader.judge.outcomes, grader.scoring\n"
+        "grader.judge.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, 'passed')\n",
         0,
     ),
     Case(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import unpack
+from grader.staff import unpack
 from tests.conftest import REFERENCE, STUBS
 from tests.wrong.catalogue import all_mutants
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradebook
+from grader.staff import gradebook
 from tests.conftest import REFERENCE, STUBS
 from tests.support import browser
 from tests.test_batch import CRASH, CRASH_ANCHOR, EXERCISES, MAX, run_batch
@@ -26,7 +26,7 @@ from tests.test_batch import CRASH, CRASH_ANCHOR, EXERCISES, MAX, run_batch
 SOURCE_MARKER = "SOURCE-MARKER-7f3a"  # planted in submissions' code: it must never reach the page
 # Feedback quotes what student code raised: the page must show it as text, never run it.
 INJECTION = "<script>document.title='owned'</script><img src=x onerror=alert(1)>"
-BAR = (0x3B, 0x6E, 0xA5)  # grader.class_report.BAR
+BAR = (0x3B, 0x6E, 0xA5)  # grader.staff.class_report.BAR
 
 
 def _copy(target: Path) -> Path:

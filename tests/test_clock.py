@@ -17,7 +17,9 @@ import openai
 import openai._base_client
 import pytest
 
-from grader import clock, course, faults, rubric, runner
+from grader import clock, course, rubric
+from grader.judge import faults
+from grader.parent import runner
 from tests.conftest import REFERENCE
 
 

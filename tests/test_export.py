@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, course, export, rubric
+from grader import cli, course, rubric
+from grader.staff import export
 from tests.conftest import REFERENCE, ROOT, STUBS
 from tests.test_workflows import check_workflow
 

@@ -15,9 +15,10 @@ import httpx2
 import openai
 import pytest
 
-from grader import clock, faults, replay, timeline
+from grader import clock
 from grader.course import CASSETTES_DIR
 from grader.errors import StaffError
+from grader.judge import faults, replay, timeline
 from tests.support.fake_api import FakeAPI
 from tests.wrong.error_handler import MUTANTS
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import course, gradescope_zip, rubric
+from grader import course, rubric
+from grader.staff import gradescope_zip
 from tests.conftest import REFERENCE, ROOT
 
 

@@ -1,4 +1,4 @@
-"""The key-leak guard: unit tests of grader/leaks.py, and end to end through the CLI."""
+"""The key-leak guard: unit tests of grader/judge/leaks.py, and end to end through the CLI."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import leaks
+from grader.judge import leaks
 
 SUBMISSION = Path("/nonexistent/submission")
 
 
 def _keys() -> dict[str, str]:
-    # Made up at run time, in the planted keys' shape (grader/session.py), so no key is ever committed.
+    # Made up at run time, in the planted keys' shape (grader/judge/session.py), so no key is ever committed.
     return {
         "OPENAI_API_KEY": f"sk-proj-UNIT-FAKE-{secrets.token_urlsafe(24)}",
         "ANTHROPIC_API_KEY": f"sk-ant-api03-UNIT-FAKE-{secrets.token_urlsafe(24)}",

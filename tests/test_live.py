@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import live_demos, pricing
+from grader.live import demos, pricing
 from tests.conftest import REFERENCE, STUBS
 from tests.support.fake_api import FakeAPI, anthropic_message, openai_chat
 
@@ -26,7 +26,7 @@ def fake() -> Iterator[FakeAPI]:
 def live(
     fake: FakeAPI, *args: str, keys: tuple[str, ...] = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"), cwd: Path | None = None
 ):
-    env = {k: v for k, v in os.environ.items() if k not in live_demos.KEY_VARIABLES.values()}
+    env = {k: v for k, v in os.environ.items() if k not in demos.KEY_VARIABLES.values()}
     env.update(OPENAI_BASE_URL=fake.openai_base_url, ANTHROPIC_BASE_URL=fake.base_url, COLUMNS="200")
     env.update({name: f"sk-{'ant-' if 'ANTHROPIC' in name else ''}test-live" for name in keys})
     process = subprocess.run(
@@ -55,7 +55,7 @@ def test_basic_call_shows_replies_tokens_and_cost(fake: FakeAPI):
     assert "gpt-4o-mini-2024-07-18" in output and "claude-haiku-4-5-20251001" in output
     sent = [r.json() for r in fake.requests]
     assert [r.path for r in fake.requests] == ["/v1/chat/completions", "/v1/messages"]
-    assert all(body["messages"][-1]["content"] == live_demos.BASIC_PROMPT for body in sent)
+    assert all(body["messages"][-1]["content"] == demos.BASIC_PROMPT for body in sent)
 
 
 def test_temperature_runs_both_functions(fake: FakeAPI):

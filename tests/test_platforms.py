@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import course, grading, processes
+from grader import course
+from grader.parent import grading, processes
 from tests.conftest import REFERENCE, ROOT
 
 # Modules macOS or Windows lack (resource, fcntl, termios, pwd, grp exist on macOS but not on Windows).
@@ -29,7 +30,7 @@ def test_every_grader_module_imports_without_posix_only_modules() -> None:
             if ".suites" in info.name or info.name in ("grader.__main__",):
                 continue
             importlib.import_module(info.name)
-        import grader.processes as p
+        import grader.parent.processes as p
         caps = p.probe()
         assert not caps.prlimit, caps
         print("imported", sorted(m for m in sys.modules if m.startswith("grader.")).__len__())

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import cassette_diff, course, secrets_scan
+from grader import course
+from grader.staff import cassette_diff, secrets_scan
 from tests.conftest import REFERENCE
 from tests.support.fake_api import FakeAPI, openai_chat, openai_error, openai_stream
 
@@ -259,7 +260,7 @@ def test_streamed_reply_records_and_diffs(recorder: Recorder, tmp_path: Path):
     import openai
 
     client = openai.OpenAI(api_key=recorder.keys["OPENAI_API_KEY"], base_url=recorder.fake.openai_base_url)
-    from grader import replay
+    from grader.judge import replay
 
     path = tmp_path / "stream.yaml"
     with replay.replaying(path, record=True):

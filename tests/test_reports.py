@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from grader import course, report, rubric, scoring
+from grader import course, rubric, scoring
+from grader.parent import report
 from grader.reports import github, gradescope, junit, markdown
 from tests.conftest import ROOT
 

@@ -13,9 +13,9 @@ import httpx2
 import openai
 import pytest
 
-from grader import faults, replay, streams
 from grader.course import CASSETTES_DIR
 from grader.errors import StaffError
+from grader.judge import faults, replay, streams
 from tests.support.fake_api import FakeAPI
 from tests.wrong.streaming_chat import MUTANTS
 

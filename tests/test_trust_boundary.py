@@ -21,8 +21,8 @@ HIDDEN_SUITE = ROOT / "grader" / "suites" / "basic_call" / "test_hidden.py"
 FORGE_IN_PROCESS = """
 import gc, sys
 try:
-    import grader.outcomes, grader.scoring
-    grader.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, "passed")
+    import grader.judge.outcomes, grader.scoring
+    grader.judge.outcomes.CheckRecord.outcome = lambda self: grader.scoring.Outcome(self.check_id, "passed")
 except Exception:
     pass
 try:

@@ -137,7 +137,7 @@ def test_feedback_names_sdk_errors_with_their_package_and_hides_vcrpy():
     import anthropic
     import httpx2
 
-    from grader import outcomes
+    from grader.judge import outcomes
 
     error = anthropic.InternalServerError(
         "boom", response=httpx2.Response(500, request=httpx2.Request("POST", "https://api.anthropic.com/v1/messages")),
@@ -159,7 +159,7 @@ def test_feedback_names_sdk_errors_with_their_package_and_hides_vcrpy():
 
 
 def test_comparisons_name_the_type_and_ignore_key_order_unless_asked():
-    from grader.expect import difference, same
+    from grader.judge.expect import difference, same
 
     assert same({"b": 1, "a": 2}, {"a": 2, "b": 1})
     assert not same({"b": 1, "a": 2}, {"a": 2, "b": 1}, ordered=True)

@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import course, gradebook, grading, rubric, runner, shards, untrusted
+from grader import course, rubric
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
-from grader.sandbox import official
+from grader.parent import grading, official, runner, untrusted
+from grader.staff import gradebook, shards
 
 NAME = "batch"
 HELP = "grade a directory of submissions in parallel into a CSV gradebook"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import export
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
+from grader.staff import export
 
 NAME = "export"
 HELP = "write the student distribution (no hidden checks, no solutions) into a new directory"

@@ -10,11 +10,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import course, grading, report, rubric, runner, untrusted
+from grader import course, rubric
 from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
+from grader.parent import grading, official, report, runner, untrusted
 from grader.reports import github, gradescope, junit, markdown, terminal
-from grader.sandbox import official
 from grader.scoring import Grade, Outcome
 
 NAME = "grade"

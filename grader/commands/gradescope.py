@@ -12,8 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import gradescope_zip
 from grader.exitcodes import EXIT_OK
+from grader.staff import gradescope_zip
 
 NAME = "gradescope"
 HELP = "build Gradescope's autograder.zip (staff)"

@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import course, live_demos, pricing
+from grader import course
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
+from grader.live import demos, pricing
 
 NAME = "live"
 HELP = "run your functions for one exercise against the real APIs (uses your keys; costs a little)"
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provider",
         action="append",
-        choices=sorted(live_demos.KEY_VARIABLES),
+        choices=sorted(demos.KEY_VARIABLES),
         help="only the calls to this provider (repeatable; default: every provider the demo uses)",
     )
     parser.add_argument("--time-limit", type=float, default=300.0, help="wall-clock limit of the run (s)")
@@ -48,7 +49,7 @@ def _read_env_file(path: Path) -> list[str]:
     """Keys and endpoints from `path` that the environment lacks, put into it; the names read (never values)."""
     if not path.is_file():
         return []
-    wanted = [*live_demos.KEY_VARIABLES.values(), "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"]
+    wanted = [*demos.KEY_VARIABLES.values(), "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"]
     values = dotenv_values(path)
     read = []
     for name in wanted:
@@ -59,23 +60,23 @@ def _read_env_file(path: Path) -> list[str]:
     return read
 
 
-def _demo(exercise_id: str) -> live_demos.Demo:
+def _demo(exercise_id: str) -> demos.Demo:
     try:
         course.exercise(exercise_id)
     except KeyError:
         valid = ", ".join(e.id for e in course.COURSE)
         raise UsageError(f"unknown exercise {exercise_id!r}; valid: {valid}") from None
-    demo = live_demos.DEMOS.get(exercise_id)
+    demo = demos.DEMOS.get(exercise_id)
     if demo is None:
         raise UsageError(
             f"exercise {exercise_id!r} has no live demo yet, so nothing was sent. "
-            f"Live demos exist for: {', '.join(live_demos.DEMOS)}."
+            f"Live demos exist for: {', '.join(demos.DEMOS)}."
         )
     return demo
 
 
 def _missing_keys(providers: list[str]) -> list[str]:
-    variables = [live_demos.KEY_VARIABLES[p] for p in providers]
+    variables = [demos.KEY_VARIABLES[p] for p in providers]
     return [v for v in variables if not os.environ.get(v, "").strip()]
 
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"Read {', '.join(read)} from {args.env_file}.")
     missing = _missing_keys(providers)
     if missing:
-        others = [p for p in demo.providers if live_demos.KEY_VARIABLES[p] not in missing]
+        others = [p for p in demo.providers if demos.KEY_VARIABLES[p] not in missing]
         console.print(
             f"[bold red]live:[/] {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, "
             f"so nothing was sent (looked in the environment and in {args.env_file}). Live mode uses your own "
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def _run_child(exercise: str, submission: Path, providers: list[str], time_limit: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="grader-live-") as workdir:
         results = Path(workdir) / "results.json"
-        command = [sys.executable, "-m", "grader.live_child", exercise, str(submission.resolve()), str(results)]
+        command = [sys.executable, "-m", "grader.live.child", exercise, str(submission.resolve()), str(results)]
         try:
             process = subprocess.run([*command, *providers], stdin=subprocess.DEVNULL, timeout=time_limit)
         except subprocess.TimeoutExpired:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import shards
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
+from grader.staff import shards
 
 NAME = "merge"
 HELP = "combine the output folders of `batch --shard K/N` runs into one gradebook and class report"

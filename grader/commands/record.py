@@ -17,9 +17,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from grader import course, grading, record_guard, rubric, runner, secrets_scan
+from grader import course, rubric
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
+from grader.parent import grading, runner
+from grader.staff import record_guard, secrets_scan
 
 NAME = "record"
 HELP = "record an exercise's cassettes from the real APIs through the reference solution"

@@ -25,9 +25,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import course, grading, scoring
+from grader import course, scoring
 from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
+from grader.parent import grading
 
 NAME = "validate"
 HELP = "prove the suites: reference at the maximum, stubs at 0, every known-wrong implementation caught"

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader import course, safe_write
+from grader import course
+from grader.parent import safe_write
 from grader.scoring import CheckResult, ExerciseResult, Grade
 
 # Gradescope's visibility values; "visible" is its default.

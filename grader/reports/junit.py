@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader import safe_write
+from grader.parent import safe_write
 from grader.scoring import CheckResult, Grade
 
 # Characters XML 1.0 cannot carry at all; student feedback may contain them (ANSI escapes, NUL).

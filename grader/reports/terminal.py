@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from grader import untrusted
+from grader.parent import untrusted
 from grader.scoring import CheckResult, ExerciseResult, Grade
 
 FEEDBACK_LINES = 8  # per entry; the rest is in the JSON report

@@ -23,8 +23,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from grader import network, submission, wire
-from grader.sandbox import transport
+from grader import submission, wire
+from grader.sandbox import network, transport
 from grader.sandbox.values import Decoder, Encoder, Handles
 
 OUTPUT_CAP = 200_000  # characters of stdout or stderr kept per check

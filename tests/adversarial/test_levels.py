@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, course, grading
+from grader import cli, course
+from grader.parent import grading
 from grader.sandbox import confinement
 from tests.conftest import REFERENCE
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import report, scoring
+from grader import scoring
+from grader.parent import report
 from tests.conftest import REFERENCE
 from tests.test_adversarial import _wrap
 

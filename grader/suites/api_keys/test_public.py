@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 
 # No check of this exercise sends a request: each one is marked cassette(None).
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 
 PROMPT = "Name one benefit of streaming responses."
 SYSTEM = "You are a concise teaching assistant."

@@ -3,7 +3,7 @@ through, and the aggregated error when every route fails."""
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 from grader.judge.given import ChatReply
 from grader.judge.sdk import anthropic, openai
 
@@ -12,7 +12,7 @@ MARCH = [{"role": "user", "content": "Where should I go in March?"}]  # the synt
 
 
 def _shown(reply):
-    """A ChatReply's fields as built-in values, for strict comparison (see grader/expect.py)."""
+    """A ChatReply's fields as built-in values, for strict comparison (see grader/judge/expect.py)."""
     usage = getattr(reply, "usage", None)
     fields = [getattr(reply, name, None) for name in ("provider", "model", "text")]
     return (*fields, (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)))

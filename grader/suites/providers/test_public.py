@@ -6,7 +6,7 @@ same reply, so a mistake in exercise 3 never costs points here.
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 from grader.judge.given import ChatReply
 
 SYSTEM = "You are a travel agent who answers in one sentence."
@@ -19,7 +19,7 @@ CONVERSATION = [
 
 
 def _shown(reply):
-    """A ChatReply's fields as built-in values, for strict comparison (see grader/expect.py)."""
+    """A ChatReply's fields as built-in values, for strict comparison (see grader/judge/expect.py)."""
     usage = getattr(reply, "usage", None)
     fields = [getattr(reply, name, None) for name in ("provider", "model", "text")]
     return (*fields, (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)))

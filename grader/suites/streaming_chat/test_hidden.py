@@ -6,8 +6,8 @@ null deltas, chunks without choices, thinking and tool-input deltas, in-band err
 
 import pytest
 
-from grader.expect import same
-from grader.streams import RecordingWriter, drive, text_deltas
+from grader.judge.expect import same
+from grader.judge.streams import RecordingWriter, drive, text_deltas
 
 MESSAGES = [{"role": "user", "content": "Which tool fits this job? Think it through."}]
 SYSTEM = "You are a patient teaching assistant. Answer in one short sentence."

@@ -8,8 +8,8 @@ generator that reads the whole reply first fails them, whatever it yields in the
 
 import pytest
 
-from grader.expect import same
-from grader.streams import RecordingWriter, text_deltas
+from grader.judge.expect import same
+from grader.judge.streams import RecordingWriter, text_deltas
 
 MESSAGES = [{"role": "user", "content": "Explain in one sentence why chat apps stream their replies."}]
 INPUTS = ["What is an API key?", "Where should I keep mine?", "Thanks, that helps!"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 
 PROMPT = "Describe the sea in five words."
 

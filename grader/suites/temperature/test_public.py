@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.expect import difference
+from grader.judge.expect import difference
 
 PROMPT = "Suggest a name for a friendly robot."
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 
 PROMPT = "List three things that make an API request expensive."
 PRICES = {
@@ -29,7 +29,7 @@ def _tokens(usage):
 
 
 def _fields(usage):
-    """(input_tokens, output_tokens) of a Usage, compared with strict types (see grader/expect.py)."""
+    """(input_tokens, output_tokens) of a Usage, compared with strict types (see grader/judge/expect.py)."""
     return (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None))
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from grader.expect import same
+from grader.judge.expect import same
 
 PROMPT = "Explain in two sentences why output tokens cost more than input tokens."
 MESSAGES = [{"role": "user", "content": "Count from one to five in words."}]
@@ -21,7 +21,7 @@ NUMBER = re.compile(r"\$?\d+(?:\.\d+)?")
 
 
 def _fields(usage):
-    """(input_tokens, output_tokens) of a Usage, compared with strict types (see grader/expect.py)."""
+    """(input_tokens, output_tokens) of a Usage, compared with strict types (see grader/judge/expect.py)."""
     return (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None))
 
 

@@ -2,7 +2,7 @@
 
 A demo is data: each step names the provider whose client it needs and calls the student's module
 with that client. The parent reads the steps (labels, providers) to check keys before anything is
-sent; only the live child process (grader/live_child.py) calls them, so student code never runs in
+sent; only the live child process (grader/live/child.py) calls them, so student code never runs in
 the parent. To add a demo for another exercise, add a `Demo` to DEMOS: one prompt, few tokens.
 """
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader import replay
 from grader.channel import ChildChannel
-from grader.judge import early
+from grader.judge import early, replay
 from grader.judge.launch import Launcher, sandbox_keys
 from grader.judge.link import SandboxLink
 from grader.judge.remote import Session
-from grader.settings import Settings
+from grader.judge.settings import Settings
 
 
 @dataclass(frozen=True)

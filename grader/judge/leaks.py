@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-# Shorter strings could occur by chance; planted keys are far longer (grader/session.py).
+# Shorter strings could occur by chance; planted keys are far longer (grader/judge/session.py).
 MIN_WATCHED_LENGTH = 16
 _STREAMS = {"stdout": "standard output (print)", "stderr": "standard error"}
 

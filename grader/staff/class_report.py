@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from grader import course
-from grader.gradebook import STATUSES, Row
+from grader.staff.gradebook import STATUSES, Row
 
 SCORED = ("graded", "crashed", "timeout", "grader-error")  # rows with a real score (invalid/error have none)
 BINS = 10

@@ -15,8 +15,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader import course, grading, rubric
+from grader import course, rubric
 from grader.errors import StaffError, UsageError
+from grader.parent import grading
 
 STUDENT_SESSIONS = ("grade", "live", "comment")  # comment: the workflow posts the score on pull requests
 COPIED_FILES = ("pyproject.toml", "constraints.txt", ".gitignore", ".github/workflows/grade.yml")

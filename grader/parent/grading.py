@@ -7,8 +7,9 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from grader import course, processes, rubric, runner, scoring
+from grader import course, rubric, scoring
 from grader.errors import UsageError
+from grader.parent import processes, runner
 
 
 def select(names: Sequence[str]) -> tuple[course.Exercise, ...]:

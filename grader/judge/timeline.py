@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from grader.clock import FrozenClock, Sleep
-from grader.faults import FaultInjector, Served
+from grader.judge.faults import FaultInjector, Served
 
 TOLERANCE = 1e-3  # seconds: float noise in a correct computation, far below any mistake worth catching
 MAX_ROWS = 14

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import channel, processes
+from grader import channel
 from grader.course import SUITES_DIR
 from grader.errors import StaffError
 from grader.judge import launch
+from grader.parent import processes
 from grader.rubric import ExerciseRubric, suite_files
 from grader.sandbox import confinement, users
 from grader.scoring import Outcome

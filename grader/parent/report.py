@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader import safe_write
+from grader.parent import safe_write
 from grader.scoring import Grade
 
 SCHEMA = 1

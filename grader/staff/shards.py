@@ -19,8 +19,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from grader import course, gradebook, grading
+from grader import course
 from grader.errors import UsageError
+from grader.parent import grading
+from grader.staff import gradebook
 
 MANIFEST = "batch.json"
 FEEDBACK_DIR = "feedback"
@@ -192,7 +194,7 @@ def write_class_report(
 ) -> bool:
     """Write the class report; without the staff extra (matplotlib) say how to get it and go on."""
     try:
-        from grader import class_report  # matplotlib: staff-only, so a student's install stays small
+        from grader.staff import class_report  # matplotlib: staff-only, so a student's install stays small
     except ImportError as exc:
         console.print(
             f"[yellow]Class report not written:[/] it draws its charts with matplotlib ({exc.name} is not "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from grader import cassette_diff, secrets_scan
+from grader.staff import cassette_diff, secrets_scan
 
 
 @dataclass

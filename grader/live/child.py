@@ -1,6 +1,6 @@
 """The live-mode child process: runs one exercise's demo steps with the student's code and real clients.
 
-`python -m grader.live_child EXERCISE SUBMISSION RESULTS [PROVIDER ...]`. Clients use the student's
+`python -m grader.live.child EXERCISE SUBMISSION RESULTS [PROVIDER ...]`. Clients use the student's
 own keys and base URLs (the SDKs read OPENAI_API_KEY / OPENAI_BASE_URL and their Anthropic twins);
 every HTTP response is watched on the way through for its model and token usage, and the results
 go to RESULTS as JSON for the parent (grader/commands/live.py) to print.
@@ -19,7 +19,8 @@ import anthropic
 import httpx2
 import openai
 
-from grader import live_demos, submission
+from grader import submission
+from grader.live import demos
 
 
 def _usage(provider: str, data: dict[str, Any]) -> tuple[int, int] | None:
@@ -141,7 +142,7 @@ def _describe_error(exc: BaseException, directory: Path) -> str:
 
 
 def run(exercise: str, directory: Path, providers: list[str]) -> dict[str, Any]:
-    demo = live_demos.DEMOS[exercise]
+    demo = demos.DEMOS[exercise]
     submission.install_package(directory)
     try:
         module = submission.load_exercise(exercise, directory)

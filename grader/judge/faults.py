@@ -9,7 +9,7 @@ headers, plus any `name=value` headers (`retry-after=2`, `retry-after-ms=1500`, 
 `retry-after=date+5`: an HTTP date 5 s after the frozen clock's now); `read-timeout`
 (httpx2.ReadTimeout); `connect-error` (httpx2.ConnectError); `drop` (a 200 whose body breaks
 midway with httpx2.RemoteProtocolError); `drop events=N` (the cassette's recorded stream, broken
-after its first N SSE events: see grader/streams.py); `200`: passed on to the cassette (vcrpy),
+after its first N SSE events: see grader/judge/streams.py); `200`: passed on to the cassette (vcrpy),
 which answers.
 
 Served by patching `httpx2.HTTPTransport.handle_request` and its async twin (both SDKs use
@@ -33,9 +33,10 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from grader import matching, streams
+from grader import matching
 from grader.clock import next_event
 from grader.errors import StaffError
+from grader.judge import streams
 
 CASSETTE = "cassette"
 STATUS = "status"

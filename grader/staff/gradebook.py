@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import course, grading, report, runner, safe_write, scoring, submission, unpack
+from grader import course, scoring, submission
 from grader.errors import StaffError
+from grader.parent import grading, report, runner, safe_write
 from grader.reports import markdown
+from grader.staff import unpack
 
 # graded: scored normally; crashed: the submission ended the grading process during some checks
 # (they score 0, the rest were graded in a fresh process); timeout: the whole run hit --time-limit

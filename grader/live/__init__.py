@@ -1,0 +1,1 @@
+"""Live mode, no grade: the parent checks keys and prints; `child` runs the submission unconfined on the real APIs."""
