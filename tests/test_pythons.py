@@ -95,8 +95,8 @@ def test_no_supported_python_at_all_exits_non_zero_with_the_way_forward(tmp_path
         pytest.skip("no Python 3.9 in pyenv on this machine")
     env_dir = tmp_path / "nox39"
     subprocess.run([str(python39), "-m", "venv", str(env_dir)], check=True, timeout=300)
-    install = subprocess.run(  # the newest nox for 3.9, which is what `pip install nox` gives a student there
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "nox==2026.8.17"],
+    install = subprocess.run(  # the newest nox for 3.9 (`pip install nox` gives a student there)
+        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "nox==2026.4.10"],
         cwd=ROOT,
         capture_output=True,
         text=True,
