@@ -293,7 +293,8 @@ def test_a_generator_that_hangs_when_iterated_fails_fast_in_its_later_checks(gra
     assert len(direct) >= 2 and len(ran_out) == 1 and len(refused) == len(direct) - 1, [
         (t["id"], t["status"], t["feedback"]) for t in direct
     ]
-    assert all(t["feedback"].startswith(ran_out[0]["feedback"]) for t in refused)
+    first_line = ran_out[0]["feedback"].splitlines()[0]  # the timeout itself; a replay note may follow
+    assert all(t["feedback"].startswith(first_line) for t in refused)
     # chat_loop calls stream_openai in the sandbox, so it hangs as a plain call: guarded once too. In all, the
     # exercise spends the time limit at most twice (stream_openai once, chat_loop once).
     everything, _ = _timeouts(tests, "")
@@ -315,6 +316,7 @@ def test_an_async_function_that_never_returns_fails_fast_in_its_later_checks(gra
     tests = run.exercise("error_handler")["tests"]
     ran_out, refused = _timeouts(tests, "acall_with_retry")
     assert len(ran_out) == 1 and len(refused) >= 1, [(t["id"], t["status"], t["feedback"]) for t in tests]
-    assert all(t["feedback"].startswith(ran_out[0]["feedback"]) for t in refused)
+    first_line = ran_out[0]["feedback"].splitlines()[0]  # the timeout itself; a replay note may follow
+    assert all(t["feedback"].startswith(first_line) for t in refused)
     assert all("async" in t["id"] for t in ran_out + refused)
     assert all(t["status"] == "passed" for t in tests if "async" not in t["id"])
