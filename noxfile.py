@@ -25,11 +25,15 @@ nox.options.reuse_existing_virtualenvs = True
 # A session whose Python is missing fails (exit 1) instead of being skipped with exit 0.
 nox.options.error_on_missing_interpreters = True
 
-# Newest first. 3.10 cannot grade: vcrpy 9.4 (the first line that replays httpx2) and httpx2 2.16 need 3.11.
-SUPPORTED = ("3.13", "3.12", "3.11")
-CONSTRAINTS = ("-c", "constraints.txt")
-STAMPED = ("pyproject.toml", "constraints.txt")
+# Newest first. 3.10 has pins of its own: the newest vcrpy (9.x), httpx2 (2.16) and some dev tools need 3.11.
+SUPPORTED = ("3.13", "3.12", "3.11", "3.10")
+CONSTRAINTS = {"3.10": "constraints-3.10.txt"}  # by Python X.Y; every other supported Python: constraints.txt
 ROOT = Path(__file__).resolve().parent
+
+
+def constraints_for(version: str) -> str:
+    """The constraints file that pins every install on Python `version` (X.Y)."""
+    return CONSTRAINTS.get(version, "constraints.txt")
 
 
 def _found(version: str) -> bool:
@@ -55,23 +59,32 @@ def grading_python(
 PYTHON = grading_python()
 NO_PYTHON = (
     f"Grading needs Python {SUPPORTED[-1]} to {SUPPORTED[0]}; nox runs on {sys.version.split()[0]} and no "
-    f"python{SUPPORTED[0]}, python{SUPPORTED[1]} or python{SUPPORTED[2]} was found on PATH. Install one "
+    f"{', '.join(f'python{v}' for v in SUPPORTED[:-1])} or python{SUPPORTED[-1]} was found on PATH. Install one "
     "(python.org, your package manager, pyenv, or `uv python install 3.13`), then run `nox -s grade` again."
 )
+
+
+def venv_python_version(session: nox.Session) -> str:
+    """X.Y of the session's own interpreter (nox may have been given one by path: `-P /usr/bin/python3.12`)."""
+    python = shutil.which("python", path=session.bin) or "python"
+    found = subprocess.run([python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return found.stdout.strip()
 
 
 def install(session: nox.Session, *args: str) -> None:
     """Install the project unless pyproject.toml, the constraints and the arguments are what the venv already has."""
     if PYTHON is False:
         session.error(NO_PYTHON)
-    digest = hashlib.sha256(repr(args).encode())
-    for name in STAMPED:
+    constraints = constraints_for(venv_python_version(session))
+    digest = hashlib.sha256(repr((args, constraints)).encode())
+    for name in ("pyproject.toml", constraints):
         digest.update((ROOT / name).read_bytes())
     stamp = Path(session.virtualenv.location) / ".grader-install-stamp"
     if stamp.is_file() and stamp.read_text() == digest.hexdigest():
-        session.log("Environment up to date (pyproject.toml and constraints.txt unchanged): nothing to install.")
+        session.log(f"Environment up to date (pyproject.toml and {constraints} unchanged): nothing to install.")
         return
-    session.install(*args, *CONSTRAINTS, silent=True)
+    session.install(*args, "-c", constraints, silent=True)
     stamp.write_text(digest.hexdigest())
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from types import ModuleType
 from typing import Any
 
@@ -38,7 +38,7 @@ REAL_ASYNCIO_SLEEP = asyncio.sleep
 REAL_ANYIO_SLEEP = anyio.sleep
 
 # A whole second, so HTTP dates (which have one-second resolution) land exactly on the clock.
-DEFAULT_START = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
+DEFAULT_START = datetime(2025, 3, 14, 12, 0, 0, tzinfo=timezone.utc)
 # The clock never advances further than this in one sleep (datetime overflows near year 9999);
 # the delay asked for is still recorded in full.
 MAX_ADVANCE = 10 * 365 * 86400.0
@@ -214,7 +214,7 @@ def hold() -> None:
     are imported: their modules then bind freezegun's functions as they load, and every check's
     `frozen()` nests inside it. freezegun scans the loaded modules only for the outermost freeze,
     and that is this one, with few modules loaded; a scan with both SDKs loaded cost seconds."""
-    freezegun.freeze_time(datetime.now(UTC), tick=True, real_asyncio=True).start()
+    freezegun.freeze_time(datetime.now(timezone.utc), tick=True, real_asyncio=True).start()
 
 
 def summary() -> str:

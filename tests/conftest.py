@@ -16,6 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "reference"
+# The pins for the Python running the tests (noxfile.constraints_for): 3.10 has its own.
+CONSTRAINTS = ROOT / ("constraints-3.10.txt" if sys.version_info < (3, 11) else "constraints.txt")
 STUBS = ROOT / "exercises"
 
 

@@ -265,3 +265,58 @@ def test_a_function_that_hung_once_fails_fast_in_its_later_checks(grade, referen
     assert all(t["feedback"].startswith(ran_out[0]["feedback"]) for t in fast)
     # checks of ask_anthropic alone still pass
     assert any(t["status"] == "passed" and "anthropic" in t["id"] for t in tests)
+
+
+def _timeouts(tests: list[dict], function: str) -> tuple[list[dict], list[dict]]:
+    """The checks that ran out of time themselves, and those refused at once because `function` hung before."""
+    timed_out = [t for t in tests if t["status"] == "timeout"]
+    refused = f"{function}() ran out of time in an earlier check, so it was not run again"
+    return [t for t in timed_out if "not run again" not in t["feedback"]], [
+        t for t in timed_out if refused in t["feedback"]
+    ]
+
+
+def test_a_generator_that_hangs_when_iterated_fails_fast_in_its_later_checks(grade, reference_copy: Path):
+    """stream_openai returns a generator at once and hangs on its first next(): its later checks fail at once."""
+    module = reference_copy / "streaming_chat.py"
+    module.write_text(
+        module.read_text()
+        + "\n_original_stream_openai = stream_openai\n\n\n"
+        "def stream_openai(*args, **kwargs):\n    while True:\n        pass\n"
+        "    yield from _original_stream_openai(*args, **kwargs)\n"
+    )
+    run = grade(reference_copy, "streaming_chat", "--check-timeout", "2")
+    assert run.returncode == 0, run.output
+    tests = run.exercise("streaming_chat")["tests"]
+    direct = [t for t in tests if "stream_openai" in t["id"]]  # the checks that iterate stream_openai themselves
+    ran_out, refused = _timeouts(direct, "stream_openai")
+    assert len(direct) >= 2 and len(ran_out) == 1 and len(refused) == len(direct) - 1, [
+        (t["id"], t["status"], t["feedback"]) for t in direct
+    ]
+    first_line = ran_out[0]["feedback"].splitlines()[0]  # the timeout itself; a replay note may follow
+    assert all(t["feedback"].startswith(first_line) for t in refused)
+    # chat_loop calls stream_openai in the sandbox, so it hangs as a plain call: guarded once too. In all, the
+    # exercise spends the time limit at most twice (stream_openai once, chat_loop once).
+    everything, _ = _timeouts(tests, "")
+    assert len(everything) <= 2, [(t["id"], t["feedback"]) for t in everything]
+    assert any(t["status"] == "passed" and "anthropic" in t["id"] for t in tests)
+
+
+def test_an_async_function_that_never_returns_fails_fast_in_its_later_checks(grade, reference_copy: Path):
+    """acall_with_retry returns its coroutine at once and never finishes when awaited: its later checks fail at once."""
+    module = reference_copy / "error_handler.py"
+    module.write_text(
+        module.read_text()
+        + "\n_original_acall_with_retry = acall_with_retry\n\n\n"
+        "async def acall_with_retry(*args, **kwargs):\n    while True:\n        pass\n"
+        "    return await _original_acall_with_retry(*args, **kwargs)\n"
+    )
+    run = grade(reference_copy, "error_handler", "--check-timeout", "2")
+    assert run.returncode == 0, run.output
+    tests = run.exercise("error_handler")["tests"]
+    ran_out, refused = _timeouts(tests, "acall_with_retry")
+    assert len(ran_out) == 1 and len(refused) >= 1, [(t["id"], t["status"], t["feedback"]) for t in tests]
+    first_line = ran_out[0]["feedback"].splitlines()[0]  # the timeout itself; a replay note may follow
+    assert all(t["feedback"].startswith(first_line) for t in refused)
+    assert all("async" in t["id"] for t in ran_out + refused)
+    assert all(t["status"] == "passed" for t in tests if "async" not in t["id"])

@@ -25,13 +25,13 @@ from tests.conftest import REFERENCE
 
 def test_sleeping_advances_time_monotonic_and_datetime_together():
     with clock.frozen() as frozen:
-        wall, mono, now = time.time(), time.monotonic(), datetime.datetime.now(datetime.UTC)
+        wall, mono, now = time.time(), time.monotonic(), datetime.datetime.now(datetime.timezone.utc)
         assert wall == clock.DEFAULT_START.timestamp() == frozen.now()
         time.sleep(1e6)  # would hang the test if it waited for real
         time.sleep(0.25)
         assert time.time() - wall == pytest.approx(1e6 + 0.25)
         assert time.monotonic() - mono == pytest.approx(1e6 + 0.25)
-        assert (datetime.datetime.now(datetime.UTC) - now).total_seconds() == pytest.approx(1e6 + 0.25)
+        assert (datetime.datetime.now(datetime.timezone.utc) - now).total_seconds() == pytest.approx(1e6 + 0.25)
     assert frozen.delays() == [1e6, 0.25] and frozen.total == pytest.approx(1e6 + 0.25)
 
 

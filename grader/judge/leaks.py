@@ -9,11 +9,15 @@ exception and turns its findings into notes that fail the check.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-# Shorter strings could occur by chance; planted keys are far longer (grader/judge/session.py).
+if sys.version_info < (3, 11):  # built in from 3.11; before, the backport that anyio and trio raise
+    from exceptiongroup import BaseExceptionGroup
+
+# Shorter strings could occur by chance; planted keys are far longer (grader/judge/launch.py).
 MIN_WATCHED_LENGTH = 16
 _STREAMS = {"stdout": "standard output (print)", "stderr": "standard error"}
 

@@ -32,8 +32,12 @@ TIMEOUT_MESSAGE = (
 )
 
 
-class SandboxFailure(Exception):
-    """The sandbox stopped behaving: it ended, ran out of time, or broke the protocol (the student's doing)."""
+class SandboxFailure(BaseException):
+    """The sandbox stopped behaving: it ended, ran out of time, or broke the protocol (the student's doing).
+
+    A BaseException, as pytest's own outcomes are: a check's `except Exception` or `pytest.raises(Exception)`,
+    written for the student's errors, must not swallow it and go on with a sandbox that is gone.
+    """
 
     status = "failed"
 

@@ -200,10 +200,17 @@ class Exercise(Remote):
 
 
 _hung: set[tuple[str, str]] = set()
+# What runs the student's code later, when iterated or awaited: a generator, a coroutine, an object of their own class.
+# (Not any handle: an SDK client that make_client returned runs the SDK's code.)
+_RUNS_LATER = ("builtins.generator", "builtins.coroutine", "builtins.async_generator")
 
 
 class _Guarded:
-    """A student function as the check calls it: refused at once when it ran out of time before."""
+    """A student function as the check calls it: refused at once when it ran out of time before.
+
+    What it returns (a generator, a coroutine) runs the function's own code later, when iterated or awaited:
+    running out of time there counts as the function's too (`Session.guard`).
+    """
 
     def __init__(self, function: Remote, key: tuple[str, str]) -> None:
         self._function, self._key = function, key
@@ -215,10 +222,13 @@ class _Guarded:
                 f"{TIMEOUT_MESSAGE} {self._key[1]}() ran out of time in an earlier check, so it was not run again."
             )
         try:
-            return self._function(*args, **kwargs)
+            result = self._function(*args, **kwargs)
         except SandboxTimeout:
             _hung.add(self._key)
             raise
+        if isinstance(result, Remote) and (result._type in _RUNS_LATER or result._type.startswith("exercises.")):
+            self._function._session.guard(result, self._key)
+        return result
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._function, name)
@@ -280,6 +290,7 @@ class Session:
         self._imported: set[tuple[int, str]] = set()  # (sandbox start, exercise) imported there
         # (sandbox start, exercise, name) -> type: module attributes found to be functions in that sandbox
         self.functions: dict[tuple[int, str, str], str] = {}
+        self._guards: dict[int, tuple[str, str]] = {}  # handle -> the student function whose result it is
 
     def begin(self, *, timeout: float, exercise: str, clock: str | None, seed: str) -> None:
         """Start a check in the sandbox (its clock frozen first, with the exercise imported for it)."""
@@ -312,6 +323,12 @@ class Session:
 
     def reset(self) -> None:
         self._objects.clear()
+        self._guards.clear()
+
+    def guard(self, value: Any, function: tuple[str, str]) -> None:
+        """Count a timeout while `value` (a handle a student function returned) is used as that function's."""
+        if isinstance(value, Remote) and isinstance(value._ref.get("h"), int):
+            self._guards[value._ref["h"]] = function
 
     def end(self) -> dict[str, Any] | None:
         """End the check in the sandbox: what it printed (stdout, stderr) and its blocked network attempts."""
@@ -404,9 +421,20 @@ class Session:
         return Exercise(self, exercise_id)
 
     def ask(self, message: dict[str, Any]) -> Any:
-        reply = self.link.request(message)
+        ref = message.get("ref")
+        handle = ref.get("h") if isinstance(ref, dict) else None
+        function = self._guards.get(handle) if isinstance(handle, int) else None
+        try:
+            reply = self.link.request(message)
+        except SandboxTimeout:
+            if function is not None:  # a guarded function's generator or coroutine hung: the function did
+                _hung.add(function)
+            raise
         if "value" in reply:
-            return self.decode(reply["value"])
+            value = self.decode(reply["value"])
+            if function is not None:  # its iterator, a bound method of it: still the function's code
+                self.guard(value, function)
+            return value
         if "raised" in reply:
             raise self.decode(reply["raised"])
         if "import_error" in reply:

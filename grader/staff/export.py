@@ -20,7 +20,9 @@ from grader.errors import StaffError, UsageError
 from grader.parent import grading
 
 STUDENT_SESSIONS = ("grade", "live", "comment")  # comment: the workflow posts the score on pull requests
-COPIED_FILES = ("pyproject.toml", "constraints.txt", ".gitignore", ".github/workflows/grade.yml")
+COPIED_FILES = (
+    "pyproject.toml", "constraints.txt", "constraints-3.10.txt", ".gitignore", ".github/workflows/grade.yml"
+)  # fmt: skip
 
 
 class NotStubsError(StaffError):
@@ -53,7 +55,7 @@ exceptions.
 
 ## Grade your work (offline, free)
 
-Python 3.11, 3.12 or 3.13 on Linux, macOS or Windows (on Windows, WSL gives the full protection):
+Python 3.10, 3.11, 3.12 or 3.13 on Linux, macOS or Windows (on Windows, WSL gives the full protection):
 
 ```bash
 pip install nox
@@ -64,7 +66,7 @@ nox -s grade -- -v               # also list the checks that pass
 ```
 
 The first run builds an environment (a minute); later runs reuse it and install nothing unless
-`pyproject.toml` or `constraints.txt` changed. While checks run a progress line shows; then come
+`pyproject.toml` or the constraints changed. While checks run a progress line shows; then come
 the checks to fix (an exercise not started yet is one line naming its functions), then the score
 table and your total.
 
@@ -110,7 +112,7 @@ used and their cost at the course's prices. Nothing is sent when a key is missin
 | `exercises/` | your code |
 | `grader/` | the grader; `grader/suites/<exercise>/test_public.py` are the public checks |
 | `cassettes/` | the recorded API traffic the checks replay |
-| `constraints.txt` | the exact package versions every grading run uses |
+| `constraints.txt` | the exact package versions every grading run uses (`constraints-3.10.txt` on Python 3.10) |
 """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ MANIFEST = "batch.json"
 FEEDBACK_DIR = "feedback"
 REPORT_FILE = "class-report.html"
 SCHEMA = 1
-STAFF_EXTRA = "pip install -e '.[staff]' -c constraints.txt"
+STAFF_EXTRA = f"pip install -e '.[staff]' -c constraints{'-3.10' if sys.version_info < (3, 11) else ''}.txt"
 
 
 @dataclass(frozen=True)

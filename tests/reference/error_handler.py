@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import timezone
 from typing import TypeVar
 
 import anthropic
@@ -88,7 +88,7 @@ def retry_after_seconds(error: BaseException) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" dates parse naive; they mean UTC
-        when = when.replace(tzinfo=UTC)
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
 
