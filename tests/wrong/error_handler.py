@@ -259,4 +259,14 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "error_handler",
+        "skips_short_sleeps",
+        "sleeps only when the delay is at least 1 s (skipping sleep(0) alone is fine)",
+        (
+            "test_public.py::test_rate_limit_retried_then_returns",
+            "test_public.py::test_one_warning_per_retry",
+        ),
+        (("            time.sleep(delay)\n", "            if delay >= 1:\n                time.sleep(delay)\n"),),
+    ),
 )

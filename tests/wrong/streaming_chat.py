@@ -280,4 +280,16 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "streaming_chat",
+        "anthropic_yields_empty_text_deltas",
+        "yields every text_delta's text, empty ones included",
+        ("test_hidden.py::test_stream_anthropic_yields_only_text",),
+        (
+            (
+                ' and event.delta.type == "text_delta" and event.delta.text:',
+                ' and event.delta.type == "text_delta":',
+            ),
+        ),
+    ),
 )
