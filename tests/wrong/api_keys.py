@@ -132,4 +132,16 @@ MUTANTS = (
         ("test_hidden.py::test_dotenv_grammar",),
         (('        key = (_read_dotenv(dotenv, name) or "").strip()\n', '        key = _read_dotenv(dotenv, name) or ""\n'),),
     ),
+    Mutant(
+        "api_keys",
+        "mismatched_quotes_removed",
+        "removes a leading quote and the last character even when the two quotes do not match",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                """        if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in "\\"'":""",
+                """        if len(candidate) >= 2 and candidate[0] in "\\"'":""",
+            ),
+        ),
+    ),
 )
