@@ -42,9 +42,18 @@ def _changed_lines(diff: str) -> tuple[str, ...]:
     )
 
 
-def _equivalents() -> dict[tuple[str, tuple[str, ...]], str]:
-    data = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8"))
-    return {(e["exercise"], tuple(e["diff"])): e["reason"] for e in data.get("equivalent", [])}
+def _equivalents() -> tuple[dict[tuple[str, tuple[str, ...]], str], dict[tuple[str, str], str]]:
+    """The listed equivalents: by exact diff, and by source line (every mutant of that line)."""
+    entries = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get("equivalent", [])
+    by_diff = {(e["exercise"], tuple(e["diff"])): e["reason"] for e in entries if "diff" in e}
+    by_line = {(e["exercise"], e["line"].strip()): e["reason"] for e in entries if "line" in e}
+    return by_diff, by_line
+
+
+def _is_equivalent(exercise: str, changed: tuple[str, ...]) -> bool:
+    by_diff, by_line = _equivalents()
+    removed = [line[1:] for line in changed if line.startswith("-")]
+    return (exercise, changed) in by_diff or (len(removed) == 1 and (exercise, removed[0]) in by_line)
 
 
 def _prepare(exercise: str, workdir: Path) -> Path:
@@ -129,7 +138,6 @@ def _summarise(exercise: str, session: Path) -> tuple[int, int, int, list[str], 
     """(mutants, killed, equivalent, unexplained survivor diffs, mutants not run) of a session."""
     from cosmic_ray.work_db import WorkDB, use_db  # staff extra only
 
-    equivalents = _equivalents()
     total = killed = equivalent = 0
     unexplained: list[str] = []
     with use_db(str(session), WorkDB.Mode.open) as db:
@@ -141,14 +149,14 @@ def _summarise(exercise: str, session: Path) -> tuple[int, int, int, list[str], 
             if result.is_killed:
                 killed += 1
                 continue
-            key = (exercise, _changed_lines(result.diff or ""))
-            if key in equivalents:
+            changed = _changed_lines(result.diff or "")
+            if _is_equivalent(exercise, changed):
                 equivalent += 1
             else:
                 mutation = item.mutations[0]
                 unexplained.append(
                     f"{mutation.operator_name} #{mutation.occurrence} line {mutation.start_pos[0]}:\n"
-                    + "\n".join("    " + line for line in key[1])
+                    + "\n".join("    " + line for line in changed)
                 )
     return total, killed, equivalent, unexplained, pending
 
