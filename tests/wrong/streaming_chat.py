@@ -292,4 +292,11 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "streaming_chat",
+        "stops_at_any_command",
+        "stops at any line starting with '/' (a '/help' too), not only at '/quit'",
+        ("test_hidden.py::test_quit_stops_the_session",),
+        (('        if line.strip() == "/quit":', '        if line.strip().startswith("/"):'),),
+    ),
 )

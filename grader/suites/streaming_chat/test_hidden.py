@@ -87,11 +87,12 @@ def test_system_prompt_every_turn_anthropic(exercise, anthropic_client, replay):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "Stop the session at the first line whose stripped text is '/quit': send nothing for it or after it; "
-    "a '/quit' first means no request at all and an empty history."
+    "Stop the session at the first line whose stripped text is exactly '/quit': send nothing for it or after "
+    "it; a '/quit' first means no request at all and an empty history. Any other line, '/help' too, is sent."
 )
-def test_quit_stops_the_session(exercise, anthropic_client, replay):
-    """chat_loop stops at /quit (surrounding whitespace ignored) and sends nothing after it"""
+@pytest.mark.faults("200", "drop")
+def test_quit_stops_the_session(exercise, anthropic_client, replay, faults):
+    """chat_loop stops at /quit (surrounding whitespace ignored) and sends nothing after it; other lines are sent"""
     history = exercise.chat_loop(anthropic_client, list(QUIT_INPUTS), provider="anthropic", out=RecordingWriter())
     expected = [
         {"role": "user", "content": QUIT_INPUTS[0]},
@@ -99,9 +100,14 @@ def test_quit_stops_the_session(exercise, anthropic_client, replay):
     ]
     assert same(history, expected)
     assert same(
+        exercise.chat_loop(anthropic_client, ["/help", "/quit", "hello"], provider="anthropic", out=RecordingWriter()),
+        [{"role": "user", "content": "/help"}],  # its stream is dropped by the check: no reply is kept
+    )
+    assert same(
         exercise.chat_loop(anthropic_client, ["/quit", "hello"], provider="anthropic", out=RecordingWriter()), []
     )
-    assert len(replay.sent) == 1
+    # The dropped request is the fault script's, not the cassette's.
+    assert faults.requests == 2 and len(replay.sent) == 1
 
 
 @pytest.mark.points(1)
