@@ -269,4 +269,11 @@ MUTANTS = (
         ),
         (("            time.sleep(delay)\n", "            if delay >= 1:\n                time.sleep(delay)\n"),),
     ),
+    Mutant(
+        "error_handler",
+        "rejects_zero_base_delay",
+        "raises ValueError for base_delay=0, which is valid (every delay is then 0)",
+        ("test_public.py::test_backoff_delay_range",),
+        (("    if base_delay < 0 or max_delay < 0:", "    if base_delay <= 0 or max_delay < 0:"),),
+    ),
 )
