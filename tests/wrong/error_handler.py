@@ -276,4 +276,14 @@ MUTANTS = (
         ("test_public.py::test_backoff_delay_range",),
         (("    if base_delay < 0 or max_delay < 0:", "    if base_delay <= 0 or max_delay < 0:"),),
     ),
+    Mutant(
+        "error_handler",
+        "negative_hint_kept",
+        "returns a negative retry-after-ms or retry-after as it is, instead of never going below 0",
+        ("test_public.py::test_retry_after_seconds_reads_the_hint",),
+        (
+            ("            return max(0.0, milliseconds / 1000.0)", "            return milliseconds / 1000.0"),
+            ("        return max(0.0, seconds)", "        return seconds"),
+        ),
+    ),
 )

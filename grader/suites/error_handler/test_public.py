@@ -116,12 +116,15 @@ def test_backoff_delay_range(exercise, sandbox):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Read error.response.headers: 'retry-after-ms' is milliseconds (1500 -> 1.5), 'retry-after' is seconds; "
-    "return None when the error has no response (a timeout) or no hint."
+    "return None when the error has no response (a timeout) or no hint; never a negative number."
 )
-@pytest.mark.faults("429 retry-after=2", "429 retry-after-ms=1500", "503", "read-timeout")
+@pytest.mark.faults(
+    "429 retry-after=2", "429 retry-after-ms=1500", "503", "read-timeout",
+    "429 retry-after-ms=-500", "503 retry-after=-3",
+)
 @pytest.mark.cassette(None)
 def test_retry_after_seconds_reads_the_hint(exercise, openai_client, retries):
-    """retry_after_seconds reads retry-after and retry-after-ms, and gives None without a hint"""
+    """retry_after_seconds reads retry-after and retry-after-ms, gives None without a hint, and is never negative"""
     call = openai_call(openai_client)
     cases = [("retry-after: 2", 2.0), ("retry-after-ms: 1500", 1.5), ("a 503 with no hint", None)]
     cases.append(("a read timeout (no response)", None))
@@ -133,6 +136,11 @@ def test_retry_after_seconds_reads_the_hint(exercise, openai_client, retries):
             assert seconds(got) and abs(got - expected) <= 1e-6, (
                 f"retry_after_seconds gave {got!r} for {what}; expected {expected}"
             )
+    for what in ("retry-after-ms: -500", "retry-after: -3"):
+        got = exercise.retry_after_seconds(error_of(call))
+        assert got is None or (seconds(got) and got == 0), (
+            f"retry_after_seconds gave {got!r} for {what}; a hint is never negative (0, or None for no hint)"
+        )
     got = exercise.retry_after_seconds(ValueError("not an API error"))
     assert got is None, f"retry_after_seconds gave {got!r} for a ValueError; expected None"
 
