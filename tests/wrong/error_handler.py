@@ -271,10 +271,10 @@ MUTANTS = (
     ),
     Mutant(
         "error_handler",
-        "rejects_zero_base_delay",
-        "raises ValueError for base_delay=0, which is valid (every delay is then 0)",
+        "rejects_zero_delays",
+        "raises ValueError for a base_delay or max_delay of 0, which are valid (every delay is then 0)",
         ("test_public.py::test_backoff_delay_range",),
-        (("    if base_delay < 0 or max_delay < 0:", "    if base_delay <= 0 or max_delay < 0:"),),
+        (("    if base_delay < 0 or max_delay < 0:", "    if base_delay <= 0 or max_delay <= 0:"),),
     ),
     Mutant(
         "error_handler",

@@ -88,7 +88,7 @@ def test_permanent_error_raised_at_once(exercise, anthropic_client, retries):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Let e = min(max_delay, base_delay * 2**retry) and return random.uniform(e / 2, e): retry 0 gives "
-    "[0.5, 1] s with the defaults, retry 3 gives [4, 8] s; base_delay=0 is valid and gives 0."
+    "[0.5, 1] s with the defaults, retry 3 gives [4, 8] s; a base_delay or max_delay of 0 is valid and gives 0."
 )
 @pytest.mark.cassette(None)
 def test_backoff_delay_range(exercise, sandbox):
@@ -106,10 +106,12 @@ def test_backoff_delay_range(exercise, sandbox):
                 f"backoff_delay({retry}, base_delay=0.5, max_delay=100.0) gave {delay!r} (seed {seed}); "
                 f"allowed {ceiling / 2:.2f}-{ceiling:.2f} s"
             )
-    for retry in (0, 3, 2000):  # base_delay=0 is valid: e = 0, so no wait at all (and no OverflowError)
-        delay = exercise.backoff_delay(retry, base_delay=0.0, max_delay=5.0)
+    # A base_delay or max_delay of 0 is valid: e = 0, so no wait at all (and no OverflowError).
+    for retry, base_delay, max_delay in [(0, 0.0, 5.0), (3, 0.0, 5.0), (2000, 0.0, 5.0), (0, 2.0, 0.0), (4, 2.0, 0.0)]:
+        delay = exercise.backoff_delay(retry, base_delay=base_delay, max_delay=max_delay)
         assert seconds(delay) and delay == 0, (
-            f"backoff_delay({retry}, base_delay=0.0, max_delay=5.0) gave {delay!r}; with base_delay 0 the delay is 0"
+            f"backoff_delay({retry}, base_delay={base_delay}, max_delay={max_delay}) gave {delay!r}; "
+            "with a base_delay or max_delay of 0 every delay is 0"
         )
 
 
