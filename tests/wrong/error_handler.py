@@ -119,7 +119,8 @@ MUTANTS = (
         "error_handler",
         "no_cap",
         "never caps a delay at max_delay",
-        ("test_hidden.py::test_delays_capped_at_max_delay",),
+        # test_backoff_delay_range: max_delay=0 must give 0.
+        ("test_public.py::test_backoff_delay_range", "test_hidden.py::test_delays_capped_at_max_delay"),
         (
             ("        return min(hint, max_delay)\n", "        return hint\n"),
             ("    ceiling = min(max_delay, grown)\n", "    ceiling = grown\n"),
@@ -250,7 +251,8 @@ MUTANTS = (
         "error_handler",
         "backoff_overflows",
         "computes base_delay * 2**retry with no guard: a large retry number raises OverflowError",
-        ("test_hidden.py::test_delays_capped_at_max_delay",),
+        # test_backoff_delay_range: retry 2000 with base_delay=0 overflows too.
+        ("test_public.py::test_backoff_delay_range", "test_hidden.py::test_delays_capped_at_max_delay"),
         (
             (
                 "    try:\n        grown = base_delay * 2.0**retry\n    except OverflowError:\n"

@@ -4,9 +4,12 @@ Synthetic streams (marked in their cassettes) hold what the API sends only somet
 null deltas, chunks without choices, thinking and tool-input deltas, in-band error events.
 """
 
+import contextlib
+
 import pytest
 
 from grader.expect import same
+from grader.judge.remote import RemoteError
 from grader.streams import RecordingWriter, drive, text_deltas
 
 MESSAGES = [{"role": "user", "content": "Which tool fits this job? Think it through."}]
@@ -99,14 +102,14 @@ def test_quit_stops_the_session(exercise, anthropic_client, replay, faults):
         {"role": "assistant", "content": reply_text(replay, 0)},
     ]
     assert same(history, expected)
-    assert same(
-        exercise.chat_loop(anthropic_client, ["/help", "/quit", "hello"], provider="anthropic", out=RecordingWriter()),
-        [{"role": "user", "content": "/help"}],  # its stream is dropped by the check: no reply is kept
-    )
+    # '/help' must be sent. The check drops its stream, so no second reply is needed; how chat_loop then handles
+    # the broken stream is what the broken-stream checks grade, not this one.
+    with contextlib.suppress(RemoteError):
+        exercise.chat_loop(anthropic_client, ["/help", "/quit", "hello"], provider="anthropic", out=RecordingWriter())
     assert same(
         exercise.chat_loop(anthropic_client, ["/quit", "hello"], provider="anthropic", out=RecordingWriter()), []
     )
-    # The dropped request is the fault script's, not the cassette's.
+    # The first chat's request is answered by the cassette, the '/help' one by the fault script.
     assert faults.requests == 2 and len(replay.sent) == 1
 
 
