@@ -339,3 +339,20 @@ def test_grading_leaves_no_folder_behind(tmp_path: Path, reference_copy: Path):
     crashed = json.loads(report.read_text())["exercises"][0]["tests"]
     assert any(c["status"] == "error" for c in crashed), "the planted crash did not happen"
     assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+def test_an_empty_text_delta_fails_a_check_whose_hint_speaks_of_it(grade, tmp_path: Path):
+    mutant = _mutant("streaming_chat", "anthropic_yields_empty_text_deltas")
+    run = grade(mutant.write(tmp_path / "submission"), "streaming_chat")
+    check = run.check("streaming_chat/test_hidden.py::test_stream_anthropic_yields_only_text")
+    assert check["status"] == "failed"
+    # A hidden check shows no assertion text, so its hint must name the cause.
+    assert "the text is not empty" in check["hint"]
+
+
+def test_the_quotes_hint_says_the_key_is_stripped_after_unquoting(grade, tmp_path: Path):
+    run = grade(_mutant("api_keys", "quoted_key_not_stripped").write(tmp_path / "submission"), "api_keys")
+    check = run.check("api_keys/test_hidden.py::test_dotenv_grammar")
+    assert check["status"] == "failed"
+    assert "inner whitespace" not in check["hint"]
+    assert "Then strip the key" in check["hint"]

@@ -125,4 +125,23 @@ MUTANTS = (
         ("test_hidden.py::test_dotenv_grammar",),
         (('        key, sep, rest = line.partition("=")', '        key, sep, rest = line.rpartition("=")'),),
     ),
+    Mutant(
+        "api_keys",
+        "quoted_key_not_stripped",
+        "keeps the whitespace inside a quoted .env value instead of stripping the key after unquoting",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (('        key = (_read_dotenv(dotenv, name) or "").strip()\n', '        key = _read_dotenv(dotenv, name) or ""\n'),),
+    ),
+    Mutant(
+        "api_keys",
+        "mismatched_quotes_removed",
+        "removes a leading quote and the last character even when the two quotes do not match",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                """        if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in "\\"'":""",
+                """        if len(candidate) >= 2 and candidate[0] in "\\"'":""",
+            ),
+        ),
+    ),
 )

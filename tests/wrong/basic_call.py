@@ -118,4 +118,22 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "basic_call",
+        "openai_sends_temperature",
+        "ask_openai sends temperature=0.7, which the exercise does not ask for (temperature=1, the API's default, is fine)",
+        (
+            "test_public.py::test_ask_openai_returns_reply_text",
+            "test_hidden.py::test_ask_openai_system_message_first",
+            "test_hidden.py::test_model_and_max_tokens_passed_through",
+            "test_hidden.py::test_empty_replies_give_empty_string",
+            "test_hidden.py::test_exactly_one_request_each",
+        ),
+        (
+            (
+                "create(model=model, messages=messages, max_tokens=max_tokens)",
+                "create(model=model, messages=messages, max_tokens=max_tokens, temperature=0.7)",
+            ),
+        ),
+    ),
 )

@@ -119,7 +119,8 @@ MUTANTS = (
         "error_handler",
         "no_cap",
         "never caps a delay at max_delay",
-        ("test_hidden.py::test_delays_capped_at_max_delay",),
+        # test_backoff_delay_range: max_delay=0 must give 0.
+        ("test_public.py::test_backoff_delay_range", "test_hidden.py::test_delays_capped_at_max_delay"),
         (
             ("        return min(hint, max_delay)\n", "        return hint\n"),
             ("    ceiling = min(max_delay, grown)\n", "    ceiling = grown\n"),
@@ -250,13 +251,41 @@ MUTANTS = (
         "error_handler",
         "backoff_overflows",
         "computes base_delay * 2**retry with no guard: a large retry number raises OverflowError",
-        ("test_hidden.py::test_delays_capped_at_max_delay",),
+        # test_backoff_delay_range: retry 2000 with base_delay=0 overflows too.
+        ("test_public.py::test_backoff_delay_range", "test_hidden.py::test_delays_capped_at_max_delay"),
         (
             (
                 "    try:\n        grown = base_delay * 2.0**retry\n    except OverflowError:\n"
                 "        grown = math.inf if base_delay > 0 else 0.0\n",
                 "    grown = base_delay * 2**retry\n",
             ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "skips_short_sleeps",
+        "sleeps only when the delay is at least 1 s (skipping sleep(0) alone is fine)",
+        (
+            "test_public.py::test_rate_limit_retried_then_returns",
+            "test_public.py::test_one_warning_per_retry",
+        ),
+        (("            time.sleep(delay)\n", "            if delay >= 1:\n                time.sleep(delay)\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "rejects_zero_delays",
+        "raises ValueError for a base_delay or max_delay of 0, which are valid (every delay is then 0)",
+        ("test_public.py::test_backoff_delay_range",),
+        (("    if base_delay < 0 or max_delay < 0:", "    if base_delay <= 0 or max_delay <= 0:"),),
+    ),
+    Mutant(
+        "error_handler",
+        "negative_hint_kept",
+        "returns a negative retry-after-ms or retry-after as it is, instead of never going below 0",
+        ("test_public.py::test_retry_after_seconds_reads_the_hint",),
+        (
+            ("            return max(0.0, milliseconds / 1000.0)", "            return milliseconds / 1000.0"),
+            ("        return max(0.0, seconds)", "        return seconds"),
         ),
     ),
 )

@@ -161,4 +161,40 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "providers",
+        "with_options_keeps_sdk_retries",
+        "calls the API through client.with_options(max_retries=2), so the SDK retries a failed route itself "
+        "(with_options for a timeout is fine)",
+        (
+            "test_public.py::test_fallback_tries_routes_in_order",
+            "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
+        ),
+        (
+            (
+                "        completion = openai_client.chat.completions.create(",
+                "        completion = openai_client.with_options(max_retries=2).chat.completions.create(",
+            ),
+            (
+                "    message = anthropic_client.messages.create(",
+                "    message = anthropic_client.with_options(max_retries=2).messages.create(",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "raw_response_not_parsed",
+        "calls with_raw_response.create(...) and reads the raw response as if it were the parsed reply",
+        (
+            "test_public.py::test_chat_openai_reply",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+        ),
+        (
+            (
+                "        completion = openai_client.chat.completions.create(",
+                "        completion = openai_client.chat.completions.with_raw_response.create(  # type: ignore[assignment]",
+            ),
+        ),
+    ),
 )

@@ -280,4 +280,23 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "streaming_chat",
+        "anthropic_yields_empty_text_deltas",
+        "yields every text_delta's text, empty ones included",
+        ("test_hidden.py::test_stream_anthropic_yields_only_text",),
+        (
+            (
+                ' and event.delta.type == "text_delta" and event.delta.text:',
+                ' and event.delta.type == "text_delta":',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stops_at_any_command",
+        "stops at any line starting with '/' (a '/help' too), not only at '/quit'",
+        ("test_hidden.py::test_quit_stops_the_session",),
+        (('        if line.strip() == "/quit":', '        if line.strip().startswith("/"):'),),
+    ),
 )

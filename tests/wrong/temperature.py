@@ -94,4 +94,12 @@ MUTANTS = (
         ("test_hidden.py::test_sample_completions_single_choice",),
         (("    if n < 1:", "    if n <= 1:"),),
     ),
+    Mutant(
+        "temperature",
+        "counts_compared_with_is",
+        "finds duplicates with `is not` on the counts, so 257 or more distinct temperatures are refused "
+        "(CPython shares only the ints up to 256)",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (("    if len(set(temps)) != len(temps):", "    if len(set(temps)) is not len(temps):"),),
+    ),
 )

@@ -26,8 +26,9 @@ def _dotenv(sandbox, scratch, name, text):
 @pytest.mark.hint(
     "In .env: skip blank lines, lines starting with # (after any indentation) and lines without '='; split at "
     "the first '='; allow an `export ` prefix; strip "
-    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes, keeping everything "
-    "inside them (a '#' too); the last assignment of a name wins. Then strip the key, as for the environment."
+    "whitespace around the name, the '=' and the value; remove ONE pair of matching quotes (the same quote at "
+    "both ends; a lone or mismatched quote stays), keeping everything inside them (a '#' too); the last "
+    "assignment of a name wins. Then strip the key, as for the environment."
 )
 @pytest.mark.cassette(None)
 def test_dotenv_grammar(exercise, sandbox, scratch, leak_watch):
@@ -49,6 +50,11 @@ def test_dotenv_grammar(exercise, sandbox, scratch, leak_watch):
         assert same(exercise.load_api_key("openai", env={}, dotenv=dotenv), expected.strip())
     dotenv = _dotenv(sandbox, scratch, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
     assert same(exercise.load_api_key("anthropic", env={}, dotenv=dotenv), ant)
+    # Quotes that do not match are no pair: the value keeps them, so it lacks the key prefix.
+    dotenv = _dotenv(sandbox, scratch, "mismatched.env", f"OPENAI_API_KEY=\"{keys[1]}'\n")
+    with pytest.raises(ValueError) as info:
+        exercise.load_api_key("openai", env={}, dotenv=dotenv)
+    assert not isinstance(info.value, exercise.MissingAPIKeyError)
 
 
 @pytest.mark.points(1)

@@ -13,8 +13,8 @@ from grader.judge.remote import later
 from grader.judge.sdk import anthropic, httpx2, openai
 
 PROMPT = "Reply with one word: ready?"
-RETRYABLE = ("408", "409", "429", "500", "502", "503", "529", "read-timeout", "connect-error", "drop")
-PERMANENT = ("400", "401", "403", "404", "413", "422")
+RETRYABLE = ("408", "409", "429", "500", "502", "503", "529", "599", "read-timeout", "connect-error", "drop")
+PERMANENT = ("400", "401", "403", "404", "413", "422", "499")  # 499 is no 5xx
 SEEDS = 5
 
 

@@ -88,7 +88,7 @@ def test_permanent_error_raised_at_once(exercise, anthropic_client, retries):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Let e = min(max_delay, base_delay * 2**retry) and return random.uniform(e / 2, e): retry 0 gives "
-    "[0.5, 1] s with the defaults, retry 3 gives [4, 8] s."
+    "[0.5, 1] s with the defaults, retry 3 gives [4, 8] s; a base_delay or max_delay of 0 is valid and gives 0."
 )
 @pytest.mark.cassette(None)
 def test_backoff_delay_range(exercise, sandbox):
@@ -106,17 +106,27 @@ def test_backoff_delay_range(exercise, sandbox):
                 f"backoff_delay({retry}, base_delay=0.5, max_delay=100.0) gave {delay!r} (seed {seed}); "
                 f"allowed {ceiling / 2:.2f}-{ceiling:.2f} s"
             )
+    # A base_delay or max_delay of 0 is valid: e = 0, so no wait at all (and no OverflowError).
+    for retry, base_delay, max_delay in [(0, 0.0, 5.0), (3, 0.0, 5.0), (2000, 0.0, 5.0), (0, 2.0, 0.0), (4, 2.0, 0.0)]:
+        delay = exercise.backoff_delay(retry, base_delay=base_delay, max_delay=max_delay)
+        assert seconds(delay) and delay == 0, (
+            f"backoff_delay({retry}, base_delay={base_delay}, max_delay={max_delay}) gave {delay!r}; "
+            "with a base_delay or max_delay of 0 every delay is 0"
+        )
 
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Read error.response.headers: 'retry-after-ms' is milliseconds (1500 -> 1.5), 'retry-after' is seconds; "
-    "return None when the error has no response (a timeout) or no hint."
+    "return None when the error has no response (a timeout) or no hint; never a negative number."
 )
-@pytest.mark.faults("429 retry-after=2", "429 retry-after-ms=1500", "503", "read-timeout")
+@pytest.mark.faults(
+    "429 retry-after=2", "429 retry-after-ms=1500", "503", "read-timeout",
+    "429 retry-after-ms=-500", "503 retry-after=-3",
+)
 @pytest.mark.cassette(None)
 def test_retry_after_seconds_reads_the_hint(exercise, openai_client, retries):
-    """retry_after_seconds reads retry-after and retry-after-ms, and gives None without a hint"""
+    """retry_after_seconds reads retry-after and retry-after-ms, gives None without a hint, and is never negative"""
     call = openai_call(openai_client)
     cases = [("retry-after: 2", 2.0), ("retry-after-ms: 1500", 1.5), ("a 503 with no hint", None)]
     cases.append(("a read timeout (no response)", None))
@@ -128,6 +138,11 @@ def test_retry_after_seconds_reads_the_hint(exercise, openai_client, retries):
             assert seconds(got) and abs(got - expected) <= 1e-6, (
                 f"retry_after_seconds gave {got!r} for {what}; expected {expected}"
             )
+    for what in ("retry-after-ms: -500", "retry-after: -3"):
+        got = exercise.retry_after_seconds(error_of(call))
+        assert got is None or (seconds(got) and got == 0), (
+            f"retry_after_seconds gave {got!r} for {what}; a hint is never negative (0, or None for no hint)"
+        )
     got = exercise.retry_after_seconds(ValueError("not an API error"))
     assert got is None, f"retry_after_seconds gave {got!r} for a ValueError; expected None"
 

@@ -4,9 +4,12 @@ Synthetic streams (marked in their cassettes) hold what the API sends only somet
 null deltas, chunks without choices, thinking and tool-input deltas, in-band error events.
 """
 
+import contextlib
+
 import pytest
 
 from grader.judge.expect import same
+from grader.judge.remote import RemoteError
 from grader.judge.streams import RecordingWriter, drive, text_deltas
 
 MESSAGES = [{"role": "user", "content": "Which tool fits this job? Think it through."}]
@@ -87,21 +90,27 @@ def test_system_prompt_every_turn_anthropic(exercise, anthropic_client, replay):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "Stop the session at the first line whose stripped text is '/quit': send nothing for it or after it; "
-    "a '/quit' first means no request at all and an empty history."
+    "Stop the session at the first line whose stripped text is exactly '/quit': send nothing for it or after "
+    "it; a '/quit' first means no request at all and an empty history. Any other line, '/help' too, is sent."
 )
-def test_quit_stops_the_session(exercise, anthropic_client, replay):
-    """chat_loop stops at /quit (surrounding whitespace ignored) and sends nothing after it"""
+@pytest.mark.faults("200", "drop")
+def test_quit_stops_the_session(exercise, anthropic_client, replay, faults):
+    """chat_loop stops at /quit (surrounding whitespace ignored) and sends nothing after it; other lines are sent"""
     history = exercise.chat_loop(anthropic_client, list(QUIT_INPUTS), provider="anthropic", out=RecordingWriter())
     expected = [
         {"role": "user", "content": QUIT_INPUTS[0]},
         {"role": "assistant", "content": reply_text(replay, 0)},
     ]
     assert same(history, expected)
+    # '/help' must be sent. The check drops its stream, so no second reply is needed; how chat_loop then handles
+    # the broken stream is what the broken-stream checks grade, not this one.
+    with contextlib.suppress(RemoteError):
+        exercise.chat_loop(anthropic_client, ["/help", "/quit", "hello"], provider="anthropic", out=RecordingWriter())
     assert same(
         exercise.chat_loop(anthropic_client, ["/quit", "hello"], provider="anthropic", out=RecordingWriter()), []
     )
-    assert len(replay.sent) == 1
+    # The first chat's request is answered by the cassette, the '/help' one by the fault script.
+    assert faults.requests == 2 and len(replay.sent) == 1
 
 
 @pytest.mark.points(1)
