@@ -159,14 +159,20 @@ class FakeSession:
         raise AssertionError(message)
 
 
-def test_install_is_skipped_until_pyproject_or_constraints_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Second call: nothing installed. A changed pin or pyproject.toml, or other arguments: installed again."""
+def _noxfile_on_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, Path]:
+    """The noxfile, pointed at a copy of the files its install stamp covers."""
     noxfile = load_noxfile()
     project = tmp_path / "project"
     project.mkdir()
     for name in ("pyproject.toml", "constraints.txt", "constraints-3.10.txt"):
         (project / name).write_text((ROOT / name).read_text())
     monkeypatch.setattr(noxfile, "ROOT", project)
+    return noxfile, project
+
+
+def test_install_is_skipped_until_pyproject_or_constraints_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Second call: nothing installed. A changed pin or pyproject.toml, or other arguments: installed again."""
+    noxfile, project = _noxfile_on_a_copy(tmp_path, monkeypatch)
     session = FakeSession(tmp_path / "venv")
     (tmp_path / "venv").mkdir()
     noxfile.install(session, "-e", ".")
@@ -185,12 +191,7 @@ def test_install_is_skipped_until_pyproject_or_constraints_change(tmp_path: Path
 
 def test_on_310_install_uses_and_stamps_its_own_pins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A 3.10 venv installs with constraints-3.10.txt; a change there reinstalls, one in constraints.txt does not."""
-    noxfile = load_noxfile()
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("pyproject.toml", "constraints.txt", "constraints-3.10.txt"):
-        (project / name).write_text((ROOT / name).read_text())
-    monkeypatch.setattr(noxfile, "ROOT", project)
+    noxfile, project = _noxfile_on_a_copy(tmp_path, monkeypatch)
     monkeypatch.setattr(noxfile, "venv_python_version", lambda session: "3.10")
     session = FakeSession(tmp_path / "venv")
     (tmp_path / "venv").mkdir()
