@@ -299,4 +299,12 @@ MUTANTS = (
         ("test_hidden.py::test_quit_stops_the_session",),
         (('        if line.strip() == "/quit":', '        if line.strip().startswith("/"):'),),
     ),
+    Mutant(
+        "streaming_chat",
+        "provider_compared_with_is",
+        "compares the provider name with `is`: only the default's own string object is taken for 'openai'",
+        # the other openai checks use the default; this one names the provider, as a caller may
+        ("test_hidden.py::test_system_prompt_every_turn_openai",),
+        (('        if provider == "openai":\n            deltas = stream_openai(', '        if provider is "openai":  # noqa: F632\n            deltas = stream_openai('),),
+    ),
 )

@@ -71,7 +71,7 @@ def test_stream_anthropic_yields_only_text(exercise, anthropic_client, replay):
 )
 def test_system_prompt_every_turn_openai(exercise, openai_client, replay):
     """chat_loop (openai) sends the system message first on every turn and keeps it out of the history"""
-    history = exercise.chat_loop(openai_client, list(INPUTS), out=RecordingWriter(), system=SYSTEM)
+    history = exercise.chat_loop(openai_client, list(INPUTS), provider="openai", out=RecordingWriter(), system=SYSTEM)
     assert same(history, history_of(replay, INPUTS))
 
 
