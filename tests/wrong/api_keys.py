@@ -144,4 +144,16 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "api_keys",
+        "lone_quote_removed",
+        "takes a value of one quote character for a quoted empty value, and calls the key missing",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                """        if len(candidate) >= 2 and candidate[0] == candidate[-1] and candidate[0] in "\\"'":""",
+                """        if len(candidate) >= 1 and candidate[0] == candidate[-1] and candidate[0] in "\\"'":""",
+            ),
+        ),
+    ),
 )

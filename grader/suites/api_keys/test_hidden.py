@@ -50,11 +50,13 @@ def test_dotenv_grammar(exercise, sandbox, scratch, leak_watch):
         assert same(exercise.load_api_key("openai", env={}, dotenv=dotenv), expected.strip())
     dotenv = _dotenv(sandbox, scratch, "anthropic.env", f"OPENAI_API_KEY={keys[0]}\nexport ANTHROPIC_API_KEY='{ant}'\n")
     assert same(exercise.load_api_key("anthropic", env={}, dotenv=dotenv), ant)
-    # Quotes that do not match are no pair: the value keeps them, so it lacks the key prefix.
-    dotenv = _dotenv(sandbox, scratch, "mismatched.env", f"OPENAI_API_KEY=\"{keys[1]}'\n")
-    with pytest.raises(ValueError) as info:
-        exercise.load_api_key("openai", env={}, dotenv=dotenv)
-    assert not isinstance(info.value, exercise.MissingAPIKeyError)
+    # Quotes that do not match are no pair, and neither is a lone quote: the value keeps them, so it lacks
+    # the key prefix (a ValueError, not a missing key).
+    for index, value in enumerate([f"\"{keys[1]}'", f"'{keys[1]}\"", '"']):
+        dotenv = _dotenv(sandbox, scratch, f"unpaired{index}.env", f"OPENAI_API_KEY={value}\n")
+        with pytest.raises(ValueError) as info:
+            exercise.load_api_key("openai", env={}, dotenv=dotenv)
+        assert not isinstance(info.value, exercise.MissingAPIKeyError)
 
 
 @pytest.mark.points(1)
