@@ -280,6 +280,13 @@ MUTANTS = (
     ),
     Mutant(
         "error_handler",
+        "rejects_zero_retries",
+        "raises ValueError for max_retries=0, which is valid (one call, no retry)",
+        ("test_hidden.py::test_zero_retries_is_one_call",),
+        (("    if max_retries < 0:\n        raise ValueError(f\"max_retries must be 0 or more", "    if max_retries <= 0:\n        raise ValueError(f\"max_retries must be 0 or more"),),
+    ),
+    Mutant(
+        "error_handler",
         "negative_hint_kept",
         "returns a negative retry-after-ms or retry-after as it is, instead of never going below 0",
         ("test_public.py::test_retry_after_seconds_reads_the_hint",),

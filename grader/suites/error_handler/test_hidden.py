@@ -119,6 +119,22 @@ def test_gives_up_after_max_retries(exercise, anthropic_client, retries):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
+    "max_retries=0 is valid and means no retry: fn() is called once and its error propagates at once, with no "
+    "sleep."
+)
+@pytest.mark.faults("529")
+@pytest.mark.cassette(None)
+def test_zero_retries_is_one_call(exercise, anthropic_client, retries):
+    """call_with_retry with max_retries=0 calls fn once and raises its error"""
+    retries.expect(max_retries=0, base_delay=10.0, max_delay=60.0)
+    with pytest.raises(anthropic.OverloadedError):
+        exercise.call_with_retry(anthropic_call(anthropic_client), max_retries=0, base_delay=10.0, max_delay=60.0)
+    assert retries.requests == 1
+    assert retries.delays == []
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
     "When the retries are spent, re-raise the last error itself with a bare `raise` inside `except`: not a "
     "new exception, a copy, or a wrapper."
 )
@@ -219,7 +235,7 @@ def test_delays_capped_at_max_delay(exercise, openai_client, retries, replay):
         assert seconds(delay) and 2.5 <= delay <= 5.0, f"backoff_delay({retry}, max_delay=5.0) gave {delay!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Decide with is_retryable before anything else: a permanent error (400, 401, 403, 404, 413, 422, httpx2 "
     "errors, ValueError) is re-raised at once, with no sleep and no log line."
