@@ -76,6 +76,7 @@ MUTANTS = (
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_hidden.py::test_gives_up_after_max_retries",
             "test_hidden.py::test_last_error_reraised_itself",
+            "test_hidden.py::test_zero_retries_is_one_call",
         ),
         ((_SYNC_GUARD, _SYNC_GUARD.replace("retry >= max_retries", "retry > max_retries")),),
     ),
@@ -134,6 +135,7 @@ MUTANTS = (
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_hidden.py::test_gives_up_after_max_retries",
             "test_hidden.py::test_last_error_reraised_itself",
+            "test_hidden.py::test_zero_retries_is_one_call",
         ),
         (
             (
