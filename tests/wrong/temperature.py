@@ -102,4 +102,16 @@ MUTANTS = (
         ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
         (("    if len(set(temps)) != len(temps):", "    if len(set(temps)) is not len(temps):"),),
     ),
+    Mutant(
+        "temperature",
+        "max_temperature_excluded",
+        "refuses a temperature of exactly 2.0, which the API allows (the range is [0.0, 2.0])",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (
+            (
+                "    if not (_MIN_TEMPERATURE <= temperature <= _MAX_TEMPERATURE):",
+                "    if not (_MIN_TEMPERATURE <= temperature < _MAX_TEMPERATURE):",
+            ),
+        ),
+    ),
 )

@@ -33,16 +33,16 @@ def test_compare_temperatures_order_and_values(exercise, openai_client, replay):
 )
 @pytest.mark.cassette(None)
 def test_compare_temperatures_validates_before_sending(exercise, sandbox, openai_client, replay):
-    """compare_temperatures rejects bad temperatures with ValueError and sends nothing, and accepts 300 distinct ones"""
+    """compare_temperatures rejects bad temperatures with ValueError and sends nothing, and accepts 301 distinct ones"""
     for bad in [(), (0.5, 2.5), (-0.1,), (0.3, 0.3), (0.0, 1.0, 0.0), (0.5, float("nan"))]:
         with pytest.raises(ValueError):
             exercise.compare_temperatures(openai_client, PROMPT, bad)
-    many = [i / 150 for i in range(300)]  # distinct, from 0.0 to 1.99...
+    many = [i / 150 for i in range(301)]  # distinct, from 0.0 to 2.0, both ends included
     # The SDK's create() raises this at the first request: valid input gets that far, and no 300 replies are needed.
     stop = sandbox.new(RuntimeError("the check stops compare_temperatures at its first request"))
     with sandbox.failing_create("openai", stop), pytest.raises(RuntimeError) as info:
         exercise.compare_temperatures(openai_client, PROMPT, many)
-    assert info.value is stop, "compare_temperatures refused 300 distinct temperatures from [0.0, 2.0]"
+    assert info.value is stop, "compare_temperatures refused 301 distinct temperatures from [0.0, 2.0]"
     assert replay.sent == []
 
 
