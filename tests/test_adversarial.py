@@ -41,6 +41,8 @@ class Case:
     max_basic_call: int  # the honest score of basic_call with this code
     feedback: str = ""  # text some failed basic_call check must show
     status: str = ""  # a status some basic_call check must have
+    # seconds per check: filling memory up to the sandbox's limit (zeroed pages) can take over 2 s on a busy machine
+    check_timeout: str = "2"
 
 
 CASES = [
@@ -113,7 +115,14 @@ CASES = [
         "ran out of time",
         "timeout",
     ),
-    Case("memory_hog", REFERENCE, _wrap("ask_openai", "hog = [bytearray(10**8) for _ in range(100)]"), 4, "memory"),
+    Case(
+        "memory_hog",
+        REFERENCE,
+        _wrap("ask_openai", "hog = [bytearray(10**8) for _ in range(100)]"),
+        4,
+        "memory",
+        check_timeout="10",
+    ),
     Case(
         "recursion_bomb",
         REFERENCE,
@@ -200,7 +209,9 @@ def test_hostile_submission_scores_no_more_than_its_honest_score(
     watcher = threading.Thread(target=_watch_for, args=(OUTLIVING_MARKER, seen, stop))
     watcher.start()
     try:
-        run = grade(submission, "--check-timeout", "2", "--time-limit", "240", "--cassettes", str(cassettes))
+        run = grade(
+            submission, "--check-timeout", case.check_timeout, "--time-limit", "240", "--cassettes", str(cassettes)
+        )
     finally:
         stop.set()
         watcher.join()
