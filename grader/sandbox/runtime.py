@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import inspect
 import io
 import logging
@@ -30,6 +31,14 @@ from grader.sandbox.values import Decoder, Encoder, Handles
 OUTPUT_CAP = 200_000  # characters of stdout or stderr kept per check
 LOG_CAP = 1_000  # log records kept per check
 PROVIDERS = ("openai", "anthropic")
+# What the SDKs import on a client's first use: loaded at start-up with the SDKs, before the freeze.
+_FIRST_USE = (
+    "openai.resources.chat.chat",
+    "openai.resources.chat.completions.completions",
+    "openai.lib.streaming.chat",
+    "openai.pagination",
+    "opentelemetry.propagate",
+)
 
 
 class _Link:
@@ -410,8 +419,6 @@ _SDK_TYPES = {
 
 
 def _sdk_type(name: str) -> Any:
-    import importlib
-
     module, attr = _SDK_TYPES[name]
     return getattr(importlib.import_module(module), attr)
 
@@ -460,7 +467,14 @@ def main() -> None:
     import anthropic  # noqa: F401 - paid once here, while the judge collects its suites
     import openai  # noqa: F401
 
+    for name in _FIRST_USE:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another SDK version: it loads what it needs when used, only slower
+            pass
+
     gc.freeze()  # the SDKs' million objects live as long as we do: no collection need ever walk them again
+    gc.enable()  # off since __main__ started: the submission's garbage is collected as usual
 
     submission.install_package(directory)
     try:

@@ -9,13 +9,12 @@ judge one chunk per ask, so the judge sees a consumer that reads ahead.
 from __future__ import annotations
 
 import base64
-import ssl
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
-import httpx2._transports.default as httpx2_default
 
 Call = Callable[[dict[str, Any]], dict[str, Any]]
 _ERRORS: dict[str, type[httpx2.TransportError]] = {
@@ -88,25 +87,38 @@ def _send(call: Call, request: httpx2.Request) -> httpx2.Response:
     )
 
 
-def _shared_tls(real: Callable[..., ssl.SSLContext]) -> Callable[..., ssl.SSLContext]:
-    """httpx2's TLS setup, with the default context built once: no request here ever does TLS, and
-    loading the CA bundle for every client was most of the time a check spent making clients."""
-    shared: dict[bool, ssl.SSLContext] = {}
+def _poolless(real: Callable[..., None]) -> Callable[..., None]:
+    """A transport's __init__ that checks its arguments as the real one does, then builds nothing.
 
-    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
-        if verify is not True or cert:
-            return real(verify=verify, cert=cert, trust_env=trust_env)
-        if trust_env not in shared:
-            shared[trust_env] = real(verify=True, cert=None, trust_env=trust_env)
-        return shared[trust_env]
+    The real one builds a connection pool (importing httpcore2, h11 and, where installed, trio) and a
+    TLS context with the CA bundle loaded: about 0.15 s of a grade, for connections never opened here.
+    """
+    signature = inspect.signature(real)
 
-    return create_ssl_context
+    def __init__(self: object, *args: Any, **kwargs: Any) -> None:
+        signature.bind(self, *args, **kwargs)  # the TypeError a wrong argument gets from httpx2 itself
+
+    return __init__
+
+
+def _nothing(self: object, *args: object) -> None:
+    """Closing or leaving a transport that holds no connections."""
+
+
+async def _nothing_async(self: object, *args: object) -> None:
+    """Closing or leaving an async transport that holds no connections."""
+
+
+def _itself(self: Any) -> Any:
+    return self
+
+
+async def _itself_async(self: Any) -> Any:
+    return self
 
 
 def install(call: Call) -> None:
     """Route both transports through the judge from now on."""
-    real: Callable[..., ssl.SSLContext] = httpx2.create_ssl_context
-    httpx2_default.create_ssl_context = _shared_tls(real)  # type: ignore[attr-defined]
 
     def handle_request(self: httpx2.HTTPTransport, request: httpx2.Request) -> httpx2.Response:
         return _send(call, request)
@@ -114,5 +126,12 @@ def install(call: Call) -> None:
     async def handle_async_request(self: httpx2.AsyncHTTPTransport, request: httpx2.Request) -> httpx2.Response:
         return _send(call, request)
 
-    httpx2.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
-    httpx2.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]
+    sync, asynchronous = httpx2.HTTPTransport, httpx2.AsyncHTTPTransport
+    sync.__init__ = _poolless(sync.__init__)  # type: ignore[method-assign]
+    sync.handle_request = handle_request  # type: ignore[method-assign]
+    sync.__enter__ = _itself  # type: ignore[method-assign]
+    sync.__exit__ = sync.close = _nothing  # type: ignore[method-assign]
+    asynchronous.__init__ = _poolless(asynchronous.__init__)  # type: ignore[method-assign]
+    asynchronous.handle_async_request = handle_async_request  # type: ignore[method-assign]
+    asynchronous.__aenter__ = _itself_async  # type: ignore[method-assign]
+    asynchronous.__aexit__ = asynchronous.aclose = _nothing_async  # type: ignore[method-assign,assignment]
