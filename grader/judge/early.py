@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.judge import launch
+from grader.judge.options import OPTIONS
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,8 @@ _started: list[Started] = []
 
 def _options(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--grader-submission")
-    parser.add_argument("--grader-record", action="store_true")
-    parser.add_argument("--grader-sandbox-layers", default="none")
-    parser.add_argument("--grader-sandbox-uid", type=int)
+    for name, spec in OPTIONS.items():
+        parser.add_argument(name, **spec)
     return parser.parse_known_args(argv)[0]
 
 

@@ -10,6 +10,7 @@ import pytest
 from grader.course import CASSETTES_DIR
 from grader.errors import UsageError
 from grader.judge.launch import NO_CONFINEMENT, SandboxPlan
+from grader.judge.options import OPTIONS
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,8 @@ class Settings:
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "LLM API course grader")
-    group.addoption("--grader-submission", metavar="DIR", help="grade this directory as the package `exercises`")
-    group.addoption("--grader-cassettes", metavar="DIR", help=f"cassette directory (default {CASSETTES_DIR})")
-    group.addoption("--grader-record", action="store_true", help="record cassettes from the real APIs")
-    group.addoption("--grader-check-timeout", metavar="S", type=float, default=10.0, help="seconds per check")
-    group.addoption("--grader-sandbox-layers", metavar="L,L", default="none", help="confinement layers of the sandbox")
-    group.addoption("--grader-sandbox-uid", metavar="UID", type=int, default=None, help="the sandbox's own uid")
+    for name, spec in OPTIONS.items():
+        group.addoption(name, **spec)
 
 
 def resolve(config: pytest.Config) -> Settings | None:
