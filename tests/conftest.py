@@ -36,7 +36,8 @@ class GradeRun:
         return next(t for e in self.report["exercises"] for t in e["tests"] if t["id"] == check_id)
 
 
-def run_grade(tmp_path: Path, submission: Path, *args: str) -> GradeRun:
+def run_grade(tmp_path: Path, submission: Path, *args: str, env: dict[str, str] | None = None) -> GradeRun:
+    """`grader grade` in a subprocess; `env` adds to (or overrides) the environment it inherits."""
     report = tmp_path / "report.json"
     process = subprocess.run(
         [
@@ -54,7 +55,7 @@ def run_grade(tmp_path: Path, submission: Path, *args: str) -> GradeRun:
         text=True,
         cwd=tmp_path,
         # A run of the harness's own tests is not official grading, even under GitHub Actions.
-        env={**{k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}, "COLUMNS": "200"},
+        env={**{k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}, "COLUMNS": "200", **(env or {})},
         timeout=300,
     )
     data = json.loads(report.read_text()) if report.exists() else None

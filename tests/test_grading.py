@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +11,7 @@ import pytest
 import yaml
 
 from grader import course
-from tests.conftest import REFERENCE, STUBS
+from tests.conftest import REFERENCE, STUBS, run_grade
 from tests.variants import VARIANTS
 from tests.wrong.catalogue import Mutant, all_mutants
 
@@ -328,15 +324,9 @@ def test_grading_leaves_no_folder_behind(tmp_path: Path, reference_copy: Path):
     )
     scratch = tmp_path / "tmp"
     scratch.mkdir(mode=0o755)
-    report = tmp_path / "report.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "grader", "grade", "--submission", str(reference_copy), "--json", str(report),
-         "basic_call"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        env={**{k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}, "TMPDIR": str(scratch)},
-    )  # fmt: skip
-    assert process.returncode == 0, process.stdout + process.stderr
-    crashed = json.loads(report.read_text())["exercises"][0]["tests"]
+    run = run_grade(tmp_path, reference_copy, "basic_call", env={"TMPDIR": str(scratch)})
+    assert run.returncode == 0, run.output
+    crashed = run.exercise("basic_call")["tests"]
     assert any(c["status"] == "error" for c in crashed), "the planted crash did not happen"
     assert sorted(p.name for p in scratch.iterdir()) == []
 
