@@ -95,45 +95,49 @@ class _Watchdog:
         return time.monotonic() - self._running[1] > self._hard_limit
 
 
+@dataclass(frozen=True)
+class _RunSettings:
+    """What every attempt of one child run shares."""
+
+    files: tuple[str, ...]  # the suite files
+    submission: Path
+    cassettes: Path
+    record: bool
+    only: tuple[str, ...]  # -k expressions, when only some checks run
+    suites_dir: Path
+    check_timeout: float
+    caps: confinement.Capabilities | None  # None: no sandbox (recording runs trusted reference code)
+    uid: int | None  # the sandbox's own uid, when the grader runs as root
+
+
 def _run_once(
-    files: Sequence[str],
-    deselect: Sequence[str],
-    *,
-    submission: Path,
-    cassettes: Path,
-    time_limit: float,
-    record: bool,
-    only: Sequence[str],
-    suites_dir: Path,
-    check_timeout: float,
-    caps: confinement.Capabilities | None,
-    uid: int | None,
-    progress: Callable[[int], None],
+    run: _RunSettings, deselect: Sequence[str], *, time_limit: float, progress: Callable[[int], None]
 ) -> _Attempt:
     parent_channel = channel.open_parent_channel()
-    env = child_environment(record=record)
+    env = child_environment(record=run.record)
     env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
     workdir = tempfile.TemporaryDirectory(prefix="grader-run-")
     # The judge (this child) is trusted and runs as we do; it starts the sandbox with these layers.
+    caps, uid = run.caps, run.uid
     layers = (
         () if caps is None else tuple(x for x in caps.available if uid is not None or x not in ("uid", "nproc"))
     )
     command = [
         sys.executable, "-m", "grader.judge",
-        "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
+        "-c", str(run.suites_dir / "pytest.ini"), "--rootdir", str(run.suites_dir),
         "-p", "grader.plugin", "-p", "pytest_timeout",
-        "--grader-submission", str(submission), "--grader-cassettes", str(cassettes),
+        "--grader-submission", str(run.submission), "--grader-cassettes", str(run.cassettes),
         # pytest's unraisable/thread-exception plugins run a full gc after every test: seconds per run.
         "-p", "no:unraisableexception", "-p", "no:threadexception",
         "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
         # The judge enforces each check's time outside the sandbox; pytest-timeout only backs up the judge.
-        "--grader-check-timeout", f"{check_timeout:g}", "-o", f"timeout={check_timeout * 2 + 10:g}",
+        "--grader-check-timeout", f"{run.check_timeout:g}", "-o", f"timeout={run.check_timeout * 2 + 10:g}",
         "--grader-sandbox-layers", launch.layers_option(layers),
         *(["--grader-sandbox-uid", str(uid)] if uid is not None and "uid" in layers else []),
-        *(["--grader-record"] if record else []),
-        *(["-k", " or ".join(only)] if only else []),
+        *(["--grader-record"] if run.record else []),
+        *(["-k", " or ".join(run.only)] if run.only else []),
         *(arg for node in deselect for arg in ("--deselect", node)),
-        *files,
+        *run.files,
     ]  # fmt: skip
     with workdir:
         log = Path(workdir.name) / "child-output.txt"
@@ -145,7 +149,7 @@ def _run_once(
                 output=log,
                 pass_fds=(parent_channel.fd, parent_channel.results_fd),
                 limits=processes.Limits(time_limit=time_limit),
-                watchdog=_Watchdog(parent_channel, check_timeout * 2 + 70, progress),
+                watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress),
             )
         finally:
             os.close(parent_channel.fd)
@@ -174,35 +178,28 @@ def run_child(
 ) -> ChildRun:
     """Run the suites but the `skip` checks; when student code kills the child, pin it on the running check
     and go on without it. `progress` is told how many checks have ended."""
-    files = [str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)]
     caps = None if record else confinement.probe()
     slot = users.acquire() if caps is not None and "uid" in caps.available else None
     try:
-        return _run_attempts(
-            rubrics, files, submission=submission, cassettes=cassettes, time_limit=time_limit, record=record,
-            only=only, suites_dir=suites_dir, check_timeout=check_timeout, caps=caps,
-            uid=None if slot is None else slot.uid, skip=skip, progress=progress,
-        )  # fmt: skip
+        run = _RunSettings(
+            files=tuple(str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)),
+            submission=submission,
+            cassettes=cassettes,
+            record=record,
+            only=tuple(only),
+            suites_dir=suites_dir,
+            check_timeout=check_timeout,
+            caps=caps,
+            uid=None if slot is None else slot.uid,
+        )
+        return _run_attempts(run, time_limit=time_limit, skip=skip, progress=progress)
     finally:
         if slot is not None:
             slot.release()
 
 
 def _run_attempts(
-    rubrics: Sequence[ExerciseRubric],
-    files: list[str],
-    *,
-    submission: Path,
-    cassettes: Path,
-    time_limit: float,
-    record: bool,
-    only: Sequence[str],
-    suites_dir: Path,
-    check_timeout: float,
-    caps: confinement.Capabilities | None,
-    uid: int | None,
-    skip: Sequence[str],
-    progress: Callable[[int], None],
+    run: _RunSettings, *, time_limit: float, skip: Sequence[str], progress: Callable[[int], None]
 ) -> ChildRun:
     deadline = time.monotonic() + time_limit
     outcomes: dict[str, Outcome] = {}
@@ -211,17 +208,9 @@ def _run_attempts(
     returncode: int | None = 0
     for _ in range(MAX_RESTARTS + 1):
         attempt = _run_once(
-            files,
+            run,
             sorted({*outcomes, *skip}),
-            submission=submission,
-            cassettes=cassettes,
             time_limit=max(1.0, deadline - time.monotonic()),
-            record=record,
-            only=only,
-            suites_dir=suites_dir,
-            check_timeout=check_timeout,
-            caps=caps,
-            uid=uid,
             progress=functools.partial(_add, progress, len(outcomes)),
         )
         outputs.append(attempt.output)
@@ -247,7 +236,7 @@ def _run_attempts(
         # checks it never started get a fresh child too, as long as the last one made progress.
         if attempt.stopped_by == "time limit" or not (crashed or (ended and returncode not in (0, 1))):
             break
-    sandbox = confinement.status(caps) if caps is not None else {"level": "none", "layers": [], "missing": {}}
+    sandbox = confinement.status(run.caps) if run.caps is not None else {"level": "none", "layers": [], "missing": {}}
     return ChildRun(
         outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit", sandbox
     )
