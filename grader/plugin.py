@@ -98,6 +98,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     if SESSION in session.config.stash:
         gc.freeze()  # pytest, the suites and the preloaded cassettes stay to the end: no collection need walk them
+        gc.enable()  # off since grader.judge's __main__ started, when it runs the judge
 
 
 # Outside pytest-timeout's timer (tryfirst): waiting for a restarted sandbox is not the check's time. The
