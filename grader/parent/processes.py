@@ -183,7 +183,9 @@ def run_limited(
 
     """
     _become_subreaper()
-    with open(output, "wb") as out:
+    # Started and recorded under the lock the sweep for orphans takes: batch grades in threads, and another
+    # run's sweep must never see this child between its fork and its record.
+    with _active_lock, open(output, "wb") as out:
         process = subprocess.Popen(
             command,
             cwd=cwd,
@@ -194,7 +196,6 @@ def run_limited(
             **_inherit(pass_fds),
             **_new_group(),
         )
-    with _active_lock:
         _active.add(process.pid)
     if probe().prlimit:
         resource = _module("resource")

@@ -1,0 +1,52 @@
+"""The parent's process control, where batch grades several submissions at once in threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.parent import processes
+
+WINDOW = 3.0  # seconds the slow start keeps its child unregistered (the fast run needs well under one)
+
+
+@pytest.mark.skipif(not (processes.probe().subreaper and processes.probe().proc), reason="Linux's orphan sweep")
+def test_a_child_just_started_is_never_swept_up_as_an_orphan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """One run's end sweeps up orphans while another thread is between starting its child and recording it."""
+    real_popen = subprocess.Popen
+    started = threading.Event()
+
+    class SlowToReturn(real_popen):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if threading.current_thread().name == "slow":
+                started.set()
+                threading.Event().wait(WINDOW)  # the moment after fork, held open
+
+    monkeypatch.setattr(processes.subprocess, "Popen", SlowToReturn)
+
+    def run(name: str, seconds: float) -> processes.Ended:
+        return processes.run_limited(
+            [sys.executable, "-c", f"import pathlib, time; time.sleep({seconds}); pathlib.Path({name!r}).touch()"],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            output=tmp_path / f"{name}.txt",
+            pass_fds=(),
+            limits=processes.Limits(time_limit=60),
+        )
+
+    ended: dict[str, processes.Ended] = {}
+    slow = threading.Thread(target=lambda: ended.update(slow=run("slow", 0.5)), name="slow")
+    slow.start()
+    assert started.wait(30)
+    ended["fast"] = run("fast", 0)  # ends, and sweeps, inside the slow run's window
+    slow.join(60)
+    assert ended["fast"].returncode == 0 and (tmp_path / "fast").exists()
+    # (its exit code cannot tell: the sweep reaps what it kills, and Popen then reports 0)
+    assert (tmp_path / "slow").exists(), "the other run's sweep killed a child that had just started"
