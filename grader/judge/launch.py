@@ -1,8 +1,8 @@
 """How the judge starts a sandbox: confined by the layers the parent found, in a fresh box each time.
 
-The policy comes from `grader.sandbox.confinement`: the command is wrapped in the trusted enter
-step, which puts every layer in force (uid, seccomp, Landlock, namespaces, rlimits) and only then
-executes the sandbox. What the sandbox may read is narrower than the judge's own view: Python and
+The policy comes from `grader.sandbox.confinement`: the sandbox's first, trusted step puts every
+layer in force on its own process (uid, seccomp, Landlock, namespaces, rlimits) before it imports
+the SDKs or the submission. What the sandbox may read is narrower than the judge's own view: Python and
 the installed packages, and of the grader only the modules the sandbox runs; never the suites,
 the cassettes, the reference solutions or anything else in the repository.
 """
@@ -84,7 +84,8 @@ class Launcher:
         self.starts = 0
         self.log: Path | None = None
 
-    def __call__(self, command: list[str], sock: socket.socket, submission: Path) -> subprocess.Popen[bytes]:
+    def __call__(self, sock: socket.socket, submission: Path) -> subprocess.Popen[bytes]:
+        """Start a sandbox serving `sock` (its end of the pair) on its own copy of `submission`."""
         self.starts += 1
         box = self.root / f"box-{self.starts}"
         home = box / "home"
@@ -98,11 +99,10 @@ class Launcher:
             uid=self.plan.uid,
         )
         confinement.prepare_box(policy)
-        command = [*command[:-1], str(policy.submission)]  # the sandbox imports its own copy
         self.log = self.root / f"sandbox-{self.starts}.log"
         with open(self.log, "wb") as log:
             return subprocess.Popen(
-                confinement.wrap(policy, command),
+                confinement.command(policy, sock.fileno()),
                 pass_fds=(sock.fileno(),),
                 cwd=self.root,
                 env=dict(policy.env),
@@ -123,7 +123,7 @@ class Launcher:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def last_words(self) -> str:
-        """The end of the latest sandbox's own output (the enter step's reason when a layer failed)."""
+        """The end of the latest sandbox's own output (the confine step's reason when a layer failed)."""
         if self.log is None or not self.log.exists():
             return ""
         return self.log.read_bytes()[-2000:].decode("utf-8", "replace")
@@ -148,9 +148,8 @@ def sandbox_keys(record: bool) -> tuple[dict[str, str], dict[str, str]]:
 def spawn(launcher: Launcher, submission: Path) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start one sandbox serving `submission` on a new socket; the judge's end of the socket comes back."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    command = [sys.executable, "-I", "-B", "-m", "grader.sandbox", str(theirs.fileno()), str(submission)]
     try:
-        return launcher(command, theirs, submission), ours
+        return launcher(theirs, submission), ours
     except BaseException:
         ours.close()
         raise

@@ -1,12 +1,16 @@
-"""`python -I -m grader.sandbox FD SUBMISSION`: serve the judge on the inherited socket FD."""
+"""`python -I -B -m grader.sandbox POLICY_JSON FD SUBMISSION`: confine this process, then serve the judge on FD."""
 
 import gc
+import sys
 
 # Off while the sandbox imports the SDKs: their million objects would set off collections that find no
 # garbage (a fifth of the import time); runtime.main freezes them and turns it back on.
 gc.disable()
 
-from grader.sandbox.runtime import main  # noqa: E402 - after gc.disable, on purpose
+from grader.sandbox import enter  # noqa: E402 - after gc.disable, on purpose
 
 if __name__ == "__main__":
-    main()
+    enter.confine(sys.argv[1])
+    from grader.sandbox import runtime  # only now: the layers are in force before the SDKs load
+
+    runtime.main(int(sys.argv[2]), sys.argv[3])

@@ -1,9 +1,9 @@
 """Confinement of the process that runs student code: the policy, what this machine allows, the launch.
 
-The launcher calls `wrap(policy, command)` and starts the result with `policy.env` as its whole
-environment: the command then runs already confined, because `python -m grader.sandbox.enter`
-(trusted code, started as the grader's own user) puts every layer of the policy in force and only
-then executes it. No preexec_fn: the parent has threads (batch), where one is unsafe.
+The launcher starts `command(policy, fd)` with `policy.env` as its whole environment: the sandbox's
+first step (`grader.sandbox.enter.confine`, trusted code, started as the grader's own user) puts
+every layer of the policy in force on its own process, and only then does that process import the
+SDKs and the submission. No preexec_fn: the parent has threads (batch), where one is unsafe.
 
 Layers, each behind a capability check (`probe`):
 - uid: its own numeric uid, so it can neither signal, trace nor read the grader, nor write its files;
@@ -36,7 +36,7 @@ ALL_LAYERS = ("uid", "seccomp", "landlock", "netns", "scratch-cap", "rlimits", "
 # Everything a root grader on Linux can have; official grading refuses less unless told otherwise.
 FULL_LAYERS = ALL_LAYERS
 OS_LAYERS = frozenset(ALL_LAYERS) - {"env-allowlist", "session"}
-FAILED_EXIT = 121  # the enter step could not put a layer in force; its message is on stderr
+FAILED_EXIT = 121  # the confine step could not put a layer in force; its message is on stderr
 SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys/devices/system/cpu")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 ENV_PASSED = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONUTF8", "PYTHONIOENCODING")  # and every LC_*
@@ -63,7 +63,7 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Policy:
-    layers: tuple[str, ...]  # the layers put in force; the enter step fails rather than skip one
+    layers: tuple[str, ...]  # the layers put in force; the confine step fails rather than skip one
     box: str  # its only writable folder: `submission` and `home` inside
     submission_source: str  # copied into box/submission before the uid drop
     readable: tuple[str, ...] = ()
@@ -188,7 +188,7 @@ def make_policy(
 
 
 def prepare_box(policy: Policy) -> None:
-    """Lay out the box on disk when the enter step will not (no private mount namespace)."""
+    """Lay out the box on disk when the confine step will not (no private mount namespace)."""
     from grader.sandbox import copying
 
     box = Path(policy.box)
@@ -200,8 +200,6 @@ def prepare_box(policy: Policy) -> None:
         policy.home.mkdir(mode=0o700)
 
 
-def wrap(policy: Policy, command: Sequence[str]) -> list[str]:
-    """`command`, preceded by the step that confines it (on Windows, as it is: no layer applies)."""
-    if os.name != "posix":
-        return list(command)
-    return [sys.executable, "-I", "-m", "grader.sandbox.enter", policy.to_json(), "--", *command]
+def command(policy: Policy, fd: int) -> list[str]:
+    """The sandbox's command line: it puts `policy` in force on itself first, then serves the socket `fd`."""
+    return [sys.executable, "-I", "-B", "-m", "grader.sandbox", policy.to_json(), str(fd), str(policy.submission)]

@@ -1,8 +1,9 @@
-"""`python -m grader.sandbox.enter POLICY_JSON -- COMMAND...`: put the policy in force, then exec COMMAND.
+"""The sandbox's first step, `confine(POLICY_JSON)`: put the policy in force on this very process.
 
-Trusted code, run as the grader's user before any student code exists in the process. Every layer
-named in the policy is applied or the step exits FAILED_EXIT with the reason on stderr: the report
-never names a layer that was not in force.
+Trusted code, run as the grader's user by `python -m grader.sandbox` before it imports anything of
+the submission's side: the same process then serves the judge, confined (one interpreter start, not
+two with an exec between). Every layer named in the policy is applied or the process exits
+FAILED_EXIT with the reason on stderr: the report never names a layer that was not in force.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from grader.sandbox import confinement, copying, landlock, mounts, seccomp
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 
 
 def _layer(name: str, step: Callable[[], object]) -> None:
@@ -72,12 +74,9 @@ def _drop_uid(uid: int) -> None:
         raise OSError(f"still running as uid {os.geteuid()} after setuid({uid})")
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) < 3 or argv[1] != "--":
-        sys.stderr.write("usage: python -m grader.sandbox.enter POLICY_JSON -- COMMAND...\n")
-        os._exit(2)
-    policy = confinement.Policy.from_json(argv[0])
-    command = argv[2:]
+def confine(policy_json: str) -> None:
+    """Every layer of the policy in force on this process (or exit FAILED_EXIT), then into its home."""
+    policy = confinement.Policy.from_json(policy_json)
     layers = set(policy.layers)
     if "scratch-cap" in layers:
         _layer("scratch-cap", lambda: _namespaces(policy))
@@ -94,11 +93,10 @@ def main(argv: list[str]) -> None:
     if policy.uid is not None:
         uid = policy.uid
         _layer("uid", lambda: _drop_uid(uid))
+        libc = ctypes.CDLL(None, use_errno=True)
         # Set after the uid change, which clears it: the sandbox dies with the process that started it.
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        # The uid change also made the process undumpable, which an exec as the new uid would have
+        # undone: its own /proc/self stays its own, as in any process its uid starts.
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
     os.chdir(policy.home)
-    os.execve(command[0], command, dict(policy.env))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

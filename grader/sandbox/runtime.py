@@ -452,8 +452,9 @@ def _number(value: object) -> float | str:
     return number if number == number and abs(number) != float("inf") else repr(number)
 
 
-def main() -> None:
-    fd, directory = int(sys.argv[1]), Path(sys.argv[2]).resolve()
+def main(fd: int, submission_dir: str) -> None:
+    """Serve the judge on the inherited socket `fd`, with the submission copied at `submission_dir`."""
+    directory = Path(submission_dir).resolve()
     sock = socket.socket(fileno=fd)
     link = _Link(sock)
     transport.install(link.call)
