@@ -150,6 +150,9 @@ def _fakes(clock: FrozenClock) -> dict[int, tuple[object, object]]:
     }
 
 
+_held: list[bool] = []  # hold() has run in this process
+
+
 def _sdk_random() -> float:
     return SDK_RANDOM
 
@@ -160,11 +163,12 @@ def _set(stack: ExitStack, target: object, name: str, value: object) -> None:
     stack.callback(setattr, target, name, original)
 
 
-# Modules freezegun need not scan for bound clock functions when it starts outside `hold()` (the
-# scan touches every attribute of every loaded module; under `hold()`, as in the sandbox, no check's
-# freeze scans at all). None of them reads the clock. freezegun also hands the REAL time to any call with
-# one of these within five frames up the stack, so code that calls student or grader code, or runs
-# the grader's fault and stream layers (the SDK clients, httpx2, pytest), must never be listed.
+# Modules freezegun need not scan for bound clock functions when a freeze starts outside `hold()` (the
+# scan touches every attribute of every loaded module). None of them reads the clock. freezegun also
+# hands the REAL time to any call with one of these within five frames up the stack, so code that calls
+# student or grader code, or runs the grader's fault and stream layers (the SDK clients, httpx2, pytest),
+# must never be listed. Under `hold()`, as in the sandbox, no freeze scans, so the list is not given:
+# there it would only exempt these modules from the frozen clock, which nothing needs.
 UNSCANNED_PACKAGES = (
     "openai.types", "anthropic.types", "pydantic", "pydantic_core", "rich", "pygments", "yaml",
     "jiter", "annotated_types", "typing_extensions", "idna",
@@ -184,7 +188,7 @@ def frozen(
     fakes = _fakes(clock)
     with ExitStack() as stack:
         clock._factory = stack.enter_context(
-            freezegun.freeze_time(clock.start, real_asyncio=True, ignore=list(UNSCANNED_PACKAGES))
+            freezegun.freeze_time(clock.start, real_asyncio=True, ignore=[] if _held else list(UNSCANNED_PACKAGES))
         )
         _set(stack, time, "sleep", fakes[id(REAL_TIME_SLEEP)][1])
         _set(stack, asyncio, "sleep", fakes[id(REAL_ASYNCIO_SLEEP)][1])
@@ -215,6 +219,7 @@ def hold() -> None:
     `frozen()` nests inside it. freezegun scans the loaded modules only for the outermost freeze,
     and that is this one, with few modules loaded; a scan with both SDKs loaded cost seconds."""
     freezegun.freeze_time(datetime.now(timezone.utc), tick=True, real_asyncio=True).start()
+    _held.append(True)
 
 
 def summary() -> str:
