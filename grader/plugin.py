@@ -292,7 +292,8 @@ def faults(
         # retrying and show the timeline. A check stopped by its time limit did not choose to stop retrying.
         judging = isinstance(injector.policy, timeline.Policy)
         timed_out = any(p.status == "timeout" for p in record.phases)
-        record.notes.extend(injector.notes(judging_retries=judging and not timed_out))
+        stopped = any(p.by_check for p in record.phases)
+        record.notes.extend(injector.notes(judging_retries=judging and not timed_out, ran_to_end=not stopped))
         failed = any(p.status != "passed" for p in record.phases) or record.notes
         if failed and injector.served and isinstance(injector.policy, timeline.Policy):
             table = timeline.rows(injector.served, clock.sleeps, injector.policy, injector.call_starts)

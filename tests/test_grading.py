@@ -346,3 +346,17 @@ def test_the_quotes_hint_says_the_key_is_stripped_after_unquoting(grade, tmp_pat
     assert check["status"] == "failed"
     assert "inner whitespace" not in check["hint"]
     assert "Then strip the key" in check["hint"]
+
+
+def test_a_check_its_own_assertion_stopped_gives_no_advice_from_the_request_count(grade, tmp_path: Path):
+    # retries_401 sleeps before a 401; the check stops at that call, so the scripted calls after it are never
+    # made: "you stopped retrying too early" would send the student after a mistake they did not make.
+    run = grade(_mutant("error_handler", "retries_401").write(tmp_path / "submission"), "error_handler")
+    check = run.check("error_handler/test_hidden.py::test_no_sleep_before_permanent_error")
+    assert check["status"] == "failed"
+    assert "no sleep is allowed here" in check["feedback"]  # the timeline still says what went wrong
+    assert "this check expected" not in check["feedback"]
+    # Where the code itself gave up early, the count and the advice stay.
+    run = grade(_mutant("error_handler", "one_attempt_too_few").write(tmp_path / "other"), "error_handler")
+    check = run.check("error_handler/test_hidden.py::test_calls_until_success")
+    assert "It stopped retrying too early" in check["feedback"]

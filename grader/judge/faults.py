@@ -244,13 +244,17 @@ class FaultInjector:
     def beyond(self) -> list[Served]:
         return [s for s in self.served if s.step is None and not s.label]
 
-    def notes(self, *, judging_retries: bool = True) -> list[str]:
+    def notes(self, *, judging_retries: bool = True, ran_to_end: bool = True) -> list[str]:
         """Feedback that fails the check: requests beyond the script, steps never reached.
 
         The advice about retrying is given only where the check judges a retry loop (`judging_retries`).
+        Steps never reached count only when the check ran to its end (`ran_to_end`): one its own assertion
+        stopped never made the calls that would have reached them.
         """
-        notes = []
+        notes: list[str] = []
         made = self.requests
+        if not ran_to_end and not self.beyond():
+            return notes
         if self.beyond():
             notes.append(
                 f"Your code made {made} request(s); this check expected exactly {len(self.script)}. "

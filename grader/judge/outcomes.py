@@ -30,6 +30,7 @@ class PhaseResult:
     status: str  # passed | failed | error | timeout
     message: str = ""
     staff_error: bool = False
+    by_check: bool = False  # the check's own assertion ended it (not the student's code, nor a time limit)
 
 
 @dataclass
@@ -178,9 +179,9 @@ def phase_result(
     if isinstance(exc, AssertionError | pytest.fail.Exception) and where is None:
         # The suite's own verdict; a hidden check never shows its expected values.
         if hidden:
-            return PhaseResult(when, "failed", "")
+            return PhaseResult(when, "failed", "", by_check=True)
         text = str(exc).split("\nassert ")[0].strip()
-        return PhaseResult(when, "failed", text or "The check's assertion failed.")
+        return PhaseResult(when, "failed", text or "The check's assertion failed.", by_check=True)
     if when != "call" and where is None:
         return PhaseResult(
             when,
