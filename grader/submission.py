@@ -16,8 +16,12 @@ NOT_FOUND = "was not found in your submission"
 _TIMEOUT_PREFIX = "Timeout (>"  # pytest-timeout's message when it stops a check (here: during the import)
 
 
-class StudentImportError(Exception):
-    """An exercise module could not be imported; the message is for the student."""
+class StudentImportError(BaseException):
+    """An exercise module could not be imported; the message is for the student.
+
+    A BaseException, as pytest's own outcomes are: a check's `except Exception` or `pytest.raises(Exception)`,
+    written for what the student's function raises, must never take a module that did not import for it.
+    """
 
 
 def install_package(directory: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import course
+from grader import course, rubric
+from grader.parent import runner
 from tests.conftest import REFERENCE, STUBS, run_grade
 from tests.variants import VARIANTS
 from tests.wrong.catalogue import Mutant, all_mutants
@@ -360,3 +361,26 @@ def test_a_check_its_own_assertion_stopped_gives_no_advice_from_the_request_coun
     run = grade(_mutant("error_handler", "one_attempt_too_few").write(tmp_path / "other"), "error_handler")
     check = run.check("error_handler/test_hidden.py::test_calls_until_success")
     assert "It stopped retrying too early" in check["feedback"]
+
+
+def test_an_import_failure_is_never_caught_as_the_code_raising(tmp_path: Path, reference_copy: Path):
+    # A check that expects the student's function to raise must not pass because the module did not import.
+    suites = tmp_path / "suites"
+    shutil.copytree(course.SUITES_DIR, suites, ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    (suites / "basic_call" / "test_public.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.points(1)\n"
+        "@pytest.mark.hint('ask_openai refuses an empty prompt')\n"
+        "@pytest.mark.cassette(None)\n"
+        "def test_empty_prompt_is_refused(exercise, openai_client):\n"
+        "    with pytest.raises(Exception):\n"
+        "        exercise.ask_openai(openai_client, '')\n"
+    )
+    (reference_copy / "basic_call.py").write_text("def ask_openai(client, prompt:\n")  # a syntax error
+    loaded = rubric.load(course.exercise("basic_call"), suites)
+    run = runner.run_child(
+        [loaded], submission=reference_copy, cassettes=course.CASSETTES_DIR, time_limit=120, suites_dir=suites
+    )
+    outcome = run.outcomes["basic_call/test_public.py::test_empty_prompt_is_refused"]
+    assert outcome.status == "failed"
+    assert "SyntaxError" in outcome.feedback
