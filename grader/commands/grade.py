@@ -14,7 +14,7 @@ from grader import course, rubric
 from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
 from grader.parent import grading, official, report, runner, untrusted
-from grader.reports import github, gradescope, junit, markdown, terminal
+from grader.reports import github, gradescope
 from grader.scoring import Grade, Outcome
 
 NAME = "grade"
@@ -93,27 +93,35 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     exercises = grading.select(args.exercises)
     if args.failed and (args.gradescope or args.junit):
         raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")
-    rubrics = [rubric.load(e) for e in exercises]
-    every = [c.id for r in rubrics for c in r.checks]
-    carried = {k: v for k, v in passed_before(args.json).items() if k in every} if args.failed else {}
-    if args.failed:
-        console.print(
-            f"--failed: re-grading {len(every) - len(carried)} check(s); "
-            f"{len(carried)} that passed in {args.json} are not run again."
-        )
-    started = time.monotonic()
-    with terminal.progress(console, len(every) - len(carried)) as progress:
-        result = grading.grade_submission(
-            exercises,
-            args.submission,
-            cassettes=args.cassettes,
-            time_limit=args.time_limit,
-            check_timeout=args.check_timeout,
-            carried=carried,
-            progress=progress,
-            rubrics=rubrics,
-        )
-    elapsed = time.monotonic() - started
+    before = passed_before(args.json) if args.failed else {}
+    chosen = {e.id for e in exercises}
+    skip = sorted(k for k in before if k.split("/", 1)[0] in chosen)
+    began = time.monotonic()
+    with grading.started(exercises, args.submission, cassettes=args.cassettes, time_limit=args.time_limit,
+                         check_timeout=args.check_timeout, skip=skip) as pending:  # fmt: skip
+        # The judge is starting (and its sandbox importing the SDKs): meanwhile the rubrics and the
+        # terminal's modules load here, off the path to the first check.
+        from grader.reports import terminal
+
+        rubrics = [rubric.load(e) for e in exercises]
+        every = [c.id for r in rubrics for c in r.checks]
+        carried = {k: v for k, v in before.items() if k in every}
+        if args.failed:
+            console.print(
+                f"--failed: re-grading {len(every) - len(carried)} check(s); "
+                f"{len(carried)} that passed in {args.json} are not run again."
+            )
+        with terminal.progress(console, len(every) - len(carried)) as progress:
+            result = grading.finish(
+                pending, rubrics, time_limit=args.time_limit, carried=carried, progress=progress
+            )
+    elapsed = time.monotonic() - began
+    return _report(args, console, result, elapsed)
+
+
+def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: float) -> tuple[int, Grade]:
+    from grader.reports import junit, terminal  # after grading: not on the path to the first check
+
     report.write_json(result, args.json)
     console.print(f"Report written to {args.json}")
     if args.junit:
@@ -149,6 +157,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if result is None:
         github.write_step_summary("## Grade\n\nGrading could not complete: see the job log (exit code 2).\n")
         return code
+    from grader.reports import markdown  # after grading: not on the path to the first check
+
     github.write_step_summary(markdown.render(report.as_json(result)))
     github.write_outputs(result.score, result.max_score)
     for line in github.classroom_notices(result.score, result.max_score):

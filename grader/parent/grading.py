@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from grader import course, rubric, scoring
@@ -37,26 +38,56 @@ def grade_submission(
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     carried: Mapping[str, scoring.Outcome] | None = None,
     progress: Callable[[int], None] = lambda done: None,
-    rubrics: Sequence[rubric.ExerciseRubric] | None = None,
 ) -> scoring.Grade:
     """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot.
 
     `carried` outcomes (from a previous report, `grade --failed`) are not run again but scored as they are.
-    `rubrics`: the exercises' rubrics when the caller has read them already.
     """
+    skip = sorted(carried or {})
+    with started(exercises, submission, cassettes=cassettes, time_limit=time_limit, check_timeout=check_timeout,
+                 skip=skip) as pending:  # fmt: skip
+        rubrics = [rubric.load(e) for e in exercises]  # while the judge starts
+        return finish(pending, rubrics, time_limit=time_limit, carried=carried, progress=progress)
+
+
+@contextmanager
+def started(
+    exercises: Sequence[course.Exercise],
+    submission: Path,
+    *,
+    cassettes: Path = course.CASSETTES_DIR,
+    time_limit: float = 600.0,
+    check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
+    skip: Sequence[str] = (),
+) -> Iterator[runner.PendingRun]:
+    """The judge of `submission` starting now, so that its sandbox imports the SDKs while the caller reads
+    the rubrics; `finish` it in the block (leaving the block any other way stops it)."""
     if not submission.is_dir():
         raise UsageError(f"--submission {submission}: no such directory")
-    if rubrics is None:
-        rubrics = [rubric.load(e) for e in exercises]
-    run = runner.run_child(
-        rubrics,
+    pending = runner.start_child(
+        [e.id for e in exercises],
         submission=submission.resolve(),
         cassettes=cassettes,
         time_limit=time_limit,
         check_timeout=check_timeout,
-        skip=sorted(carried or {}),
-        progress=progress,
+        skip=skip,
     )
+    try:
+        yield pending
+    finally:
+        pending.cancel()
+
+
+def finish(
+    pending: runner.PendingRun,
+    rubrics: Sequence[rubric.ExerciseRubric],
+    *,
+    time_limit: float,
+    carried: Mapping[str, scoring.Outcome] | None = None,
+    progress: Callable[[int], None] = lambda done: None,
+) -> scoring.Grade:
+    """Grade to the end what `started` began, and score it against `rubrics`."""
+    run = pending.finish(progress)
     notes = processes.missing()
     if run.hit_time_limit:
         notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")

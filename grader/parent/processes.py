@@ -166,7 +166,16 @@ def _kill_survivors(process: subprocess.Popen[bytes]) -> None:
 @dataclass(frozen=True)
 class Ended:
     returncode: int | None  # None when this module killed it
-    stopped_by: str = ""  # "time limit" or "watchdog" when killed
+    stopped_by: str = ""  # "time limit", "watchdog" or "cancelled" when killed
+
+
+@dataclass(frozen=True)
+class Limited:
+    """A child started by `start_limited`; `finish_limited` waits for it and leaves nothing of it running."""
+
+    process: subprocess.Popen[bytes]
+    deadline: float  # time.monotonic() at which its time limit stops it
+    exited: int | None  # readable when it exits (a pidfd), where the OS has one
 
 
 def run_limited(
@@ -179,9 +188,15 @@ def run_limited(
     limits: Limits,
     watchdog: Callable[[], bool] = lambda: False,
 ) -> Ended:
-    """Run `command` to completion, the time limit, or until `watchdog()` (polled) says to stop it.
+    """Run `command` to completion, the time limit, or until `watchdog()` (polled) says to stop it."""
+    started = start_limited(command, cwd=cwd, env=env, output=output, pass_fds=pass_fds, limits=limits)
+    return finish_limited(started, watchdog=watchdog)
 
-    """
+
+def start_limited(
+    command: list[str], *, cwd: Path, env: dict[str, str], output: Path, pass_fds: tuple[int, ...], limits: Limits
+) -> Limited:
+    """Start `command` under `limits`; the caller hands the result to `finish_limited`, whatever happens next."""
     _become_subreaper()
     # Started and recorded under the lock the sweep for orphans takes: batch grades in threads, and another
     # run's sweep must never see this child between its fork and its record.
@@ -205,9 +220,21 @@ def run_limited(
             resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         except (ProcessLookupError, OSError):
             pass
-    deadline = time.monotonic() + limits.time_limit
-    exited = _exit_signal(process)
+    return Limited(process, time.monotonic() + limits.time_limit, _exit_signal(process))
+
+
+def finish_limited(
+    started: Limited, *, watchdog: Callable[[], bool] = lambda: False, stop_now: bool = False
+) -> Ended:
+    """Wait for the child to end, its time limit, or `watchdog()` (polled); then kill what is left of it.
+
+    `stop_now`: kill it at once (its caller failed before it could wait for it).
+    """
+    process, exited, deadline = started.process, started.exited, started.deadline
     try:
+        if stop_now:
+            _kill_tree(process)
+            return Ended(None, "cancelled")
         while True:
             try:
                 return Ended(_wait(process, exited, min(POLL_SECONDS, max(0.0, deadline - time.monotonic()))))

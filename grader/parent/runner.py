@@ -110,9 +110,17 @@ class _RunSettings:
     uid: int | None  # the sandbox's own uid, when the grader runs as root
 
 
-def _run_once(
-    run: _RunSettings, deselect: Sequence[str], *, time_limit: float, progress: Callable[[int], None]
-) -> _Attempt:
+@dataclass(frozen=True)
+class _Launched:
+    """One attempt's judge, started: `_collect` waits for it and reads what it reported."""
+
+    parent_channel: channel.ParentChannel
+    workdir: tempfile.TemporaryDirectory[str]
+    log: Path
+    judge: processes.Limited
+
+
+def _launch(run: _RunSettings, deselect: Sequence[str], *, time_limit: float) -> _Launched:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=run.record)
     env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
@@ -139,23 +147,41 @@ def _run_once(
         *(arg for node in deselect for arg in ("--deselect", node)),
         *run.files,
     ]  # fmt: skip
-    with workdir:
-        log = Path(workdir.name) / "child-output.txt"
+    log = Path(workdir.name) / "child-output.txt"
+    try:
+        judge = processes.start_limited(
+            command,
+            cwd=Path(workdir.name),
+            env=env,
+            output=log,
+            pass_fds=(parent_channel.fd, parent_channel.results_fd),
+            limits=processes.Limits(time_limit=time_limit),
+        )
+    except BaseException:
+        os.close(parent_channel.fd)
+        channel.close_parent_channel(parent_channel)
+        workdir.cleanup()
+        raise
+    return _Launched(parent_channel, workdir, log, judge)
+
+
+def _collect(
+    launched: _Launched, run: _RunSettings, *, progress: Callable[[int], None], stop_now: bool = False
+) -> _Attempt:
+    """Wait for the attempt's judge (or, `stop_now`, stop it), then read its records; nothing of it stays."""
+    parent_channel = launched.parent_channel
+    with launched.workdir:
         try:
-            ended = processes.run_limited(
-                command,
-                cwd=Path(workdir.name),
-                env=env,
-                output=log,
-                pass_fds=(parent_channel.fd, parent_channel.results_fd),
-                limits=processes.Limits(time_limit=time_limit),
+            ended = processes.finish_limited(
+                launched.judge,
                 watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress),
+                stop_now=stop_now,
             )
         finally:
             os.close(parent_channel.fd)
-            if uid is not None:
-                users.kill_all(uid)  # whatever the sandbox left running, even if the judge could not
-        output = _tail(log)
+            if run.uid is not None:
+                users.kill_all(run.uid)  # whatever the sandbox left running, even if the judge could not
+        output = _tail(launched.log)
     records, rejected = channel.read_records(parent_channel)
     channel.close_parent_channel(parent_channel)
     return _Attempt(
@@ -178,11 +204,67 @@ def run_child(
 ) -> ChildRun:
     """Run the suites but the `skip` checks; when student code kills the child, pin it on the running check
     and go on without it. `progress` is told how many checks have ended."""
+    pending = start_child(
+        [r.exercise.id for r in rubrics], submission=submission, cassettes=cassettes, time_limit=time_limit,
+        record=record, only=only, suites_dir=suites_dir, check_timeout=check_timeout, skip=skip,
+    )  # fmt: skip
+    try:
+        return pending.finish(progress)
+    finally:
+        pending.cancel()
+
+
+class PendingRun:
+    """A child run whose first judge is already starting: `finish` grades to the end; `cancel` stops it
+    and frees its uid (a no-op once finished). Its caller reads the rubrics meanwhile."""
+
+    def __init__(self, run: _RunSettings, slot: users.Slot | None, time_limit: float, skip: Sequence[str]) -> None:
+        self._run, self._slot, self._time_limit, self._skip = run, slot, time_limit, tuple(skip)
+        self._deadline = time.monotonic() + time_limit
+        self._first: _Launched | None = _launch(run, sorted(self._skip), time_limit=time_limit)
+
+    def finish(self, progress: Callable[[int], None] = lambda done: None) -> ChildRun:
+        first, self._first = self._first, None
+        try:
+            return _run_attempts(
+                self._run, first, deadline=self._deadline, time_limit=self._time_limit, skip=self._skip,
+                progress=progress,
+            )  # fmt: skip
+        finally:
+            self._release()
+
+    def cancel(self) -> None:
+        first, self._first = self._first, None
+        try:
+            if first is not None:
+                _collect(first, self._run, progress=lambda done: None, stop_now=True)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot.release()
+
+
+def start_child(
+    exercise_ids: Sequence[str],
+    *,
+    submission: Path,
+    cassettes: Path,
+    time_limit: float,
+    record: bool = False,
+    only: Sequence[str] = (),
+    suites_dir: Path = SUITES_DIR,
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    skip: Sequence[str] = (),
+) -> PendingRun:
+    """Start the judge of the exercises' suites now (it starts its sandbox at once); `finish` the result."""
     caps = None if record else confinement.probe()
     slot = users.acquire() if caps is not None and "uid" in caps.available else None
     try:
         run = _RunSettings(
-            files=tuple(str(f) for r in rubrics for f in suite_files(r.exercise.id, suites_dir)),
+            files=tuple(str(f) for exercise_id in exercise_ids for f in suite_files(exercise_id, suites_dir)),
             submission=submission,
             cassettes=cassettes,
             record=record,
@@ -192,27 +274,32 @@ def run_child(
             caps=caps,
             uid=None if slot is None else slot.uid,
         )
-        return _run_attempts(run, time_limit=time_limit, skip=skip, progress=progress)
-    finally:
+        return PendingRun(run, slot, time_limit, skip)
+    except BaseException:
         if slot is not None:
             slot.release()
+        raise
 
 
 def _run_attempts(
-    run: _RunSettings, *, time_limit: float, skip: Sequence[str], progress: Callable[[int], None]
+    run: _RunSettings,
+    first: _Launched | None,
+    *,
+    deadline: float,
+    time_limit: float,
+    skip: Sequence[str],
+    progress: Callable[[int], None],
 ) -> ChildRun:
-    deadline = time.monotonic() + time_limit
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
     rejected = 0
     returncode: int | None = 0
     for _ in range(MAX_RESTARTS + 1):
-        attempt = _run_once(
-            run,
-            sorted({*outcomes, *skip}),
-            time_limit=max(1.0, deadline - time.monotonic()),
-            progress=functools.partial(_add, progress, len(outcomes)),
+        launched = first or _launch(
+            run, sorted({*outcomes, *skip}), time_limit=max(1.0, deadline - time.monotonic())
         )
+        first = None
+        attempt = _collect(launched, run, progress=functools.partial(_add, progress, len(outcomes)))
         outputs.append(attempt.output)
         rejected += attempt.rejected
         returncode = attempt.returncode
