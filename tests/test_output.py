@@ -100,6 +100,16 @@ def test_failed_regrades_only_what_failed_last_time(tmp_path: Path, reference_co
     assert sorted(carried) == sorted(set(tests) - set(failed))
 
 
+def test_failed_after_a_full_pass_regrades_nothing_and_keeps_the_score(tmp_path: Path, reference_copy: Path):
+    """--failed when every check passed last time runs none, and is no grader error."""
+    code, first = grade_cli(tmp_path, "basic_call", "--submission", str(reference_copy))
+    assert code == 0, first
+    code, second = grade_cli(tmp_path, "basic_call", "--submission", str(reference_copy), "--failed")
+    assert code == 0, second
+    assert "re-grading 0 check(s); 8 that passed" in second and "grader:" not in second
+    assert json.loads((tmp_path / "grade-report.json").read_text())["score"] == 10
+
+
 def test_failed_without_a_previous_report_says_what_to_do(tmp_path: Path):
     """--failed with no report to read exits 2 and says to grade once without it."""
     code, output = grade_cli(tmp_path, "basic_call", "--submission", str(STUBS), "--failed", columns=200)
