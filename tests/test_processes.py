@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
-from grader.parent import processes
+from grader import course
+from grader.errors import StaffError
+from grader.parent import grading, processes
+from grader.sandbox import users
+from tests.conftest import REFERENCE
 
 WINDOW = 3.0  # seconds the slow start keeps its child unregistered (the fast run needs well under one)
 
@@ -50,3 +54,49 @@ def test_a_child_just_started_is_never_swept_up_as_an_orphan(monkeypatch: pytest
     assert ended["fast"].returncode == 0 and (tmp_path / "fast").exists()
     # (its exit code cannot tell: the sweep reaps what it kills, and Popen then reports 0)
     assert (tmp_path / "slow").exists(), "the other run's sweep killed a child that had just started"
+
+
+def _judges_of(pid: int) -> list[int]:
+    """Running `python -m grader.judge` children of `pid` (zombies aside)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid and b"grader.judge" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not processes.probe().proc, reason="reads /proc")
+def test_a_judge_started_before_a_failure_is_stopped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The judge starts before the rubrics are read; a broken suite then stops it, and its uid is free again."""
+
+    def broken(exercise: course.Exercise, *args: object) -> object:
+        assert _judges_of(os.getpid()), "the judge was to be running while the rubrics are read"
+        raise StaffError(f"the suite of {exercise.id} is broken")
+
+    taken: list[users.Slot] = []
+
+    def acquire() -> users.Slot:
+        taken.append(real_acquire())
+        return taken[-1]
+
+    real_acquire = users.acquire
+    monkeypatch.setattr(users, "acquire", acquire)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(grading.rubric, "load", broken)
+    with pytest.raises(StaffError, match="suite of basic_call is broken"):
+        grading.grade_submission(grading.select(["basic_call"]), REFERENCE)
+    assert _judges_of(os.getpid()) == []
+    import fcntl  # POSIX only, as the uid layer is
+
+    for slot in taken:  # the run's uid is free again: its lock can be taken
+        fd = os.open(users.LOCK_DIR / f"{slot.uid}.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
