@@ -87,8 +87,13 @@ def _clock_start(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if SESSION not in config.stash:
+    grading = config.stash.get(SESSION, None)
+    if grading is None:
         return
+    left_out = [item for item in items if item.nodeid in grading.settings.skip]
+    if left_out:
+        items[:] = [item for item in items if item.nodeid not in grading.settings.skip]
+        config.hook.pytest_deselected(items=left_out)
     for item in items:
         for required in ("points", "hint"):
             if item.get_closest_marker(required) is None:

@@ -384,3 +384,24 @@ def test_an_import_failure_is_never_caught_as_the_code_raising(tmp_path: Path, r
     outcome = run.outcomes["basic_call/test_public.py::test_empty_prompt_is_refused"]
     assert outcome.status == "failed"
     assert "SyntaxError" in outcome.feedback
+
+
+def test_a_check_left_out_never_takes_another_whose_name_it_begins(tmp_path: Path):
+    # A restart after a crash, and `grade --failed`, leave out the checks already done. pytest's --deselect
+    # matches prefixes: leaving out test_ask would also have left out test_ask_twice, which then scored 0.
+    suites = tmp_path / "suites"
+    shutil.copytree(course.SUITES_DIR, suites, ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    check = (
+        "@pytest.mark.points(1)\n@pytest.mark.hint('h')\n@pytest.mark.cassette(None)\n"
+        "def {name}(exercise):\n    assert exercise.ask_openai\n\n\n"
+    )
+    (suites / "basic_call" / "test_public.py").write_text(
+        "import pytest\n\n\n" + check.format(name="test_ask") + check.format(name="test_ask_twice")
+    )
+    loaded = rubric.load(course.exercise("basic_call"), suites)
+    run = runner.run_child(
+        [loaded], submission=REFERENCE, cassettes=course.CASSETTES_DIR, time_limit=120, suites_dir=suites,
+        skip=["basic_call/test_public.py::test_ask"],
+    )  # fmt: skip
+    assert sorted(run.outcomes) == ["basic_call/test_public.py::test_ask_twice"]
+    assert run.outcomes["basic_call/test_public.py::test_ask_twice"].status == "passed"

@@ -20,6 +20,7 @@ class Settings:
     record: bool  # record cassettes from the real APIs instead of replaying them
     check_timeout: float = 10.0  # seconds one check may take, enforced by the judge outside the sandbox
     sandbox: SandboxPlan = NO_CONFINEMENT  # the confinement layers the parent chose, and the uid
+    skip: frozenset[str] = frozenset()  # checks left out: already graded (a restart, `grade --failed`)
 
     def describe(self) -> str:
         mode = "record (real APIs)" if self.record else "replay (no network)"
@@ -47,4 +48,5 @@ def resolve(config: pytest.Config) -> Settings | None:
         raise UsageError(f"--grader-check-timeout {timeout!r}: must be a positive number of seconds")
     layers, uid = config.getoption("--grader-sandbox-layers"), config.getoption("--grader-sandbox-uid")
     plan = SandboxPlan.from_options(layers, uid)
-    return Settings(path, cassettes, bool(config.getoption("--grader-record")), timeout, plan)
+    skip = frozenset(config.getoption("--grader-skip") or ())
+    return Settings(path, cassettes, bool(config.getoption("--grader-record")), timeout, plan, skip)

@@ -121,7 +121,7 @@ class _Launched:
     judge: processes.Limited
 
 
-def _launch(run: _RunSettings, deselect: Sequence[str], *, time_limit: float) -> _Launched:
+def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _Launched:
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=run.record)
     env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
@@ -145,7 +145,7 @@ def _launch(run: _RunSettings, deselect: Sequence[str], *, time_limit: float) ->
         *(["--grader-sandbox-uid", str(uid)] if uid is not None and "uid" in layers else []),
         *(["--grader-record"] if run.record else []),
         *(["-k", " or ".join(run.only)] if run.only else []),
-        *(arg for node in deselect for arg in ("--deselect", node)),
+        *(arg for check_id in skip for arg in ("--grader-skip", check_id)),
         *run.files,
     ]  # fmt: skip
     log = Path(workdir.name) / "child-output.txt"
