@@ -120,7 +120,7 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
 
 
 def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: float) -> tuple[int, Grade]:
-    from grader.reports import junit, terminal  # after grading: not on the path to the first check
+    from grader.reports import junit, terminal  # junit after grading: not on the path to the first check
 
     report.write_json(result, args.json)
     console.print(f"Report written to {args.json}")

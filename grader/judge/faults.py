@@ -253,17 +253,15 @@ class FaultInjector:
         """
         notes: list[str] = []
         made = self.requests
-        if not ran_to_end and not self.beyond():
-            return notes
         if self.beyond():
             notes.append(
                 f"Your code made {made} request(s); this check expected exactly {len(self.script)}. "
                 "The extra request(s) were refused: do not retry after the last allowed attempt, or after an error "
                 "that will not go away."
             )
-        elif made == 0 and self.script:
+        elif ran_to_end and made == 0 and self.script:
             notes.append(f"Your code made no request; this check expected {len(self.script)}.")
-        elif made < len(self.script):
+        elif ran_to_end and made < len(self.script):
             advice = (
                 " It stopped retrying too early (count the retries against max_retries, and retry every "
                 "retryable error)."
