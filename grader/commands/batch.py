@@ -124,7 +124,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     directory: Path = args.directory
     if not directory.is_dir():
         raise UsageError(f"batch {directory}: no such directory (it should hold one folder or .zip per submission)")
-    official.require_full("batch", allow_weak=args.allow_weak_sandbox)
+    official.require_official("batch", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercise)
     for exercise in exercises:  # a broken suite is found once, before any submission is graded
         rubric.load(exercise)

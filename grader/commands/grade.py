@@ -89,7 +89,7 @@ def passed_before(path: Path) -> dict[str, Outcome]:
 
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.official or official.is_ci():
-        official.require_full("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
+        official.require_official("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercises)
     if args.failed and (args.gradescope or args.junit):
         raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")

@@ -99,7 +99,7 @@ def sandbox_line(sandbox: Mapping[str, Any]) -> Text:
     if not sandbox:
         return Text("Sandbox: not used", style="dim")
     level = str(sandbox.get("level", "none"))
-    line = Text(f"Sandbox: {level}", style={"full": "green", "partial": "yellow"}.get(level, "red"))
+    line = Text(f"Sandbox: {level}", style={"full": "green", "strong": "green", "partial": "yellow"}.get(level, "red"))
     line.append(f" ({', '.join(sandbox.get('layers', [])) or 'no layer'})", style="dim")
     if missing := sandbox.get("missing"):
         line.append(f"; missing: {', '.join(missing)}", style="dim")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,9 +34,27 @@ from typing import Any
 from grader.sandbox import landlock, seccomp
 
 ALL_LAYERS = ("uid", "seccomp", "landlock", "netns", "scratch-cap", "rlimits", "nproc", "session", "env-allowlist")
-# Everything a root grader on Linux can have; official grading refuses less unless told otherwise.
+# Everything a root grader on Linux with CAP_SYS_ADMIN can have.
 FULL_LAYERS = ALL_LAYERS
 OS_LAYERS = frozenset(ALL_LAYERS) - {"env-allowlist", "session"}
+# What official grading needs protected, and the layer sets that each give it (any one set will do).
+# Official grading is judged by these, not by layer names: a non-root runner (seccomp and Landlock) and a
+# container without CAP_SYS_ADMIN (uid, seccomp, Landlock) both have every one of them. What is left out
+# (nproc, scratch-cap, netns) bounds processes and disk, or repeats seccomp's socket rule.
+PROTECTIONS: Mapping[str, tuple[frozenset[str], ...]] = {
+    "no network": (frozenset({"seccomp"}), frozenset({"netns"})),
+    "suites, cassettes, solutions and other submissions unreadable": (frozenset({"landlock"}),),
+    "the grader's files and reports unwritable": (frozenset({"landlock"}), frozenset({"uid"})),
+    # Landlock (ABI 6+, which probe() requires) scopes signals and ptrace to the sandbox's own domain;
+    # seccomp refuses ptrace outright.
+    "the judge and the parent out of reach (signals, ptrace, /proc)": (
+        frozenset({"uid"}),
+        frozenset({"landlock", "seccomp"}),
+    ),
+    "memory, CPU and file-size limits": (frozenset({"rlimits"}),),
+    "no process outlives grading": (frozenset({"session"}),),
+    "an environment without the grader's secrets": (frozenset({"env-allowlist"}),),
+}
 FAILED_EXIT = 121  # the confine step could not put a layer in force; its message is on stderr
 SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys/devices/system/cpu")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
@@ -104,6 +123,23 @@ def _can_unshare() -> str | None:
     return None if result.returncode == 0 else "unshare(CLONE_NEWNS|CLONE_NEWNET) is refused here"
 
 
+def _private_to_others() -> str | None:
+    """Why another uid could not run Python here without a mount namespace (None when it could)."""
+    import tempfile
+
+    needed = [Path(os.path.realpath(sys.executable)), Path(sys.base_prefix), Path(sys.prefix)]
+    needed.append(Path(__file__).resolve().parents[1])  # the grader package the sandbox imports from
+    needed.append(Path(tempfile.gettempdir()).resolve())  # where the boxes are made
+    for path in needed:
+        for folder in (*reversed(path.parents), path):
+            if folder.is_dir() and not os.stat(folder).st_mode & stat.S_IXOTH:
+                return (
+                    f"the sandbox's uid could not reach {path}: {folder} is private to its owner, and no mount "
+                    "namespace can be made here to bind it back (make it world-searchable, chmod o+x)"
+                )
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def probe() -> Capabilities:
     """Which layers this OS, kernel and user allow; never raises."""
@@ -120,6 +156,10 @@ def probe() -> Capabilities:
                 missing[layer] = "needs the grader to run as root"
         elif why := _can_unshare():
             missing["netns"] = missing["scratch-cap"] = why
+            # Without a mount namespace nothing can be bound back for the sandbox's uid: it must reach
+            # Python, the packages and the temporary folder as any other user would.
+            if why := _private_to_others():
+                missing["uid"] = missing["nproc"] = why
         if why := seccomp.available():
             missing["seccomp"] = why
         if (version := landlock.abi()) < 1:
@@ -131,9 +171,18 @@ def probe() -> Capabilities:
     return Capabilities(tuple(layer for layer in ALL_LAYERS if layer not in missing), missing)
 
 
+def official_gaps(layers: Sequence[str]) -> list[str]:
+    """The protections official grading needs that `layers` do not give (empty: good enough to be official)."""
+    have = set(layers)
+    return [name for name, ways in PROTECTIONS.items() if not any(way <= have for way in ways)]
+
+
 def level(layers: Sequence[str]) -> str:
+    """full: every layer; strong: every protection official grading needs; partial: some OS layer; none."""
     if set(FULL_LAYERS) <= set(layers):
         return "full"
+    if not official_gaps(layers):
+        return "strong"
     return "partial" if OS_LAYERS & set(layers) else "none"
 
 
@@ -194,10 +243,15 @@ def prepare_box(policy: Policy) -> None:
     box = Path(policy.box)
     box.mkdir(mode=0o700, exist_ok=True)
     if "scratch-cap" not in policy.layers:
+        # No private tmpfs to make as root (a container without CAP_SYS_ADMIN, a non-root grader): the box
+        # is on disk, and with its own uid the sandbox must own it to write its home.
         copying.copy_tree(
-            Path(policy.submission_source), policy.submission, max_bytes=policy.limits.scratch_bytes, owner=None
+            Path(policy.submission_source), policy.submission, max_bytes=policy.limits.scratch_bytes, owner=policy.uid
         )
         policy.home.mkdir(mode=0o700)
+        if policy.uid is not None:
+            os.chown(policy.home, policy.uid, policy.uid)
+            os.chown(box, policy.uid, policy.uid)
 
 
 def command(policy: Policy, fd: int) -> list[str]:
