@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -159,13 +161,33 @@ def test_junit_has_one_testcase_per_scored_check_with_points(tmp_path: Path):
 # --- GitHub -----------------------------------------------------------------------------------
 
 
-def test_classroom_notice_lines_are_exactly_the_reporters():
-    assert github.classroom_notices(7, 10) == [
-        "::notice title=Autograding complete::Points 7/10",
-        '::notice title=Autograding report::{"totalPoints":7,"maxPoints":10}',
-    ]
-    assert github.classroom_notices(7.0, 10.0) == github.classroom_notices(7, 10)  # JSON.stringify(7.0) is 7
-    assert github.classroom_notices(0, 0) == []  # the reporter posts nothing without points to score
+def _decoded_result(outputs: str) -> dict[str, object]:
+    lines = [line for line in outputs.splitlines() if line.startswith("result=")]
+    assert len(lines) == 1, outputs
+    return json.loads(base64.b64decode(lines[0].removeprefix("result=")))
+
+
+def test_classroom_result_is_what_the_reporter_adds_up(tmp_path: Path):
+    """The reporter (notify-classroom.js) posts sum(tests[].score) / max_score: they must be the grade's."""
+    report = {
+        "score": 7, "max_score": 20,
+        "exercises": [
+            {"id": "a", "score": 7, "max_score": 10, "tests": [
+                {"name": "one", "status": "passed"}, {"name": "two", "status": "failed"}]},
+            {"id": "b", "score": 0.0, "max_score": 10.0, "tests": [{"name": "three", "status": "timeout"}]},
+        ],
+    }  # fmt: skip
+    outputs = tmp_path / "out"
+    github.write_classroom_result(report, {"GITHUB_OUTPUT": str(outputs)})
+    result = _decoded_result(outputs.read_text())
+    assert result["version"] == 1 and result["status"] == "fail" and result["max_score"] == 20
+    tests = result["tests"]
+    assert isinstance(tests, list)
+    assert sum(t["score"] for t in tests) == 7
+    assert [(t["name"], t["status"]) for t in tests] == [("a", "fail"), ("b", "fail")]
+    assert tests[0]["message"] == "1 check(s) failed: two"
+    full = {**report, "score": 20, "exercises": [{"id": "a", "score": 10, "max_score": 10, "tests": []}]}
+    assert github.classroom_result(full)["status"] == "pass"
 
 
 def test_outputs_and_summary_are_appended(tmp_path: Path):
@@ -278,17 +300,16 @@ def test_a_submission_faking_the_classroom_notice_posts_its_honest_score(referen
     score, max_score = data["score"], data["max_score"]
     assert 0 < score < max_score  # ask_openai's checks fail, the rest pass
     obeyed, ignored = _fenced_commands(process.stdout)
-    assert obeyed == [
-        f"::notice title=Autograding complete::Points {score}/{max_score}",
-        f'::notice title=Autograding report::{{"totalPoints":{score},"maxPoints":{max_score}}}',
-    ]
+    assert obeyed == []  # the points go to Classroom as the step's `result` output, never as a printed command
     # The sandbox (own uid, Landlock) keeps it out of /proc/<parent>/fd/1, so its direct write never
     # reaches the grader's stdout; its feedback quoting the fake does, but only inside the fence.
     assert not any(line == EVIL for line in process.stdout.splitlines()), "the direct write reached stdout"
     assert any(EVIL in line and line != EVIL for line in ignored), "the feedback quoting it was not printed"
     feedback = data["exercises"][0]["tests"][0]["feedback"]
     assert EVIL in feedback
-    assert outputs.read_text() == f"score={score}\nmax_score={max_score}\n"
+    assert outputs.read_text().startswith(f"score={score}\nmax_score={max_score}\nresult=")
+    classroom = _decoded_result(outputs.read_text())
+    assert sum(t["score"] for t in classroom["tests"]) == score and classroom["max_score"] == max_score
     assert f"## Grade: {score}/{max_score}" in summary.read_text()
 
 
@@ -325,3 +346,26 @@ def test_run_autograder_grades_the_submission_into_results_json(tmp_path: Path, 
     assert doc["score"] == sum(e.weight for e in course.gradable())
     assert "hidden" in {t["visibility"] for t in doc["tests"]}
     assert "::stop-commands::" not in process.stdout
+
+
+@pytest.mark.slow
+def test_a_grade_that_did_not_complete_posts_no_points(tmp_path: Path):
+    """A cassette missing (a harness problem, exit 2): no score output, no Classroom result, one error line."""
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(ROOT / "cassettes", cassettes)
+    removed = sorted((cassettes / "basic_call").glob("*.yaml"))[0]
+    removed.unlink()
+    outputs, summary, report_path = tmp_path / "outputs", tmp_path / "summary.md", tmp_path / "report.json"
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)}
+    process = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "basic_call", "--submission", str(ROOT / "tests" / "reference"),
+         "--json", str(report_path), "--cassettes", str(cassettes)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert process.returncode == 2, process.stdout + process.stderr
+    obeyed, _ = _fenced_commands(process.stdout)
+    assert obeyed == [github.incomplete_line()]
+    assert not outputs.exists() or outputs.read_text() == ""
+    assert "Points" not in process.stdout.split("::stop-commands::")[0] + "".join(obeyed)
+    assert github.INCOMPLETE in summary.read_text()
+    assert json.loads(report_path.read_text())["complete"] is False

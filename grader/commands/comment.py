@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
-from grader.reports import markdown, pr_comment
+from grader.reports import github, markdown, pr_comment
 
 NAME = "comment"
 HELP = "post the grade report as a pull-request comment (create, or update the earlier one)"
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         token=token,
     )
     try:
-        action, url = pr_comment.post(target, markdown.render(report))
+        body = markdown.render(report) if report.get("complete", True) is not False else github.INCOMPLETE
+        action, url = pr_comment.post(target, body)
     except pr_comment.GitHubAPIError as exc:
         console.print(f"[bold red]Could not post the pull-request comment:[/] {escape(str(exc))}")
         if exc.status in (403, 404):

@@ -146,22 +146,25 @@ def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: 
 def run(args: argparse.Namespace, console: Console) -> int:
     if not github.active(args.github):
         return _grade(args, console)[0]
-    # Under Actions: everything printed while student code runs, or that quotes it, is fenced;
-    # the only workflow commands are the notices below, made from the parent's own numbers.
+    # Under Actions: everything printed while student code runs, or that quotes it, is fenced; the
+    # outputs below are made from the parent's own numbers.
     code, result = EXIT_CANNOT_GRADE, None
     with github.command_fence(console.file):
         try:
             code, result = _grade(args, console)
         except StaffError as exc:
             console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))))
-    if result is None:
-        github.write_step_summary("## Grade\n\nGrading could not complete: see the job log (exit code 2).\n")
-        return code
+    if result is None or result.staff_errors:
+        # Points from a grade the harness could not finish would be wrong in some unknown way: none are
+        # posted anywhere (no outputs, no Classroom result), only one line that says so.
+        github.write_step_summary(f"## Grade\n\n{github.INCOMPLETE}\n")
+        console.file.write(github.incomplete_line() + "\n")
+        console.file.flush()
+        return EXIT_CANNOT_GRADE
     from grader.reports import markdown  # after grading: not on the path to the first check
 
-    github.write_step_summary(markdown.render(report.as_json(result)))
+    data = report.as_json(result)
+    github.write_step_summary(markdown.render(data))
     github.write_outputs(result.score, result.max_score)
-    for line in github.classroom_notices(result.score, result.max_score):
-        console.file.write(line + "\n")
-    console.file.flush()
+    github.write_classroom_result(data)
     return code

@@ -19,6 +19,8 @@ def _number(value: float) -> float | int:
 def as_json(grade: Grade) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
+        # False when the harness could not grade some checks: the score is not a grade to post.
+        "complete": not grade.staff_errors,
         "score": _number(grade.score),
         "max_score": _number(grade.max_score),
         "exercises": [

@@ -10,6 +10,7 @@ from the parent's own numbers, are workflow commands.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -17,14 +18,18 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-# The exact titles GitHub Classroom's autograding reporter uses (classroom-resources/
-# autograding-grading-reporter, src/notify-classroom.js): core.notice(`Points ${total}/${max}`,
-# {title: "Autograding complete"}) and core.notice(JSON.stringify({totalPoints, maxPoints}),
-# {title: "Autograding report"}).
-COMPLETE_TITLE = "Autograding complete"
-REPORT_TITLE = "Autograding report"
+# GitHub Classroom's current autograding (classroom-resources/autograding-grading-reporter, read at its
+# src/main.js and src/notify-classroom.js): each test-runner step sets an output `result`, the base64 of a
+# JSON object {version, status, max_score, tests: [{name, status, score, message, ...}]}; the reporter step
+# reads it from the variable `<RUNNER ID>_RESULTS`, adds up `max_score` and every test's `score`, and writes
+# "Points X/Y" on the check run named "Autograding Tests" (the grading job's name).
+CLASSROOM_RUNNER = "grader"  # the grading step's id, which the reporter step names in `runners`
+INCOMPLETE = (
+    "Grading did not complete (a problem with the grader, not with the submission): no points are posted. "
+    "Course staff: see this job's log."
+)
 
 
 def active(flag: bool | None, environ: Mapping[str, str] = os.environ) -> bool:
@@ -41,17 +46,41 @@ def _points(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(round(value, 4))
 
 
-def classroom_notices(score: float, max_score: float) -> list[str]:
-    """The two notice lines the Classroom reporter prints; none when there is nothing to score."""
-    if not max_score:
-        return []
-    # JSON.stringify writes 7.0 as 7; so must we.
-    total, maximum = (int(v) if float(v).is_integer() else v for v in (score, max_score))
-    summary = json.dumps({"totalPoints": total, "maxPoints": maximum}, separators=(",", ":"))
-    return [
-        f"::notice title={COMPLETE_TITLE}::{_escape_data(f'Points {_points(score)}/{_points(max_score)}')}",
-        f"::notice title={REPORT_TITLE}::{_escape_data(summary)}",
-    ]
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def classroom_result(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The test-runner result Classroom's reporter reads: one test per exercise, scored from the report."""
+    tests = []
+    for exercise in report["exercises"]:
+        failed = [t["name"] for t in exercise["tests"] if t["status"] != "passed"]
+        tests.append({
+            "name": exercise["id"],
+            "status": "fail" if failed else "pass",
+            "score": _number(exercise["score"]),
+            "max_score": _number(exercise["max_score"]),
+            # Check names only: feedback quotes submission text, and this reaches the reporter's log.
+            "message": f"{len(failed)} check(s) failed: {', '.join(failed)}" if failed else "",
+            "line_no": 0,
+        })  # fmt: skip
+    return {
+        "version": 1,
+        "status": "fail" if any(t["status"] == "fail" for t in tests) else "pass",
+        "max_score": _number(report["max_score"]),
+        "tests": tests,
+    }
+
+
+def write_classroom_result(report: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Path | None:
+    """`result` (base64 JSON, as the Classroom test-runner actions write it) in $GITHUB_OUTPUT."""
+    encoded = base64.b64encode(json.dumps(classroom_result(report), separators=(",", ":")).encode()).decode()
+    return _append("GITHUB_OUTPUT", f"result={encoded}\n", environ)
+
+
+def incomplete_line() -> str:
+    """The one line a grade that did not complete posts instead of points (a workflow error annotation)."""
+    return f"::error title=Grading did not complete::{_escape_data(INCOMPLETE)}"
 
 
 @contextmanager
