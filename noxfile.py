@@ -72,20 +72,29 @@ def venv_python_version(session: nox.Session) -> str:
     return found.stdout.strip()
 
 
+STAMP = ".grader-install-stamp"
+
+
+def install_stamp(args: tuple[str, ...], constraints: str) -> str:
+    """What an environment's stamp holds when it has `args` installed under `constraints` as they are now."""
+    digest = hashlib.sha256(repr((args, constraints)).encode())
+    for name in ("pyproject.toml", constraints):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
 def install(session: nox.Session, *args: str) -> None:
     """Install the project unless pyproject.toml, the constraints and the arguments are what the venv already has."""
     if PYTHON is False:
         session.error(NO_PYTHON)
     constraints = constraints_for(venv_python_version(session))
-    digest = hashlib.sha256(repr((args, constraints)).encode())
-    for name in ("pyproject.toml", constraints):
-        digest.update((ROOT / name).read_bytes())
-    stamp = Path(session.virtualenv.location) / ".grader-install-stamp"
-    if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+    digest = install_stamp(args, constraints)
+    stamp = Path(session.virtualenv.location) / STAMP
+    if stamp.is_file() and stamp.read_text() == digest:
         session.log(f"Environment up to date (pyproject.toml and {constraints} unchanged): nothing to install.")
         return
     session.install(*args, "-c", constraints, silent=True)
-    stamp.write_text(digest.hexdigest())
+    stamp.write_text(digest)
 
 
 @nox.session(python=PYTHON, reuse_venv=True)

@@ -16,6 +16,7 @@ from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
 from grader.parent import grading, official, report, runner, untrusted
 from grader.reports import github, gradescope
 from grader.scoring import Grade, Outcome
+from grader.staff import unpack
 
 NAME = "grade"
 HELP = "grade a submission and print the score table"
@@ -91,6 +92,7 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.official or official.is_ci():
         official.require_official("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercises)
+    args.submission = _located(args.submission)
     if args.failed and (args.gradescope or args.junit):
         raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")
     before = passed_before(args.json) if args.failed else {}
@@ -127,7 +129,11 @@ def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: 
     if args.junit:
         junit.write(result, args.junit)
         console.print(f"JUnit XML written to {args.junit}")
-    if args.gradescope:
+    if args.gradescope and result.staff_errors:
+        reason = "\n".join(f"{r.check.id}: {r.feedback}" for r in result.staff_errors)
+        gradescope.write_not_graded(args.gradescope, reason, execution_time=elapsed)
+        console.print(f"Gradescope results written to {args.gradescope} (not graded: no score shown to the student)")
+    elif args.gradescope:
         gradescope.write(result, args.gradescope, execution_time=elapsed, hidden_visibility=args.gradescope_hidden)
         console.print(f"Gradescope results written to {args.gradescope}")
     terminal.print_report(result, console, verbose=args.verbose)  # last: the table and total where the eye lands
@@ -143,15 +149,38 @@ def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: 
     return EXIT_OK, result
 
 
+def _located(path: Path) -> Path:
+    """The folder of exercise modules in `path`, in every layout batch accepts (GitHub's zip with one top
+    folder, `exercises/` beside stray stubs, a nested `exercises/exercises/`)."""
+    if not path.is_dir():
+        return path  # grading.started names what is wrong with it
+    try:
+        return unpack.locate(path, str(path))
+    except unpack.UnpackError as exc:
+        raise UsageError(f"--submission {exc}; pass the folder that holds the exercise modules") from None
+
+
+def _grade_or_say_why(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
+    """`_grade`; where grading cannot happen, Gradescope still gets a results.json that says so to staff."""
+    began = time.monotonic()
+    try:
+        return _grade(args, console)
+    except StaffError as exc:
+        if args.gradescope:
+            gradescope.write_not_graded(args.gradescope, str(exc), execution_time=time.monotonic() - began)
+            console.print(f"Gradescope results written to {args.gradescope} (not graded: no score for the student)")
+        raise
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     if not github.active(args.github):
-        return _grade(args, console)[0]
+        return _grade_or_say_why(args, console)[0]
     # Under Actions: everything printed while student code runs, or that quotes it, is fenced; the
     # outputs below are made from the parent's own numbers.
     code, result = EXIT_CANNOT_GRADE, None
     with github.command_fence(console.file):
         try:
-            code, result = _grade(args, console)
+            code, result = _grade_or_say_why(args, console)
         except StaffError as exc:
             console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))))
     if result is None or result.staff_errors:

@@ -105,3 +105,40 @@ def write(
 ) -> None:
     document = results(grade, execution_time=execution_time, hidden_visibility=hidden_visibility)
     safe_write.write_text(path, json.dumps(document, indent=2) + "\n")
+
+
+# Shown to the student at once when grading could not happen: no score, nothing to fix on their side.
+NOT_GRADED = (
+    "This submission could not be graded because of a problem on the course's side, not in your code. "
+    "Course staff can see why; your score will appear when it is graded again."
+)
+
+
+def not_graded(reason: str, *, execution_time: float) -> dict[str, Any]:
+    """`results.json` when grading could not complete: the reason for staff, no zero for the student.
+
+    Gradescope hides a student's total while any test is hidden from them, so the one test, which holds
+    the reason, is hidden; the top-level output says what happened in words for the student.
+    """
+    return {
+        "score": 0,
+        "execution_time": max(0, round(execution_time)),
+        "output": NOT_GRADED,
+        "output_format": OUTPUT_FORMAT,
+        "visibility": "hidden",
+        "stdout_visibility": "hidden",
+        "tests": [{
+            "name": "Grading could not complete (for course staff)",
+            "score": 0,
+            "max_score": 0,
+            "status": "failed",
+            "output": reason,
+            "output_format": OUTPUT_FORMAT,
+            "visibility": "hidden",
+            "extra_data": {"grader_status": "not-graded"},
+        }],
+    }  # fmt: skip
+
+
+def write_not_graded(path: Path, reason: str, *, execution_time: float) -> None:
+    safe_write.write_text(path, json.dumps(not_graded(reason, execution_time=execution_time), indent=2) + "\n")

@@ -20,6 +20,7 @@ from grader import course
 MAX_MEMBERS = 2_000
 MAX_BYTES = 50 * 1024 * 1024
 MAX_DEPTH = 3  # folders to go down through when each level holds a single folder
+PACKAGE_FOLDER = "exercises"
 _IGNORED = ("__MACOSX", ".")  # Finder's resource forks and hidden folders are never the submission
 
 
@@ -100,10 +101,15 @@ def locate(root: Path, label: str) -> Path:
     """The directory that holds the exercise modules: `root` itself or the one folder inside that does."""
     current = root
     for _ in range(MAX_DEPTH):
-        if _has_modules(current):
-            return current
         folders = _folders(current)
         holding = [d for d in folders if _has_modules(d)]
+        # The contract's own layout wins: an `exercises/` folder beside stray copies of the stubs at the
+        # top (a student who copied the template's files up) is the submission.
+        named = [d for d in holding if d.name == PACKAGE_FOLDER]
+        if named:
+            return named[0]
+        if _has_modules(current):
+            return current
         if len(holding) == 1:
             return holding[0]
         if len(holding) > 1:

@@ -126,8 +126,12 @@ def public_folder(parent: Path, name: str) -> Path:
     return folder
 
 
-def public_venv(folder: Path) -> Path:
-    """A venv of Debian's Python holding this environment's packages (the project's editable install too)."""
+def public_venv(folder: Path, project: Path | None = None) -> Path:
+    """A venv of Debian's Python holding this environment's packages; its python.
+
+    The project's editable install is pointed at `project` (a copy of the checkout) when given. A `nox`
+    command is written as pip would write it, since pip finds nox installed and writes no script.
+    """
     python = system_python()
     if python is None:
         raise FileNotFoundError(f"no /usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}")
@@ -140,6 +144,15 @@ def public_venv(folder: Path) -> Path:
         ).stdout.strip()
     )  # fmt: skip
     shutil.copytree(ours, theirs, dirs_exist_ok=True, symlinks=True, copy_function=_link_or_copy)
+    if project is not None:
+        here = str(Path(__file__).resolve().parents[2])
+        for finder in theirs.glob("__editable__*finder.py"):
+            text = finder.read_text()
+            finder.unlink()  # a hard link to this environment's own file: write a new one
+            finder.write_text(text.replace(repr(here)[1:-1], str(project)))
+    script = folder / "bin" / "nox"
+    script.write_text(f"#!{folder / 'bin' / 'python'}\nimport sys\nfrom nox.__main__ import main\nsys.exit(main())\n")
+    script.chmod(0o755)
     for path in (folder, *folder.rglob("*")):
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o555 if path.is_dir() else path.stat().st_mode | 0o444)
