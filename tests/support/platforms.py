@@ -1,7 +1,7 @@
 """Where users run, simulated here: a non-root user (with or without sudo), and a Docker-like container.
 
 - `container_command(cmd)`: root without CAP_SYS_ADMIN (Docker's default capabilities drop it) under
-  Docker's default seccomp profile, which `python -m tests.support.platforms container -- CMD` loads through
+  Docker's default seccomp profile, which `python tests/support/platforms.py container -- CMD` loads through
   libseccomp exactly as runc does for a container without CAP_SYS_ADMIN on x86_64 (the rules Docker keeps
   for that capability set), then drops the capability from the bounding set and execs CMD.
   The profile is moby's `profiles/seccomp/default.json`, vendored unchanged as `moby-seccomp-default.json`
@@ -75,7 +75,7 @@ def load_profile(profile: Path = PROFILE) -> int:
 
 def container_command(command: list[str]) -> list[str]:
     """`command` run as root without CAP_SYS_ADMIN, under Docker's default seccomp profile."""
-    return [sys.executable, "-m", "tests.support.platforms", "container", "--", *command]
+    return [sys.executable, str(Path(__file__).resolve()), "container", "--", *command]
 
 
 def _container_main(command: list[str]) -> None:
@@ -169,4 +169,4 @@ def _link_or_copy(source: str, target: str) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "container" and sys.argv[2] == "--":
         _container_main(sys.argv[3:])
-    sys.exit("usage: python -m tests.support.platforms container -- COMMAND ...")
+    sys.exit("usage: python tests/support/platforms.py container -- COMMAND ...")
