@@ -234,3 +234,42 @@ def test_batch_rejects_bad_arguments_clearly(tmp_path: Path):
     jobs = run_batch(tmp_path / "empty", tmp_path / "g.csv", "-j", "0")
     assert jobs.returncode == 2 and "'0'" in jobs.stderr
     assert not (tmp_path / "g.csv").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_a_one_student_batch_never_replaces_the_class_gradebook(tmp_path: Path):
+    """One student re-graded into the class's --csv: refused, nothing touched; with --update, exactly that row,
+    its feedback and its report entry are replaced and every other row is kept as it was."""
+    whole, out = tmp_path / "class", tmp_path / "out"
+    for name, source in (("alice", REFERENCE), ("bob", STUBS), ("carol", REFERENCE)):
+        _copy(source, whole / name)
+    grades = out / "grades.csv"
+    first = run_batch(whole, grades, exercises=("basic_call",))
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = _snapshot(out)
+
+    one = tmp_path / "late"
+    _copy(REFERENCE, one / "bob")  # bob fixed his work
+    refused = run_batch(one, grades, exercises=("basic_call",))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stdout.split())
+    assert "alice, carol" in said and "--update" in said and "Nothing was written" in said
+    assert _snapshot(out) == before
+
+    updated = run_batch(one, grades, "--update", exercises=("basic_call",))
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    with grades.open(newline="") as f:
+        rows = {r["submission"]: r for r in csv.DictReader(f)}
+    assert {n: r["total"] for n, r in rows.items()} == {"alice": "10", "bob": "10", "carol": "10"}
+    after = _snapshot(out)
+    for kept in ("feedback/alice.json", "feedback/alice.md", "feedback/carol.json", "feedback/carol.md"):
+        assert after[kept] == before[kept], kept
+    assert after["feedback/bob.json"] != before["feedback/bob.json"]
+    manifest = json.loads(after["batch.json"])
+    assert manifest["class"] == manifest["submissions"] == ["alice", "bob", "carol"]
+    assert after["class-report.html"] != before["class-report.html"]  # rebuilt from all three rows
+    assert all(name in after["class-report.html"].decode() for name in ("alice", "bob", "carol"))

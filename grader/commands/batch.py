@@ -17,7 +17,7 @@ from grader import course, rubric
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_OK
 from grader.parent import grading, official, runner, untrusted
-from grader.staff import gradebook, shards
+from grader.staff import gradebook, shards, update
 
 NAME = "batch"
 HELP = "grade a directory of submissions in parallel into a CSV gradebook"
@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--report", type=Path, metavar="PATH", help="the class report (default: class-report.html beside the CSV)"
     )
     parser.add_argument("--no-report", action="store_true", help="write no class report")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="the --csv gradebook holds other submissions too: re-grade only those in DIR, keep every other row",
+    )
     parser.add_argument(
         "--shard",
         type=_shard,
@@ -140,19 +145,30 @@ def run(args: argparse.Namespace, console: Console) -> int:
     elif args.feedback_dir is None:
         args.feedback_dir = out / shards.FEEDBACK_DIR
     report_path = None if args.no_report else (args.report or out / shards.REPORT_FILE)
+    # Before anything is graded or written: a gradebook of other submissions is never replaced silently.
+    held, held_exercises = update.existing(args.csv)
+    others = [name for name in held if name not in {e.name for e in entries}]
+    if others and not args.update:
+        raise update.refusal(args.csv, held, others, directory)
+    if args.update and args.shard:
+        raise UsageError("--update re-grades some submissions of a whole class; it does not go with --shard")
+    kept = update.kept_rows(others, args.feedback_dir, [e.id for e in exercises], held_exercises)
     for folder in (args.json_dir, args.feedback_dir):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(args.jobs, len(entries)))
     part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(everyone)})" if args.shard else ""
     console.print(f"Grading {len(entries)} submission(s){part} with {jobs} worker(s) on {os.cpu_count()} CPU(s)")
-    rows = _grade_all(entries, exercises, args, console)
+    graded = _grade_all(entries, exercises, args, console)
+    rows = kept + graded
+    if kept:
+        console.print(f"--update: {len(graded)} row(s) re-graded, {len(kept)} kept as they were")
     gradebook.write_csv(rows, exercises, args.csv)
     shards.write_manifest(
         out,
         shards.Manifest(
             shard=args.shard,
-            everyone=tuple(e.name for e in everyone),
+            everyone=tuple(sorted({*(e.name for e in everyone), *(r.submission for r in kept)})),
             submissions=tuple(sorted(r.submission for r in rows)),
             exercises=tuple(e.id for e in exercises),
             csv=args.csv.name,
@@ -166,7 +182,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"Feedback for each student (Markdown and JSON) in {escape(str(args.feedback_dir))}")
     if report_path is not None:
         shards.write_class_report(rows, exercises, report_path, console, title=f"Class report: {directory.name}{part}")
-    if counts["grader-error"]:
+    if any(r.status == "grader-error" for r in graded):
         console.print("[bold magenta]Grader problem:[/] some checks could not be graded because of the harness.")
         return EXIT_CANNOT_GRADE
     return EXIT_OK
