@@ -53,3 +53,47 @@ def test_allow_weak_sandbox_grades_and_says_so(monkeypatch: pytest.MonkeyPatch, 
     argv = ["grade", "basic_call", "--official", "--allow-weak-sandbox", "--submission", str(REFERENCE)]
     assert cli.main([*argv, "--json", str(report)]) == 0
     assert "Sandbox: partial" in capsys.readouterr().out
+
+
+NON_ROOT = ("seccomp", "landlock", "rlimits", "session", "env-allowlist")  # a GitHub runner without sudo, a laptop
+CONTAINER = ("uid", "seccomp", "landlock", "rlimits", "nproc", "session", "env-allowlist")  # Docker, no SYS_ADMIN
+
+
+@pytest.mark.parametrize("layers", [NON_ROOT, CONTAINER], ids=["non-root", "container"])
+def test_where_users_run_every_protection_of_an_official_grade_holds(layers):
+    assert confinement.official_gaps(layers) == []
+    assert confinement.level(layers) == "strong"
+
+
+@pytest.mark.parametrize(
+    ("dropped", "gap"),
+    [
+        ("seccomp", "no network"),
+        ("landlock", "suites, cassettes, solutions and other submissions unreadable"),
+        ("rlimits", "memory, CPU and file-size limits"),
+        ("session", "no process outlives grading"),
+        ("env-allowlist", "an environment without the grader's secrets"),
+    ],
+)
+def test_a_missing_protection_is_named_and_not_official(dropped, gap):
+    layers = tuple(layer for layer in NON_ROOT if layer != dropped)
+    assert gap in confinement.official_gaps(layers)
+    assert confinement.level(layers) == ("partial" if confinement.OS_LAYERS & set(layers) else "none")
+
+
+def test_one_layer_may_stand_in_for_another_only_where_it_protects_the_same():
+    # netns stands in for seccomp's socket rule; uid for Landlock's write rule and for reaching the judge.
+    with_netns = ("netns", "landlock", "rlimits", "session", "env-allowlist")
+    assert "no network" not in confinement.official_gaps(with_netns)
+    assert "the judge and the parent out of reach (signals, ptrace, /proc)" in confinement.official_gaps(with_netns)
+    uid_only = ("uid", "seccomp", "rlimits", "session", "env-allowlist")
+    assert confinement.official_gaps(uid_only) == ["suites, cassettes, solutions and other submissions unreadable"]
+
+
+def test_ci_grades_officially_at_the_level_a_non_root_runner_has(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    caps = confinement.Capabilities(NON_ROOT, {"uid": "needs the grader to run as root"})
+    monkeypatch.setattr(confinement, "probe", lambda: caps)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    report = tmp_path / "r.json"
+    argv = ["grade", "basic_call", "--submission", str(REFERENCE), "--json", str(report), "--no-github"]
+    assert cli.main(argv) == 0
