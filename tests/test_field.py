@@ -139,6 +139,8 @@ def test_regrade_workflow_jobs_grade_and_merge_a_class_on_a_runner(field: Path, 
         pytest.skip("sudo is not installed (Debian: apt-get install sudo; .ci/run installs it)")
     platforms.user(RUNNER, sudo=True)
     repo = checkout(field, "regrade", STUBS, RUNNER)
+    # This job's `pip install -e .` writes into setup-python's environment, which the runner owns.
+    toolcache = platforms.public_venv(repo.parent / "toolcache", owner=RUNNER).parent
     artifacts = platforms.public_folder(repo.parent, "artifacts")
     _copy_submission(REFERENCE, artifacts / "submissions" / "alice")
     _copy_submission(STUBS, artifacts / "submissions" / "bob")

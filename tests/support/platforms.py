@@ -126,11 +126,13 @@ def public_folder(parent: Path, name: str) -> Path:
     return folder
 
 
-def public_venv(folder: Path, project: Path | None = None) -> Path:
+def public_venv(folder: Path, project: Path | None = None, *, owner: str | None = None) -> Path:
     """A venv of Debian's Python holding this environment's packages; its python.
 
     The project's editable install is pointed at `project` (a copy of the checkout) when given. A `nox`
-    command is written as pip would write it, since pip finds nox installed and writes no script.
+    command is written as pip would write it, since pip finds nox installed and writes no script. With an
+    `owner`, the files are copies that user owns (GitHub's tool cache belongs to the runner, whose `pip install`
+    writes there); without, hard links to this environment's own, which nobody but root may change.
     """
     python = system_python()
     if python is None:
@@ -143,7 +145,8 @@ def public_venv(folder: Path, project: Path | None = None) -> Path:
             check=True, capture_output=True, text=True,
         ).stdout.strip()
     )  # fmt: skip
-    shutil.copytree(ours, theirs, dirs_exist_ok=True, symlinks=True, copy_function=_link_or_copy)
+    copy = shutil.copy2 if owner else _link_or_copy
+    shutil.copytree(ours, theirs, dirs_exist_ok=True, symlinks=True, copy_function=copy)
     if project is not None:
         here = str(Path(__file__).resolve().parents[2])
         for finder in theirs.glob("__editable__*finder.py"):
@@ -156,6 +159,8 @@ def public_venv(folder: Path, project: Path | None = None) -> Path:
     for path in (folder, *folder.rglob("*")):
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o555 if path.is_dir() else path.stat().st_mode | 0o444)
+    if owner:
+        subprocess.run(["chown", "-R", f"{owner}:{owner}", str(folder)], check=True)
     return folder / "bin" / "python"
 
 
