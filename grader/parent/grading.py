@@ -96,6 +96,8 @@ def _refuse_links(submission: Path) -> None:
             link = copying.first_link(submission)
         except copying.CopyError as exc:
             raise UsageError(f"--submission {submission}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"--submission {submission}: cannot be read ({exc.strerror or exc})") from None
         if link is not None:
             raise UsageError(f"--submission {submission}: {copying.describe_link(link, submission)}")
 
