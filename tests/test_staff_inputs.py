@@ -401,3 +401,17 @@ def test_unpack_still_finds_modules_beside_hidden_links(tmp_path: Path):
     work = tmp_path / "work"
     work.mkdir()
     assert unpack.prepare(repo, work) == repo / "exercises"
+
+
+def test_feedback_file_names_are_bounded_unique_and_keep_plain_names():
+    from grader.staff import gradebook
+
+    plain = ["alice", "bob-2", "submission_123456", "a.b+c@d", "x" * 100]
+    odd = ["x" * 101, "x" * 250, "x" * 249 + "y", "José", "Jose\u0301", "a b", "a_b~0123456789ab", "../../etc",
+           ".hidden", "-rf", "a\nb", "bad\\xff", "~"]  # fmt: skip
+    stems = {name: gradebook.file_stem(name) for name in plain + odd}
+    assert all(stems[name] == name for name in plain)
+    assert all("~" in stems[name] and stems[name] != name for name in odd), stems
+    assert len(set(stems.values())) == len(stems), stems
+    for stem in stems.values():
+        assert len(stem.encode()) <= 100 and "/" not in stem and not stem.startswith((".", "-")), stem

@@ -60,7 +60,7 @@ def file_stem(name: str) -> str:
     so two submissions never share a stem)."""
     if _PLAIN_NAME.fullmatch(name):
         return name
-    kept = re.sub(r"[^A-Za-z0-9._+@-]", "_", name[:_STEM_KEEP]).lstrip(".") or "_"
+    kept = re.sub(r"[^A-Za-z0-9._+@-]", "_", name[:_STEM_KEEP]).lstrip(".-") or "_"
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{kept}~{digest}"
 

@@ -20,6 +20,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from grader import course
 from grader.sandbox import copying
@@ -186,44 +187,42 @@ def _end_record(tail: bytes) -> int:
     return start
 
 
-def _bound(archive: Path, label: str) -> None:
-    """Refuse `archive` unless it and the central directory it announces are within the caps.
+def _bound(f: BinaryIO, label: str) -> None:
+    """Refuse the archive open as `f` unless it and the central directory it announces are within the caps.
 
     Read here, before `zipfile` parses the directory into one object per entry: a small file can
     announce (and hold) hundreds of thousands of tiny entries, and the parent must not build them.
     """
-    fd = os.open(archive, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise UnpackError(label, "not a regular file; refused")
-        if info.st_size > MAX_ARCHIVE_BYTES:
-            raise UnpackError(label, f"the archive is larger than {MAX_ARCHIVE_BYTES // 2**20} MiB; refused")
-        keep = min(info.st_size, _EOCD.size + 0xFFFF)
-        f.seek(info.st_size - keep)
-        tail = f.read(keep)
-        start = _end_record(tail)
-        _, disk, cd_disk, here, count, cd_size, _, _ = _EOCD.unpack_from(tail, start)
-        record = info.st_size - keep + start  # where the directory ends
-        locator = start - _EOCD64_LOCATOR.size
-        if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
-            _, _, _, disks = _EOCD64_LOCATOR.unpack_from(tail, locator)
-            record = info.st_size - keep + locator - _EOCD64.size
-            if disks > 1 or record < 0:
-                raise zipfile.BadZipFile("a zip64 archive spanning several disks")
-            f.seek(record)
-            head = f.read(_EOCD64.size)
-            if len(head) != _EOCD64.size or head[:4] != b"PK\x06\x06":
-                raise zipfile.BadZipFile("a broken zip64 end-of-central-directory record")
-            _, _, _, _, disk, cd_disk, here, count, cd_size, _ = _EOCD64.unpack(head)
-        if disk or cd_disk or here != count:
-            raise zipfile.BadZipFile("an archive spanning several disks")
-        if count > MAX_MEMBERS:
-            raise UnpackError(label, f"announces {count} members, more than the {MAX_MEMBERS} allowed; refused")
-        if cd_size > MAX_DIRECTORY_BYTES or cd_size > record:
-            raise UnpackError(label, f"announces a central directory of {cd_size} bytes, more than allowed; refused")
-        f.seek(record - cd_size)
-        directory = f.read(cd_size)
+    info = os.fstat(f.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        raise UnpackError(label, "not a regular file; refused")
+    if info.st_size > MAX_ARCHIVE_BYTES:
+        raise UnpackError(label, f"the archive is larger than {MAX_ARCHIVE_BYTES // 2**20} MiB; refused")
+    keep = min(info.st_size, _EOCD.size + 0xFFFF)
+    f.seek(info.st_size - keep)
+    tail = f.read(keep)
+    start = _end_record(tail)
+    _, disk, cd_disk, here, count, cd_size, _, _ = _EOCD.unpack_from(tail, start)
+    record = info.st_size - keep + start  # where the directory ends
+    locator = start - _EOCD64_LOCATOR.size
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        _, _, _, disks = _EOCD64_LOCATOR.unpack_from(tail, locator)
+        record = info.st_size - keep + locator - _EOCD64.size
+        if disks > 1 or record < 0:
+            raise zipfile.BadZipFile("a zip64 archive spanning several disks")
+        f.seek(record)
+        head = f.read(_EOCD64.size)
+        if len(head) != _EOCD64.size or head[:4] != b"PK\x06\x06":
+            raise zipfile.BadZipFile("a broken zip64 end-of-central-directory record")
+        _, _, _, _, disk, cd_disk, here, count, cd_size, _ = _EOCD64.unpack(head)
+    if disk or cd_disk or here != count:
+        raise zipfile.BadZipFile("an archive spanning several disks")
+    if count > MAX_MEMBERS:
+        raise UnpackError(label, f"announces {count} members, more than the {MAX_MEMBERS} allowed; refused")
+    if cd_size > MAX_DIRECTORY_BYTES or cd_size > record:
+        raise UnpackError(label, f"announces a central directory of {cd_size} bytes, more than allowed; refused")
+    f.seek(record - cd_size)
+    directory = f.read(cd_size)
     # The parser reads every entry the directory's bytes hold, whatever the count says: count them.
     at = entries = 0
     while at < len(directory):
@@ -242,31 +241,13 @@ def extract_zip(archive: Path, destination: Path) -> None:
     """Extract `archive` into `destination` (which must exist), refusing anything unsafe."""
     label = archive.name
     try:
-        _bound(archive, label)
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            if len(members) > MAX_MEMBERS:
-                raise UnpackError(label, f"{len(members)} members, more than the {MAX_MEMBERS} allowed")
-            if sum(m.file_size for m in members) > MAX_BYTES:
-                raise UnpackError(label, f"would unpack to more than {MAX_BYTES // 2**20} MiB; refused")
-            written = 0
-            for member in members:
-                parts = _safe_parts(member.filename, label)
-                if stat.S_ISLNK(member.external_attr >> 16):
-                    raise UnpackError(label, f"member {member.filename!r} is a symbolic link; refused")
-                if not parts:
-                    continue
-                target = destination.joinpath(*parts)
-                if member.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as source, target.open("wb") as out:
-                    while chunk := source.read(1 << 16):
-                        written += len(chunk)
-                        if written > MAX_BYTES:  # sizes in the directory can lie
-                            raise UnpackError(label, f"unpacks to more than {MAX_BYTES // 2**20} MiB; refused")
-                        out.write(chunk)
+        # One open file for the bound and the parse: what was bounded is what is parsed.
+        fd = os.open(archive, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            _bound(f, label)
+            f.seek(0)
+            with zipfile.ZipFile(f) as zf:
+                _extract(zf, label, destination)
     except UnpackError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, struct.error) as exc:
@@ -277,6 +258,32 @@ def extract_zip(archive: Path, destination: Path) -> None:
         raise UnpackError(label, f"cannot be unpacked ({exc})") from None
     except OSError as exc:
         raise UnpackError(label, f"cannot be unpacked ({exc.strerror or exc})") from None
+
+
+def _extract(zf: zipfile.ZipFile, label: str, destination: Path) -> None:
+    members = zf.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise UnpackError(label, f"{len(members)} members, more than the {MAX_MEMBERS} allowed")
+    if sum(m.file_size for m in members) > MAX_BYTES:
+        raise UnpackError(label, f"would unpack to more than {MAX_BYTES // 2**20} MiB; refused")
+    written = 0
+    for member in members:
+        parts = _safe_parts(member.filename, label)
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise UnpackError(label, f"member {member.filename!r} is a symbolic link; refused")
+        if not parts:
+            continue
+        target = destination.joinpath(*parts)
+        if member.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(member) as source, target.open("wb") as out:
+            while chunk := source.read(1 << 16):
+                written += len(chunk)
+                if written > MAX_BYTES:  # sizes in the directory can lie
+                    raise UnpackError(label, f"unpacks to more than {MAX_BYTES // 2**20} MiB; refused")
+                out.write(chunk)
 
 
 def prepare(entry: Path, workdir: Path) -> Path:
