@@ -116,13 +116,23 @@ def _grade_all(
                     row = future.result()
                 except Exception as exc:  # grade_entry catches everything; this is the last line of defence
                     row = gradebook.Row(entry.name, "error", f"grader crashed: {type(exc).__name__}: {exc}")
+                row = _finish_row(row, exercises, args.feedback_dir)
                 rows.append(row)
-                if args.feedback_dir is not None:
-                    gradebook.write_feedback(row, exercises, args.feedback_dir)
-                line = f"{row.submission}: {row.total} ({row.status}) {row.message}"
+                line = gradebook.safe_text(f"{row.submission}: {row.total} ({row.status}) {row.message}")
                 progress.console.print(untrusted.plain(line), soft_wrap=True)
                 progress.advance(task)
     return rows
+
+
+def _finish_row(row: gradebook.Row, exercises: Sequence[course.Exercise], feedback_dir: Path | None) -> gradebook.Row:
+    """`row` with its feedback written; a failure to write it is that row's (its message says so), never the batch's."""
+    if feedback_dir is None:
+        return row
+    try:
+        gradebook.write_feedback(row, exercises, feedback_dir)
+    except Exception as exc:  # whatever one submission's feedback does, the other rows are written
+        return gradebook.with_note(row, f"its feedback could not be written ({type(exc).__name__}: {exc})")
+    return row
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

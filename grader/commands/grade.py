@@ -91,6 +91,17 @@ def passed_before(path: Path) -> dict[str, Outcome]:
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.official or official.is_ci():
         official.require_official("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
+        if args.failed:
+            # Ignored, not refused: in CI and on Gradescope the previous report is whatever the student
+            # committed, so nothing is carried over; every check runs and the score sent is the true one
+            # (a refusal would send no score at all).
+            console.print(
+                untrusted.plain(
+                    "--failed is ignored in official and CI grading: every check runs, nothing is carried "
+                    f"over from {args.json}."
+                )
+            )
+            args.failed = False
     exercises = grading.select(args.exercises)
     args.submission = _located(args.submission)
     if args.failed and (args.gradescope or args.junit):

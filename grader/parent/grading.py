@@ -11,6 +11,7 @@ from pathlib import Path
 from grader import course, rubric, scoring
 from grader.errors import UsageError
 from grader.parent import processes, runner
+from grader.sandbox import copying
 
 
 def select(names: Sequence[str]) -> tuple[course.Exercise, ...]:
@@ -62,6 +63,7 @@ def started(
 ) -> Iterator[runner.PendingRun]:
     """The judge of `submission` starting now, so that its sandbox imports the SDKs while the caller reads
     the rubrics; `finish` it in the block (leaving the block any other way stops it)."""
+    _refuse_links(submission)
     if not submission.is_dir():
         raise UsageError(f"--submission {submission}: no such directory")
     pending = runner.start_child(
@@ -76,6 +78,28 @@ def started(
         yield pending
     finally:
         pending.cancel()
+
+
+def _refuse_links(submission: Path) -> None:
+    """UsageError naming the link when grading `submission` would follow one (a student's repository can hold
+    a link to a classmate's folder or to the reference solutions, and git keeps links)."""
+    # The folders given on a relative command line (`exercises`, `sub/exercises`) are the student's;
+    # an absolute path's leading folders are the machine's (/tmp may be a link) and only its last one is.
+    parts = submission.parts if not submission.is_absolute() else submission.parts[-1:]
+    base = Path() if not submission.is_absolute() else submission.parent
+    for i in range(len(parts)):
+        step = base.joinpath(*parts[: i + 1])
+        if step.is_symlink():
+            raise UsageError(f"--submission {submission}: {copying.describe_link(step, base)}")
+    if submission.is_dir():
+        try:
+            link = copying.first_link(submission)
+        except copying.CopyError as exc:
+            raise UsageError(f"--submission {submission}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"--submission {submission}: cannot be read ({exc.strerror or exc})") from None
+        if link is not None:
+            raise UsageError(f"--submission {submission}: {copying.describe_link(link, submission)}")
 
 
 def finish(

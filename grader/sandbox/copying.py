@@ -1,7 +1,10 @@
-"""Copy a submission into the sandbox's box: regular files, folders and symlinks only, within a cap.
+"""Copy a submission into the sandbox's box: regular files and folders only, within a cap.
 
-Run as root before the uid drop, so it never follows a link (a link is copied as a link and later
-resolved with the sandbox's own rights), never opens a FIFO or device, and stops at a size cap.
+Run as root before the uid drop, so it never follows a link: a symbolic link anywhere in the
+submission (or the submission itself being one) is refused, since what it points at (a
+classmate's folder, the reference solutions) is not the student's work. It never opens a FIFO
+or device, and stops at a size cap. The parent checks for links with `first_link` before it
+starts a sandbox, so that a link is the submission's fault, named, not a sandbox that failed.
 """
 
 from __future__ import annotations
@@ -11,13 +14,55 @@ import stat
 from pathlib import Path
 
 SKIPPED = {"__pycache__", ".git"}
+MAX_SCANNED = 100_000  # entries `first_link` looks at before it gives up (the copy has its own caps)
+_SHOWN = 80  # characters of a link's target quoted in a message
 
 
 class CopyError(Exception):
-    """The submission cannot be copied (too large, unreadable); the message names the file."""
+    """The submission cannot be copied (too large, unreadable, a link); the message names the file."""
+
+
+def describe_link(link: Path, root: Path) -> str:
+    """One line naming `link` (relative to `root`) and what it points at, for the student and staff."""
+    try:
+        name = link.relative_to(root).as_posix()
+    except ValueError:
+        name = link.name
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    shown = target if len(target) <= _SHOWN else target[:_SHOWN] + "..."
+    return (
+        f"{name!r} is a symbolic link (to {shown!r}); links are never followed: "
+        "submit the files themselves, not a link to them"
+    )
+
+
+def first_link(source: Path) -> Path | None:
+    """The first symbolic link met in the tree the copy would take from `source` (itself included), or None."""
+    if source.is_symlink():
+        return source
+    pending = [source]
+    scanned = 0
+    while pending:
+        folder = pending.pop()
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            scanned += 1
+            if scanned > MAX_SCANNED:
+                raise CopyError(f"{source}: more than {MAX_SCANNED} files and folders; refused")
+            if entry.name in SKIPPED:
+                continue
+            if entry.is_symlink():
+                return Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+    return None
 
 
 def copy_tree(source: Path, target: Path, *, max_bytes: int, owner: int | None) -> None:
+    if source.is_symlink():
+        raise CopyError(describe_link(source, source.parent))
     budget = [max_bytes]
     target.mkdir(mode=0o700)
     _chown(target, owner)
@@ -36,9 +81,8 @@ def _copy_dir(source: Path, target: Path, budget: list[int], owner: int | None) 
         dest = target / entry.name
         info = entry.stat(follow_symlinks=False)
         if stat.S_ISLNK(info.st_mode):
-            os.symlink(os.readlink(entry.path), dest)
-            _chown(dest, owner)
-        elif stat.S_ISDIR(info.st_mode):
+            raise CopyError(describe_link(Path(entry.path), source))
+        if stat.S_ISDIR(info.st_mode):
             dest.mkdir(mode=0o700)
             _chown(dest, owner)
             _copy_dir(Path(entry.path), dest, budget, owner)

@@ -4,13 +4,24 @@
 by name). Each shard's folder holds its CSV, its per-student feedback and a manifest naming the
 shard, the whole class and the exercises, so that `merge` can prove that every submission
 appears exactly once and name any shard that is missing.
+
+A shard's folder comes from a machine that ran student code, so `merge` believes nothing in it: it
+reads only fixed names (`batch.json`, the CSV name checked to be a plain file name, the feedback
+folder checked to be a plain relative folder, each student's feedback by `gradebook.file_stem`),
+never through a link, each file within a size cap, and every field of the manifest and of each
+feedback JSON is checked for its exact type and range. A shard that fails any check is an error
+(exit 2) naming it, and nothing is written.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
-import shutil
+import os
+import re
+import stat
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -22,13 +33,22 @@ from rich.markup import escape
 
 from grader import course
 from grader.errors import UsageError
-from grader.parent import grading
+from grader.parent import grading, safe_write
 from grader.staff import gradebook
 
 MANIFEST = "batch.json"
 FEEDBACK_DIR = "feedback"
 REPORT_FILE = "class-report.html"
 SCHEMA = 1
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_CSV_BYTES = 64 * 1024 * 1024
+MAX_FEEDBACK_BYTES = 8 * 1024 * 1024  # each student's feedback JSON or Markdown
+MAX_SHARDS = 10_000
+MAX_CLASS = 100_000
+MAX_NAME = 1024  # characters of a submission's name
+_CSV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.csv")
+_FOLDER_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+_KEYS = {"schema", "shard", "class", "submissions", "exercises", "csv", "feedback"}
 STAFF_EXTRA = f"pip install -e '.[staff]' -c constraints{'-3.10' if sys.version_info < (3, 11) else ''}.txt"
 
 
@@ -67,31 +87,115 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     tmp.replace(folder / MANIFEST)
 
 
+class _Bad(ValueError):
+    """One field of a shard's file is not what `batch` writes."""
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise _Bad(what)
+
+
+def read_bounded(path: Path, cap: int) -> bytes:
+    """The bytes of regular file `path`, never through a link, at most `cap`; UsageError naming it otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        why = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be read ({exc.strerror or exc})"
+        raise UsageError(f"{path}: {why}; a shard is read only from its own regular files") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise UsageError(f"{path}: not a regular file; a shard is read only from its own regular files")
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise UsageError(f"{path}: larger than {cap // 2**20} MiB; refused")
+    return data
+
+
+def _names_list(value: object, what: str) -> tuple[str, ...]:
+    _need(isinstance(value, list) and len(value) <= MAX_CLASS, f"{what!r} is not a list")
+    assert isinstance(value, list)
+    for name in value:
+        _need(
+            isinstance(name, str) and 0 < len(name) <= MAX_NAME and gradebook.safe_text(name) == name,
+            f"{what!r} holds {str(name)[:80]!r}, not a submission's name",
+        )
+    _need(len(set(value)) == len(value), f"{what!r} names a submission twice")
+    return tuple(value)
+
+
+def _manifest(data: object) -> Manifest:
+    _need(isinstance(data, dict), "not a JSON object")
+    assert isinstance(data, dict)
+    _need(set(data) == _KEYS, f"its keys are not {', '.join(sorted(_KEYS))}")
+    _need(data["schema"] == SCHEMA and type(data["schema"]) is int, f"'schema' is not {SCHEMA}")
+    shard = data["shard"]
+    if shard is not None:
+        _need(
+            isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
+            and 1 <= shard[0] <= shard[1] <= MAX_SHARDS,
+            f"'shard' is not [K, N] with 1 <= K <= N <= {MAX_SHARDS}",
+        )  # fmt: skip
+    everyone = _names_list(data["class"], "class")
+    submissions = _names_list(data["submissions"], "submissions")
+    _need(set(submissions) <= set(everyone), "'submissions' names one not in 'class'")
+    known = {e.id for e in course.COURSE}
+    exercises = data["exercises"]
+    _need(
+        isinstance(exercises, list) and 0 < len(exercises) <= len(known)
+        and all(isinstance(e, str) and e in known for e in exercises) and len(set(exercises)) == len(exercises),
+        "'exercises' is not a list of this course's exercise ids",
+    )  # fmt: skip
+    name = data["csv"]
+    _need(isinstance(name, str) and _CSV_NAME.fullmatch(name) is not None, "'csv' is not a plain file name *.csv")
+    feedback = data["feedback"]
+    if feedback is not None:
+        _need(
+            isinstance(feedback, str) and len(feedback) <= 400
+            and all(_FOLDER_PART.fullmatch(part) for part in feedback.split("/")),
+            "'feedback' is not a folder inside the shard's folder (letters, digits, ._-)",
+        )  # fmt: skip
+    return Manifest(
+        shard=(shard[0], shard[1]) if shard else None,
+        everyone=everyone,
+        submissions=submissions,
+        exercises=tuple(exercises),
+        csv=name,
+        feedback=feedback,
+    )
+
+
 def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         raise UsageError(f"{folder}: no {MANIFEST}; give the output folders of `grader batch --shard K/N` runs")
+    raw = read_bounded(path, MAX_MANIFEST_BYTES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        shard = data["shard"]
-        return Manifest(
-            shard=(int(shard[0]), int(shard[1])) if shard else None,
-            everyone=tuple(str(n) for n in data["class"]),
-            submissions=tuple(str(n) for n in data["submissions"]),
-            exercises=tuple(str(e) for e in data["exercises"]),
-            csv=str(data["csv"]),
-            feedback=None if data["feedback"] is None else str(data["feedback"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return _manifest(json.loads(raw.decode("utf-8")))
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{path}: not a batch manifest ({type(exc).__name__}: {exc}); was it edited?") from None
 
 
-def _csv_names(path: Path) -> list[str]:
+def _csv_names(path: Path, limit: int) -> list[str]:
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            return [row["submission"] for row in csv.DictReader(f)]
-    except (OSError, KeyError, csv.Error) as exc:
-        raise UsageError(f"{path}: cannot read the shard's gradebook ({exc})") from None
+        text = read_bounded(path, MAX_CSV_BYTES).decode("utf-8")
+        names = []
+        for row in csv.DictReader(io.StringIO(text, newline="")):
+            names.append(row["submission"])
+            _need(len(names) <= limit, "more rows than the shard's submissions")
+        return names
+    except (ValueError, KeyError, csv.Error) as exc:
+        raise UsageError(f"{path}: cannot read the shard's gradebook ({type(exc).__name__}: {exc})") from None
+
+
+def _folder_inside(folder: Path, relative: str, label: str) -> Path:
+    """`folder/relative`, when every folder on the way is a real folder, not a link."""
+    current = folder
+    for part in relative.split("/"):
+        current = current / part
+        if current.is_symlink() or not current.is_dir():
+            raise UsageError(f"{label}: {current} is not a folder of the shard (a link or missing)")
+    return current
 
 
 def _names(names: Sequence[str], limit: int = 10) -> str:
@@ -133,14 +237,16 @@ def _check_shards(folders: Sequence[Path], manifests: Sequence[Manifest]) -> tup
 
 
 def merge(out: Path, folders: Sequence[Path], console: Console) -> list[gradebook.Row]:
-    """Combine the shards' gradebooks, feedback and class report into `out`; every submission exactly once."""
+    """Combine the shards' gradebooks, feedback and class report into `out`; every submission exactly once.
+
+    Everything is read and checked before anything is written."""
     if not folders:
         raise UsageError("merge needs the output folders of the shards")
     manifests = [read_manifest(folder) for folder in folders]
     count, everyone = _check_shards(folders, manifests)
     exercises = grading.select(manifests[0].exercises)
     rows: list[gradebook.Row] = []
-    copies: list[tuple[Path, str]] = []
+    files: dict[str, bytes] = {}  # file name in OUT_DIR/feedback -> its bytes
     for folder, m in zip(folders, manifests, strict=True):
         assert m.shard is not None
         label = f"{folder} (shard {m.shard[0]}/{count})"
@@ -153,15 +259,24 @@ def merge(out: Path, folders: Sequence[Path], console: Console) -> list[gradeboo
                 + (f"; missing: {_names(absent)}" if absent else "")
                 + (f"; not its own: {_names(extra)}" if extra else "")
             )
-        in_csv = _csv_names(folder / m.csv)
+        in_csv = _csv_names(folder / m.csv, len(m.submissions))
         if Counter(in_csv) != Counter(gradebook.safe_cell(n) for n in m.submissions):
             raise UsageError(f"{label}: {m.csv} does not hold exactly one row for each of its submissions")
         if m.feedback is None:
             raise UsageError(f"{label}: graded with --no-feedback; merge needs each submission's feedback JSON")
-        feedback = folder / m.feedback
+        feedback = _folder_inside(folder, m.feedback, label)
         for name in m.submissions:
-            rows.append(gradebook.row_of(gradebook.read_feedback(feedback, name)))
-            copies.append((feedback, name))
+            as_json, as_markdown = gradebook.feedback_paths(feedback, name)
+            if not as_json.is_file() and not as_json.is_symlink():
+                raise UsageError(f"{label}: {as_json}: the feedback of {name!r} is missing")
+            raw = read_bounded(as_json, MAX_FEEDBACK_BYTES)
+            try:
+                rows.append(gradebook.row_of(json.loads(raw.decode("utf-8")), name, exercises))
+            except (ValueError, RecursionError) as exc:
+                raise UsageError(f"{label}: {as_json}: not the feedback JSON of {name!r} ({exc})") from None
+            files[as_json.name] = raw
+            if as_markdown.is_file() or as_markdown.is_symlink():
+                files[as_markdown.name] = read_bounded(as_markdown, MAX_FEEDBACK_BYTES)
     seen = Counter(r.submission for r in rows)
     if sorted(seen) != sorted(everyone) or any(n > 1 for n in seen.values()):
         twice = sorted(n for n, c in seen.items() if c > 1)
@@ -170,10 +285,8 @@ def merge(out: Path, folders: Sequence[Path], console: Console) -> list[gradeboo
     out.mkdir(parents=True, exist_ok=True)
     target = out / FEEDBACK_DIR
     target.mkdir(exist_ok=True)
-    for source, name in copies:
-        for suffix in (".json", ".md"):
-            if (source / f"{name}{suffix}").is_file():
-                shutil.copyfile(source / f"{name}{suffix}", target / f"{name}{suffix}")
+    for file_name, data in files.items():
+        safe_write.write_bytes(target / file_name, data)
     csv_name = manifests[0].csv
     gradebook.write_csv(rows, exercises, out / csv_name)
     write_manifest(
