@@ -162,7 +162,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise update.refusal(args.csv, held, others, directory)
     if args.update and args.shard:
         raise UsageError("--update re-grades some submissions of a whole class; it does not go with --shard")
-    kept = update.kept_rows(others, args.feedback_dir, [e.id for e in exercises], held_exercises)
+    kept = update.kept_rows(others, args.feedback_dir, exercises, held_exercises)
     for folder in (args.json_dir, args.feedback_dir):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,11 @@ keeps their rows (rebuilt from their feedback JSON, as `merge` does) and replace
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader import course
 from grader.errors import UsageError
 from grader.staff import gradebook, shards
 
@@ -57,19 +59,28 @@ def refusal(csv_path: Path, held: Sequence[str], others: Sequence[str], director
     )
 
 
-def kept_rows(names: Sequence[str], feedback_dir: Path | None, exercises: Sequence[str],
+def kept_rows(names: Sequence[str], feedback_dir: Path | None, exercises: Sequence[course.Exercise],
               held_exercises: tuple[str, ...] | None) -> list[gradebook.Row]:  # fmt: skip
     """The rows `--update` keeps, rebuilt from their feedback JSON; UsageError before anything is graded."""
     if not names:
         return []
     if feedback_dir is None:
         raise UsageError("--update keeps the other rows from their feedback JSON: it cannot run with --no-feedback")
-    if held_exercises is not None and tuple(held_exercises) != tuple(exercises):
+    ids = tuple(e.id for e in exercises)
+    if held_exercises is not None and tuple(held_exercises) != ids:
         raise UsageError(
-            f"--update: the gradebook was graded on {', '.join(held_exercises)}, this run on {', '.join(exercises)}; "
+            f"--update: the gradebook was graded on {', '.join(held_exercises)}, this run on {', '.join(ids)}; "
             "grade the same exercises (-e) so every row has the same columns. Nothing was written."
         )
-    try:
-        return [gradebook.row_of(gradebook.read_feedback(feedback_dir, name)) for name in names]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"--update: a kept row's feedback JSON in {feedback_dir} is not one ({exc})") from None
+    rows = []
+    for name in names:
+        as_json, _ = gradebook.feedback_paths(feedback_dir, name)
+        try:
+            raw = shards.read_bounded(as_json, shards.MAX_FEEDBACK_BYTES)
+            rows.append(gradebook.row_of(json.loads(raw.decode("utf-8")), name, exercises))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise UsageError(
+                f"--update keeps {name!r} from its feedback JSON, but {as_json} cannot be used ({exc}); "
+                "nothing was written"
+            ) from None
+    return rows
