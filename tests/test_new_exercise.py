@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,10 @@ IGNORED += (".pytest_cache", ".ruff_cache", ".mypy_cache")
 class Copy:
     """A copy of the repository with an interpreter that imports the copy's grader, never this checkout's."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "repo"
+    def __init__(self, where: Path) -> None:
+        self.root = where / "repo"
         shutil.copytree(ROOT, self.root, ignore=shutil.ignore_patterns(*IGNORED))
-        venv = tmp_path / "venv"
+        venv = where / "venv"
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
         site = Path(
             subprocess.run(
@@ -41,9 +42,14 @@ class Copy:
                 check=True,
             ).stdout.strip()
         )
-        # This environment's packages, but not its editable grader: a path in a .pth is not itself scanned
-        # for .pth files, so only the copy provides `grader` (and `tests`).
-        (site / "course_copy.pth").write_text(f"{self.root}\n{sysconfig.get_paths()['purelib']}\n")
+        # This environment's packages, linked (not copied) into the new venv, where the sandbox may read them
+        # (it reads installed packages under its interpreter's prefix only); but not this checkout's editable
+        # grader: the copy provides `grader` and `tests`.
+        shutil.rmtree(site)
+        subprocess.run(["cp", "-al", sysconfig.get_paths()["purelib"], str(site)], check=True)
+        for path in site.glob("__editable__*"):
+            path.unlink()
+        (site / "course_copy.pth").write_text(f"{self.root}\n")
         self.python = str(venv / "bin" / "python")
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")},  # noqa: E501
@@ -70,7 +76,15 @@ def _points(report: dict) -> dict[str, tuple[int, int]]:
 
 @pytest.mark.slow
 def test_an_eighth_exercise_added_by_the_scaffold_and_record_fake_changes_no_one_elses_points(tmp_path: Path):
-    copy = Copy(tmp_path)
+    where = Path(tempfile.mkdtemp(prefix="grader-course-copy-"))
+    where.chmod(0o755)  # the sandbox's own uid reads Python's packages and the grader's sandbox modules here
+    try:
+        _add_an_exercise(Copy(where), tmp_path)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def _add_an_exercise(copy: Copy, tmp_path: Path) -> None:
     where = copy.run("-c", "import grader; print(grader.__file__)")
     assert where.stdout.strip() == str(copy.root / "grader" / "__init__.py"), where
 
