@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,10 @@ class Copy:
     def grader(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.run("-m", "grader", *args)
 
-    def grade(self, submission: Path, report: Path) -> dict:
-        result = self.grader("grade", "--submission", str(submission), "--json", str(report))
+    def grade(self, submission: Path, report: Path, *args: str) -> dict:
+        result = self.grader("grade", "--submission", str(submission), "--json", str(report), *args)
         assert result.returncode == 0, result.stdout + result.stderr
+        self.output = result.stdout + result.stderr
         return json.loads(report.read_text())
 
 
@@ -118,7 +120,16 @@ def _add_an_exercise(copy: Copy, tmp_path: Path) -> None:
     validated = copy.grader("validate", NAME)
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
-    reference = copy.grade(copy.root / "tests" / "reference", tmp_path / "reference.json")
+    gradescope, junit = tmp_path / "results.json", tmp_path / "junit.xml"
+    extra = ("--gradescope", str(gradescope), "--junit", str(junit))
+    reference = copy.grade(copy.root / "tests" / "reference", tmp_path / "reference.json", *extra)
+    total = course.COURSE_MAX + POINTS
+    # Every report is out of the course's own total, now 10 points more.
+    assert f"Total: {total}/{total} (100.0%)" in copy.output
+    results = json.loads(gradescope.read_text())
+    assert results["score"] == total and sum(t["max_score"] for t in results["tests"]) == total
+    points = [float(p.get("value", 0)) for p in ET.parse(junit).iter("property") if p.get("name") == "points"]
+    assert sum(points) == total
     stubs = copy.grade(copy.root / "exercises", tmp_path / "stubs.json")
     assert _points(reference)[NAME] == (POINTS, POINTS)
     assert _points(stubs)[NAME] == (0, POINTS)

@@ -416,3 +416,17 @@ def test_record_fake_refuses_a_check_that_leaves_scripted_replies_unused(tmp_pat
     assert result.returncode == 1, result.stdout + result.stderr
     assert "never asked for (1 left)" in result.stdout
     assert _tree_digest(cassettes) == before
+
+
+def test_a_re_recording_that_sends_nothing_never_deletes_the_cassette(tmp_path: Path):
+    """The judge writes a re-recording beside the cassette and moves it over only once saved: a check that
+    sends nothing (or a judge killed midway) leaves the previous cassette whole, even before record restores."""
+    from grader.judge import replay
+
+    path = tmp_path / "kept.yaml"
+    shutil.copy2(course.CASSETTES_DIR / EXERCISE / f"{PUBLIC_OPENAI}.yaml", path)
+    previous = path.read_bytes()
+    with replay.replaying(path, record=True):
+        assert path.read_bytes() == previous  # not removed while the check runs
+    assert path.read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.yaml"]
