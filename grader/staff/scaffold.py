@@ -12,6 +12,7 @@ when any target is there already, nothing is written.
 from __future__ import annotations
 
 import ast
+import json
 import keyword
 import re
 from dataclasses import dataclass
@@ -216,7 +217,7 @@ def plan(project: Path, name: str, title: str, points: int, spec: Path | None = 
     step = f'Step("{first.name}(client, prompt)", "{first.provider}", {call})'
     return Plan(
         files,
-        course_entry=f"    Exercise({name!r}, {title!r}, {points}),\n".replace("'", '"'),
+        course_entry=f"    Exercise({json.dumps(name)}, {json.dumps(title)}, {points}),\n",
         demo_entry=DEMO.format(name=name, prompt=prompt, step=step),
     )
 
