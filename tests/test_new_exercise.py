@@ -164,7 +164,7 @@ def test_course_total_is_the_sum_of_the_weights_everywhere():
 
 def test_scaffold_refuses_to_overwrite_and_writes_nothing(tmp_path: Path):
     project = tmp_path / "repo"
-    for part in ("grader/course.py", "grader/live/demos.py"):
+    for part in ("grader/course.py", "grader/live/demos.py", "tests/scaffold/reference.py.tmpl"):
         (project / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / part, project / part)
     with pytest.raises(UsageError, match="basic_call exists already"):

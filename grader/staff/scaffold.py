@@ -2,8 +2,9 @@
 
 The exercise's source is a module with its given material and functions: `--spec FILE` (a short spec:
 signatures and docstrings), else `tests/reference/NAME.py` when it exists, else a small working example
-to edit. From it come the stub (every function body replaced by `raise NotImplementedError`), the
-reference (written only when there is none), the student contract section and the live demo. The suites
+to edit (`tests/scaffold/reference.py.tmpl`). From it come the stub (every function body replaced by
+`raise NotImplementedError`), the reference (written only when there is none), the student contract
+section and the live demo. The suites
 get one example check each (public and hidden), whose points add up to the exercise's; the course gets
 its entry with its own points, so no other exercise's points change. Nothing existing is overwritten:
 when any target is there already, nothing is written.
@@ -22,29 +23,8 @@ from grader.errors import UsageError
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 
-TEMPLATE = '''"""Exercise: {title} (reference solution).
-
-Grade it with `nox -s grade -- {name}`.
-"""
-
-from __future__ import annotations
-
-import openai
-
-DEFAULT_MODEL = "gpt-4o-mini"
-"""The model the call uses."""
-
-
-def ask(client: openai.OpenAI, prompt: str) -> str:
-    """Send `prompt` as one user message to Chat Completions (DEFAULT_MODEL, temperature 0) and return
-    the reply's text ("" when it has none)."""
-    response = client.chat.completions.create(
-        model=DEFAULT_MODEL,
-        messages=[{{"role": "user", "content": prompt}}],
-        temperature=0,
-    )
-    return response.choices[0].message.content or ""
-'''
+# The example reference solution, kept with the reference solutions (tests/), which are never exported.
+TEMPLATE = Path("tests") / "scaffold" / "reference.py.tmpl"
 
 PUBLIC = '''"""Public checks of {name}: shown to students, with messages that say what went wrong."""
 
@@ -184,8 +164,10 @@ def plan(project: Path, name: str, title: str, points: int, spec: Path | None = 
         source = spec.read_text(encoding="utf-8")
     elif reference.is_file():
         source = reference.read_text(encoding="utf-8")
+    elif (project / TEMPLATE).is_file():
+        source = (project / TEMPLATE).read_text(encoding="utf-8").format(name=name, title=title)
     else:
-        source = TEMPLATE.format(name=name, title=title)
+        raise UsageError(f"no {reference} and no example to start from ({TEMPLATE}): pass --spec FILE")
     stub = stub_of(source, str(spec or reference))
     functions = _functions(ast.parse(source), source)
     if not functions:
