@@ -18,7 +18,9 @@ class Exercise:
     weight: int
 
 
-# Course order; weights sum to the 100-point course. An exercise is graded once its suite exists.
+# Course order. Each weight is that exercise's own: a new exercise adds its points and the course total
+# (COURSE_MAX, which every report shows) grows by them, so no other exercise's points ever change.
+# Today's seven sum to 100. An exercise is graded once its suite exists.
 COURSE: tuple[Exercise, ...] = (
     Exercise("basic_call", "Basic call", 10),
     Exercise("temperature", "Temperature experiment", 10),

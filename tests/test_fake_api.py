@@ -317,3 +317,59 @@ def test_anthropic_missing_auth_is_401(fake: FakeAPI) -> None:
     assert raw.status_code == 401
     assert raw.json()["error"] == {"type": "authentication_error", "message": "x-api-key header is required"}
     assert len(fake.requests) == 1
+
+
+# --------------------------------------------------------------------------- JSON replies, per-provider queues
+
+
+def test_auto_reply_is_json_when_response_format_asks_for_a_json_object(oai: openai.OpenAI) -> None:
+    reply = oai.chat.completions.create(
+        model="gpt-4o-mini", messages=USER, response_format={"type": "json_object"}
+    )
+    assert isinstance(json.loads(reply.choices[0].message.content or ""), dict)
+    plain = oai.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    with pytest.raises(ValueError):
+        json.loads(plain.choices[0].message.content or "")
+
+
+def test_auto_reply_fits_the_json_schema_asked_for(oai: openai.OpenAI) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "population": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "mood": {"enum": ["calm", "busy"]},
+            "capital": {"type": "boolean"},
+        },
+        "required": ["city", "population", "tags", "mood", "capital"],
+        "additionalProperties": False,
+    }
+    reply = oai.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=USER,
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema, "strict": True}},
+    )
+    data = json.loads(reply.choices[0].message.content or "")
+    assert set(data) == set(schema["properties"])
+    assert isinstance(data["city"], str) and isinstance(data["population"], int)
+    assert isinstance(data["tags"], list) and all(isinstance(t, str) for t in data["tags"])
+    assert data["mood"] == "calm" and data["capital"] is True
+
+
+def test_by_provider_queues_serve_each_provider_its_own_replies() -> None:
+    with FakeAPI(seed=3, by_provider=True) as fake:
+        oai = openai.OpenAI(api_key="sk-test-x", base_url=fake.openai_base_url, max_retries=0)
+        claude = anthropic.Anthropic(api_key="sk-ant-test-x", base_url=fake.base_url, max_retries=0)
+        fake.queue(openai_chat(["first openai"]), anthropic_message([{"type": "text", "text": "first claude"}]))
+        fake.queue(openai_chat(["second openai"]))
+        # Anthropic asks first: it gets its own reply, not the OpenAI one queued ahead of it.
+        first = claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=USER)
+        assert first.content[0].text == "first claude"  # type: ignore[union-attr]
+        texts = [oai.chat.completions.create(model="gpt-4o-mini", messages=USER).choices[0].message.content]
+        texts.append(oai.chat.completions.create(model="gpt-4o-mini", messages=USER).choices[0].message.content)
+        assert texts == ["first openai", "second openai"]
+        assert fake.pending == 0
+        fake.queue(openai_chat(["left over"]))
+        fake.clear()
+        assert fake.pending == 0

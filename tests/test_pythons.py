@@ -14,6 +14,7 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
+from grader import course
 from tests.conftest import REFERENCE, ROOT
 
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
@@ -124,7 +125,7 @@ def test_nox_grade_grades_the_reference_at_100_and_installs_nothing_the_second_t
     code, first = nox(sys.executable, *args, *grade_args)
     assert code == 0, first
     data = json.loads(report.read_text())
-    assert data["score"] == data["max_score"] == 100, first
+    assert data["score"] == data["max_score"] == course.COURSE_MAX, first
     (env_python,) = (tmp_path / "envs").glob("*/bin/python")
     version_of = subprocess.run(
         [str(env_python), "-c", "import sys, vcr, httpx2; print(sys.version[:4], vcr.__version__, httpx2.__version__)"],
@@ -137,7 +138,7 @@ def test_nox_grade_grades_the_reference_at_100_and_installs_nothing_the_second_t
     code, second = nox(sys.executable, *args, *grade_args)
     assert code == 0, second
     assert "nothing to install" in second and "pip install" not in second
-    assert json.loads(report.read_text())["score"] == 100
+    assert json.loads(report.read_text())["score"] == course.COURSE_MAX
 
 
 class FakeSession:

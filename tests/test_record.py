@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -17,8 +18,8 @@ import yaml
 
 from grader import course
 from grader.staff import cassette_diff, secrets_scan
-from tests.conftest import REFERENCE
-from tests.support.fake_api import FakeAPI, openai_chat, openai_error, openai_stream
+from tests.conftest import REFERENCE, STUBS
+from tests.support.fake_api import FakeAPI, anthropic_error, openai_chat, openai_error, openai_stream
 
 EXERCISE = "basic_call"
 PUBLIC_OPENAI = "test_ask_openai_returns_reply_text"
@@ -30,10 +31,11 @@ class Recorder:
     cassettes: Path
     keys: dict[str, str]
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, keys: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        inherited = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
         env = {
-            **os.environ,
-            **self.keys,
+            **inherited,
+            **(self.keys if keys is None else keys),
             "OPENAI_BASE_URL": self.fake.openai_base_url,
             "ANTHROPIC_BASE_URL": self.fake.base_url,
             "COLUMNS": "200",
@@ -164,6 +166,69 @@ def test_check_failing_while_recording_keeps_the_previous_cassette(recorder: Rec
     assert target.read_bytes() == previous
 
 
+def _tree_digest(directory: Path) -> dict[str, str]:
+    """Every file under `directory` (names and contents, hashed): what "no file changed" compares."""
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("missing", [("OPENAI_API_KEY", "ANTHROPIC_API_KEY"), ("ANTHROPIC_API_KEY",)])
+def test_record_without_a_needed_key_refuses_before_touching_anything(recorder: Recorder, missing):
+    """Issue 19: `record -- basic_call` with no keys deleted 6 of its 8 cassettes and said nothing changed."""
+    before = _tree_digest(recorder.cassettes)
+    keys = {k: v for k, v in recorder.keys.items() if k not in missing}
+    result = recorder.run(EXERCISE, keys=keys)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    for name in missing:
+        assert name in output, output
+    assert "Traceback" not in output
+    assert recorder.fake.requests == []  # refused before anything ran
+    assert _tree_digest(recorder.cassettes) == before
+
+
+def test_record_of_openai_checks_needs_only_the_openai_key(recorder: Recorder):
+    """The keys asked for are those of the checks being recorded, by the clients they take."""
+    before = _tree_digest(recorder.cassettes)
+    result = recorder.run(EXERCISE, PUBLIC_OPENAI, keys={"ANTHROPIC_API_KEY": recorder.keys["ANTHROPIC_API_KEY"]})
+    assert result.returncode == 2 and "OPENAI_API_KEY" in result.stdout + result.stderr
+    assert "ANTHROPIC_API_KEY is missing" not in result.stdout + result.stderr
+    assert _tree_digest(recorder.cassettes) == before
+    result = recorder.run(EXERCISE, PUBLIC_OPENAI, keys={"OPENAI_API_KEY": recorder.keys["OPENAI_API_KEY"]})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_recording_failing_midway_restores_every_file_it_touched(recorder: Recorder):
+    """One check records fine, the next fails: the run is all or nothing, so both cassettes are as before."""
+    before = _tree_digest(recorder.cassettes)
+    public_anthropic = "test_ask_anthropic_returns_reply_text"
+    recorder.fake.queue(
+        openai_chat(["A fine reply."]),
+        anthropic_error(500, type="api_error", message="Internal server error"),
+    )
+    result = recorder.run(EXERCISE, PUBLIC_OPENAI, public_anthropic)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert len(recorder.fake.requests) == 2
+    assert _tree_digest(recorder.cassettes) == before, output
+    assert "restored" in output
+
+
+@pytest.mark.slow
+def test_recording_that_writes_nothing_leaves_no_cassette_deleted(recorder: Recorder):
+    """Every check fails before it sends anything (the stubs as the reference): a re-recording removes each
+    cassette first, and none may be left deleted or emptied."""
+    before = _tree_digest(recorder.cassettes)
+    result = recorder.run(EXERCISE, "--reference", str(STUBS))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert recorder.fake.requests == []
+    assert _tree_digest(recorder.cassettes) == before
+
+
 def test_unknown_check_name_exits_2_listing_the_checks(recorder: Recorder):
     result = recorder.run(EXERCISE, "test_no_such_check")
     assert result.returncode == 2
@@ -272,3 +337,96 @@ def test_streamed_reply_records_and_diffs(recorder: Recorder, tmp_path: Path):
     assert secrets_scan.scan_cassette(cassette, recorder.keys) == []
     assert cassette["interactions"][0]["request"]["uri"] == "https://api.openai.com/v1/chat/completions"
     assert cassette_diff.interactions(cassette)[0].text == "Hello"
+
+
+# ---------------------------------------------------------------- record --fake and scripted replies
+
+
+def _run_fake(cassettes: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
+    env.update({"COLUMNS": "200"})
+    env.pop("OPENAI_BASE_URL", None)
+    env.pop("ANTHROPIC_BASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "record", *args, "--fake", "--cassettes", str(cassettes)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_record_fake_serves_each_check_its_scripted_replies_by_provider_and_marks_them_synthetic(tmp_path: Path):
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(course.CASSETTES_DIR, cassettes)
+    both = "test_model_and_max_tokens_passed_through"  # one OpenAI and one Anthropic request, OpenAI first
+    target = cassettes / EXERCISE / f"{both}.yaml"
+    target.unlink()
+    note = "Scripted so the replies are known: the Anthropic reply is listed first, and still goes to Anthropic."
+    (cassettes / EXERCISE / f"{both}.replies.json").write_text(
+        json.dumps(
+            {
+                "note": note,
+                "replies": [
+                    {"anthropic_message": {"blocks": [{"type": "text", "text": "scripted claude"}]}},
+                    {"openai_chat": {"texts": ["scripted gpt"]}},
+                ],
+            }
+        )
+    )
+    before = _tree_digest(cassettes)
+    result = _run_fake(cassettes, EXERCISE, both, PUBLIC_OPENAI)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    cassette = _load(target)
+    assert cassette["metadata"] == {"synthetic": True, "note": note}
+    texts = [cassette_diff.reply_text(i["response"]["body"]["string"]) for i in cassette["interactions"]]
+    assert texts == ["scripted gpt", "scripted claude"]
+    # The other check got the fake's own reply, not a scripted one.
+    public = _load(cassettes / EXERCISE / f"{PUBLIC_OPENAI}.yaml")
+    assert "scripted" not in json.dumps(public)
+    assert f"{EXERCISE}/{both}.yaml: new cassette, 2 interaction(s)" in output
+    changed = {k for k, v in _tree_digest(cassettes).items() if before.get(k) != v}
+    assert changed == {f"{EXERCISE}/{both}.yaml", f"{EXERCISE}/{PUBLIC_OPENAI}.yaml"}
+
+    # Recorded again, it is synthetic now: left alone, and said so (not "recorded").
+    again = _run_fake(cassettes, EXERCISE, both)
+    output = again.stdout + again.stderr
+    assert again.returncode == 0, output
+    assert f"recorded {EXERCISE}/test_hidden.py::{both}" not in output
+    assert f"{EXERCISE}/{both}.yaml: synthetic" in output
+    assert _load(target) == cassette
+
+
+@pytest.mark.slow
+def test_record_fake_refuses_a_check_that_leaves_scripted_replies_unused(tmp_path: Path):
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(course.CASSETTES_DIR, cassettes)
+    (cassettes / EXERCISE / f"{PUBLIC_OPENAI}.replies.json").write_text(
+        json.dumps(
+            {
+                "note": "two replies for a check that asks once",
+                "replies": [{"openai_chat": {"texts": ["one"]}}, {"openai_chat": {"texts": ["two"]}}],
+            }
+        )
+    )
+    before = _tree_digest(cassettes)
+    result = _run_fake(cassettes, EXERCISE, PUBLIC_OPENAI)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "never asked for (1 left)" in result.stdout
+    assert _tree_digest(cassettes) == before
+
+
+def test_a_re_recording_that_sends_nothing_never_deletes_the_cassette(tmp_path: Path):
+    """The judge writes a re-recording beside the cassette and moves it over only once saved: a check that
+    sends nothing (or a judge killed midway) leaves the previous cassette whole, even before record restores."""
+    from grader.judge import replay
+
+    path = tmp_path / "kept.yaml"
+    shutil.copy2(course.CASSETTES_DIR / EXERCISE / f"{PUBLIC_OPENAI}.yaml", path)
+    previous = path.read_bytes()
+    with replay.replaying(path, record=True):
+        assert path.read_bytes() == previous  # not removed while the check runs
+    assert path.read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.yaml"]

@@ -102,3 +102,33 @@ def test_missing_catalogue_is_a_staff_error(tmp_path: Path):
     )
     assert process.returncode == 2
     assert "nope.py" in process.stdout
+
+
+def test_violations_fit_80_columns_without_cutting_a_check_id():
+    """Issue 25: the table wrapped check ids mid-word at 80 columns; each id must appear whole on one line."""
+    from rich.console import Console
+
+    from grader import course, rubric
+    from grader.commands import validate as command
+
+    every = sorted((c.id for e in course.gradable() for c in rubric.load(e).checks), key=len)
+    ids = [every[-1], every[-2], "basic_call/test_hidden.py::test_model_and_max_tokens_passed_through"]
+    assert len(ids[0]) > 80  # the longest id does not fit 80 columns whole: it is shown under its exercise
+    rows = [
+        command.Row(
+            "wrong: a_rather_long_mutant_name_for_the_table",
+            "basic_call, streaming_chat",
+            "3/45",
+            "below",
+            tuple(f"{i} also failed, not in caught_by (expected to pass)" for i in ids),
+        )
+    ]
+    console = Console(width=80, record=True, force_terminal=False)
+    command._print_violations(rows, console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    for check_id in ids:
+        exercise, relative = check_id.split("/", 1)
+        assert any(relative in line for line in lines), f"{check_id} is cut:\n" + "\n".join(lines)
+        assert f"  {exercise}:" in lines
+    assert any("wrong: a_rather_long_mutant_name_for_the_table" in line for line in lines)

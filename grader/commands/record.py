@@ -6,12 +6,19 @@ scrubbed of credentials and organisation ids on write; synthetic cassettes are l
 cassette written is then checked in this (parent) process: one in which a key or anything shaped
 like a credential survives is refused and its previous version restored, and so is the cassette of
 a check that failed while recording. What changed against the previous cassettes is printed.
+
+A recording is all or nothing, and refuses before touching anything when a key it needs is missing
+(record_plan): when any check fails, a cassette is refused or the run dies, every file it touched is
+put back as it was. `--fake` records against the local fake API instead (fake_recording), serving each
+check the replies scripted beside its cassette.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -21,7 +28,8 @@ from grader import course, rubric
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
 from grader.parent import grading, runner
-from grader.staff import record_guard, secrets_scan
+from grader.scoring import Outcome
+from grader.staff import fake_recording, record_guard, record_plan, secrets_scan
 
 NAME = "record"
 HELP = "record an exercise's cassettes from the real APIs through the reference solution"
@@ -35,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", type=Path, default=REFERENCE_DIR, help="the reference solution directory")
     parser.add_argument("--cassettes", type=Path, default=course.CASSETTES_DIR, help="where cassettes are written")
     parser.add_argument("--time-limit", type=float, default=600.0, help="wall-clock limit of the whole run (s)")
+    parser.add_argument(
+        "--fake",
+        action="store_true",
+        help="record against the local fake API (tests/support/fake_api.py), started on 127.0.0.1; no keys needed",
+    )
 
 
 def _cassette_of_checks(exercise_id: str, cassettes: Path) -> dict[Path, str]:
@@ -60,8 +73,14 @@ def _check_test_names(loaded: rubric.ExerciseRubric, names: list[str]) -> None:
 def _print_endpoints(console: Console) -> None:
     for key, base in KEY_VARIABLES.items():
         endpoint = os.environ.get(base) or "the public API"
-        state = "set" if os.environ.get(key, "").strip() else "[yellow]not set: checks that need it will fail[/]"
-        console.print(f"  {key} {state}; endpoint {escape(endpoint)}")
+        console.print(f"  {key} set; endpoint {escape(endpoint)}")
+
+
+def _groups(checks: Sequence[record_plan.PlannedCheck], fake: bool) -> list[list[record_plan.PlannedCheck]]:
+    """The child runs: every unscripted check in one; against the fake, each scripted check alone (its replies)."""
+    plain = [c for c in checks if c.scripted is None]
+    scripted = [[c] for c in checks if c.scripted is not None] if fake else []
+    return ([plain] if plain else []) + scripted
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -71,43 +90,110 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if not args.reference.is_dir():
         raise UsageError(f"--reference {args.reference}: no such directory (the reference solutions live there)")
     cassettes = args.cassettes.resolve()
+    planned = record_plan.plan(loaded, cassettes, args.tests)
+    to_record = [c for c in planned if c.records and (args.fake or c.scripted is None)]
+    left_alone = [c for c in planned if c not in to_record and c.cassette is not None]
+    if not args.fake:
+        record_plan.refuse_missing_keys(to_record, dict(os.environ))
+    serving: AbstractContextManager[fake_recording.FakeServer | None] = (
+        fake_recording.serving() if args.fake else nullcontext()
+    )
+    with serving as fake:
+        return _record(args, console, loaded, cassettes, to_record, left_alone, fake)
+
+
+def _record(
+    args: argparse.Namespace,
+    console: Console,
+    loaded: rubric.ExerciseRubric,
+    cassettes: Path,
+    to_record: list[record_plan.PlannedCheck],
+    left_alone: list[record_plan.PlannedCheck],
+    fake: fake_recording.FakeServer | None,
+) -> int:
+    exercise = loaded.exercise
     secrets = secrets_scan.secret_values(os.environ)
-    console.print(f"Recording {exercise.id} through {args.reference} into {cassettes / exercise.id}")
+    where = "the local fake API" if fake is not None else "the APIs"
+    console.print(f"Recording {exercise.id} through {args.reference} from {where} into {cassettes / exercise.id}")
     _print_endpoints(console)
     before = record_guard.snapshot(cassettes)
-    result: runner.ChildRun | None = None
+    outcomes: dict[str, Outcome] = {}
+    output: list[str] = []
+    problems: list[str] = []
+    finished = False
     try:
-        result = runner.run_child(
-            [loaded],
-            submission=args.reference.resolve(),
-            cassettes=cassettes,
-            time_limit=args.time_limit,
-            record=True,
-            only=args.tests,
-        )
+        for group in _groups(to_record, fake is not None):
+            if fake is not None:
+                fake.script(group[0].scripted)
+            names = {c.check_id for c in group}
+            result = runner.run_child(
+                [loaded],
+                submission=args.reference.resolve(),
+                cassettes=cassettes,
+                time_limit=args.time_limit,
+                record=True,
+                skip=[c.id for c in loaded.checks if c.id not in names],
+            )
+            outcomes.update(result.outcomes)
+            output.append(result.output)
+            if fake is not None and fake.pending:
+                problems.append(f"{group[0].test_name} scripted replies it never asked for ({fake.pending} left)")
+            if any(o.status != "passed" for o in result.outcomes.values()) or set(result.outcomes) != names or problems:
+                break  # all or nothing: the rest would be put back anyway
+            for check in group:
+                if check.scripted is not None and check.cassette is not None and check.cassette.is_file():
+                    record_plan.mark_synthetic(check.cassette, check.scripted.note)
+        finished = True
     finally:
-        # Judged even when the child crashed: nothing it wrote stays unchecked on disk.
-        verdicts = _judge_written(exercise.id, cassettes, before, secrets, result)
-        if result is None:
-            _print_verdicts(verdicts, cassettes, console)
-    assert result is not None
-    for outcome in result.outcomes.values():
-        mark = "[green]recorded[/]" if outcome.status == "passed" else f"[red]{outcome.status}[/]"
-        console.print(f"{mark} {outcome.check_id}")
-        if outcome.feedback and outcome.status != "passed":
-            console.print(f"    {escape(secrets_scan.redact(outcome.feedback, secrets))}")
-    _print_verdicts(verdicts, cassettes, console)
-    failed = [o for o in result.outcomes.values() if o.status != "passed"]
+        if not finished:  # the run itself died: nothing it wrote stays
+            restored = record_guard.restore_all(cassettes, before)
+            console.print(f"[bold red]Recording stopped[/]: {len(restored)} cassette file(s) put back as they were.")
+    verdicts = _judge_written(exercise.id, cassettes, before, secrets, outcomes)
+    wanted = {c.check_id for c in to_record}
+    failed = [i for i in wanted if outcomes.get(i) is None or outcomes[i].status != "passed"]
     refused = [v for v in verdicts if not v.kept]
-    if failed or not result.outcomes:
-        output = secrets_scan.redact(result.output, secrets)
-        console.print(f"[red]{len(failed)} check(s) failed while recording[/]; output:\n{escape(output)}")
-    if refused:
+    for check in to_record:
+        outcome = outcomes.get(check.check_id)
+        status = outcome.status if outcome is not None else "not run"
+        mark = "[green]recorded[/]" if status == "passed" else f"[red]{status}[/]"
+        console.print(f"{mark} {check.check_id}")
+        if outcome is not None and outcome.feedback and status != "passed":
+            console.print(f"    {escape(secrets_scan.redact(outcome.feedback, secrets))}")
+    for problem in problems:
+        console.print(f"[red]{escape(problem)}[/]")
+    if failed or refused or problems:
+        if failed and output:
+            text = secrets_scan.redact("\n".join(output), secrets)
+            console.print(f"[red]{len(failed)} check(s) failed while recording[/]; output:\n{escape(text)}")
+        if refused:
+            _print_verdicts(refused, cassettes, console)
+        restored = record_guard.restore_all(cassettes, before)
         console.print(
-            f"[bold red]{len(refused)} cassette(s) refused[/]: their previous versions are back in place "
-            "(or they were removed when new). Fix the cause and record again."
+            f"[bold red]Nothing recorded[/]: a recording is all or nothing, so the {len(restored)} cassette "
+            "file(s) it touched were restored as they were (or removed when new). Fix the cause and record again."
         )
-    return EXIT_BELOW if failed or refused or not result.outcomes else EXIT_OK
+        _print_left_alone(left_alone, cassettes, console)
+        return EXIT_BELOW
+    # A check that sent nothing left no cassette: its previous one comes back.
+    for path in record_guard.deleted_since(cassettes, before):
+        record_guard.restore(path, before)
+    _print_verdicts(verdicts, cassettes, console)
+    _print_left_alone(left_alone, cassettes, console)
+    return EXIT_OK
+
+
+def _print_left_alone(checks: list[record_plan.PlannedCheck], cassettes: Path, console: Console) -> None:
+    if not checks:
+        return
+    console.print("[bold]Cassettes left alone[/]")
+    for check in checks:
+        assert check.cassette is not None
+        name = escape(str(check.cassette.relative_to(cassettes)))
+        if check.left_alone:
+            why = "synthetic (metadata: synthetic: true)"
+        else:
+            why = "its replies are scripted: record it with --fake"
+        console.print(f"  {name}: {why}")
 
 
 def _judge_written(
@@ -115,12 +201,12 @@ def _judge_written(
     cassettes: Path,
     before: dict[Path, bytes],
     secrets: dict[str, str],
-    result: runner.ChildRun | None,
+    outcomes: dict[str, Outcome],
 ) -> list[record_guard.Verdict]:
     owners = _cassette_of_checks(exercise_id, cassettes)
     verdicts = []
     for path in record_guard.written_since(cassettes, before):
-        outcome = result.outcomes.get(owners.get(path, "")) if result is not None else None
+        outcome = outcomes.get(owners.get(path, ""))
         verdicts.append(
             record_guard.judge(
                 path,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -23,7 +25,6 @@ from typing import Protocol
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from grader import course, scoring
 from grader.errors import StaffError, UsageError
@@ -227,13 +228,44 @@ def _progress(console: Console, total: int) -> Iterator[Callable[[Row], None]]:
     yield advance
 
 
+CHECK_ID = re.compile(r"\b([a-z][a-z0-9_]*)/(test_\w+\.py::\w+)")
+
+
+def _by_exercise(violations: Sequence[str]) -> dict[str, list[str]]:
+    """{exercise: its violations, with check ids shown relative to it}; "" for those that name no check.
+    A full id can be wider than 80 columns; relative to its exercise it fits."""
+    groups: dict[str, list[str]] = {}
+    for violation in violations:
+        found = CHECK_ID.search(violation)
+        exercise = found.group(1) if found else ""
+        text = violation.replace(f"{exercise}/test_", "test_") if exercise else violation
+        groups.setdefault(exercise, []).append(text)
+    return groups
+
+
 def _print_violations(rows: list[Row], console: Console) -> None:
-    """Only the submissions that broke an expectation: what was expected, what it scored, each violation."""
-    table = Table(title="Violations", show_lines=True, expand=False)
-    table.add_column("Submission", overflow="fold")
-    table.add_column("Score", justify="right", no_wrap=True)
-    table.add_column("Violation", overflow="fold")
+    """Only the submissions that broke an expectation: what it scored, then each violation under its exercise.
+    Wrapped between words to the console's width, never inside one: a check id is always whole (and can be
+    copied)."""
+    width = max(40, console.width)
+
+    def show(text: str, first: str, rest: str) -> None:
+        for number, paragraph in enumerate(text.splitlines() or [""]):
+            wrapped = textwrap.fill(
+                paragraph,
+                width=width,
+                initial_indent=first if number == 0 else rest,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            console.print(escape(wrapped), soft_wrap=True, highlight=False)
+
+    console.print("[bold]Violations[/]")
     for row in rows:
-        violations = "\n".join(f"- {escape(v)}" for v in row.violations)
-        table.add_row(f"{escape(row.submission)}\n[dim]{escape(row.exercises)}[/]", row.score, violations)
-    console.print(table)
+        show(f"{row.submission} ({row.exercises}): {row.score}", "", "  ")
+        for exercise, violations in _by_exercise(row.violations).items():
+            if exercise:
+                console.print(escape(f"  {exercise}:"), soft_wrap=True, highlight=False)
+            for violation in violations:
+                show(violation, "  - ", "    ")

@@ -263,23 +263,30 @@ def replaying(
         path = empty_path
     elif record:
         cassette_path.parent.mkdir(parents=True, exist_ok=True)
-        # vcrpy's `all` mode appends to an existing file; a re-recording replaces it whole.
-        cassette_path.unlink(missing_ok=True)
-        path = cassette_path
+        # vcrpy's `all` mode appends to an existing file; a re-recording replaces it whole. It is written
+        # beside it first and moved over it once vcrpy has saved it: the previous cassette is never deleted
+        # (a recording that sends nothing, or dies, leaves it as it was).
+        path = cassette_path.with_name(cassette_path.name + ".recording")
+        path.unlink(missing_ok=True)
     else:
         load_cassette_file(cassette_path)
         path = cassette_path
-    with _vcr(record and cassette_path is not None).use_cassette(str(path)) as cassette:
-        replay.interactions = cassette.data
-        original = cassette.can_play_response_for
+    try:
+        with _vcr(record and cassette_path is not None).use_cassette(str(path)) as cassette:
+            replay.interactions = cassette.data
+            original = cassette.can_play_response_for
 
-        def can_play_response_for(request: Any) -> bool:
-            parts = urlsplit(request.uri)
-            replay.sent.append(SentRequest(request.method, request.uri, parts.path, matching.parse_body(request.body)))
-            playable = bool(original(request))
-            if not playable and not record:
-                replay.misses.append(_explain_miss(replay, cassette, request))
-            return playable
+            def can_play_response_for(request: Any) -> bool:
+                parts = urlsplit(request.uri)
+                body = matching.parse_body(request.body)
+                replay.sent.append(SentRequest(request.method, request.uri, parts.path, body))
+                playable = bool(original(request))
+                if not playable and not record:
+                    replay.misses.append(_explain_miss(replay, cassette, request))
+                return playable
 
-        cassette.can_play_response_for = can_play_response_for
-        yield replay
+            cassette.can_play_response_for = can_play_response_for
+            yield replay
+    finally:
+        if record and cassette_path is not None and path.is_file():
+            path.replace(cassette_path)

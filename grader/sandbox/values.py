@@ -20,12 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grader import given as given_material
+
 MAX_ITEMS = 10_000  # per container
 MAX_DEPTH = 20
 MAX_TEXT = 100_000  # characters of an exception's message
-# The given material of the contract, by exercise module: class name -> field names.
-GIVEN = {"Usage": ("token_counter", ("input_tokens", "output_tokens")),
-         "ChatReply": ("providers", ("provider", "model", "text", "usage"))}  # fmt: skip
+# The given material of the contract (grader/given.py): class name -> (exercise module, field names).
+GIVEN = {name: (module, given_material.field_names(cls)) for name, (module, cls) in given_material.REGISTRY.items()}
 PUBLIC_PACKAGES = ("openai", "anthropic", "httpx2", "httpcore2")
 
 

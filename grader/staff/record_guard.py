@@ -2,7 +2,8 @@
 
 The child pytest process writes cassettes (it is where the reference solution runs); the parent
 takes a snapshot first and afterwards restores the previous version of any file it refuses, so a
-refused cassette never stays on disk.
+refused cassette never stays on disk. A recording is all or nothing: when any of it fails, every
+file it touched (written, created or deleted) is put back as it was.
 """
 
 from __future__ import annotations
@@ -35,6 +36,25 @@ def snapshot(directory: Path) -> dict[Path, bytes]:
 def written_since(directory: Path, before: Mapping[Path, bytes]) -> list[Path]:
     """Cassettes created or rewritten since the snapshot."""
     return [path for path, data in snapshot(directory).items() if before.get(path) != data]
+
+
+def deleted_since(directory: Path, before: Mapping[Path, bytes]) -> list[Path]:
+    """Cassettes of the snapshot that are gone (a re-recording removes its file first)."""
+    return [path for path in before if not path.is_file()]
+
+
+def touched_since(directory: Path, before: Mapping[Path, bytes]) -> list[Path]:
+    """Every cassette created, rewritten or deleted since the snapshot."""
+    return sorted({*written_since(directory, before), *deleted_since(directory, before)})
+
+
+def restore_all(directory: Path, before: Mapping[Path, bytes]) -> list[Path]:
+    """Put every touched cassette back as the snapshot had it; the paths restored come back."""
+    touched = touched_since(directory, before)
+    for path in touched:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        restore(path, before)
+    return touched
 
 
 def restore(path: Path, before: Mapping[Path, bytes]) -> None:

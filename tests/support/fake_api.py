@@ -16,7 +16,9 @@ Usage::
         fake.requests[-1].json()
 
 When the queue is empty, every valid request gets a deterministic auto reply
-derived from the last user message, the choice index and the temperature.
+derived from the last user message, the choice index and the temperature; when
+the request's ``response_format`` asks for JSON (``json_object``, or a
+``json_schema``), the reply is JSON (fitting the schema) built from that text.
 """
 
 from __future__ import annotations
@@ -388,6 +390,50 @@ def _openai_chunks(
     return _Response("openai", 200, events=events, input_tokens=usage[0], output_tokens=usage[1])
 
 
+def _json_for_schema(schema: Any, text: str, depth: int = 0) -> Any:
+    """A value that fits a JSON schema (the subset structured outputs use), filled from the auto reply."""
+    if not isinstance(schema, dict) or depth > 8:
+        return text
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return _json_for_schema(schema[key][0], text, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        return {name: _json_for_schema(sub, text, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        return [_json_for_schema(schema.get("items"), text, depth + 1)]
+    if kind == "integer":
+        return len(text.split())
+    if kind == "number":
+        return round(len(text) / 10, 1)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return text
+
+
+def _json_reply(req: dict[str, Any], text: str) -> str | None:
+    """The reply as JSON when `response_format` asks for JSON (json_object or json_schema), else None."""
+    fmt = req.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return json.dumps({"answer": text})
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return json.dumps(_json_for_schema(schema if schema is not None else {"type": "object"}, text))
+    return None
+
+
 def _openai_auto(ctx: _Ctx) -> _Response:
     req = ctx.request
     n = req.get("n")
@@ -395,7 +441,9 @@ def _openai_auto(ctx: _Ctx) -> _Response:
     limit = _max_tokens(req, "max_completion_tokens", "max_tokens")
     per_choice: list[list[str]] = []
     finish: list[str] = []
-    for text in _auto_texts(ctx.api.seed, req, n):
+    texts = _auto_texts(ctx.api.seed, req, n)
+    texts = [_json_reply(req, text) or text for text in texts]
+    for text in texts:
         pieces = _split_pieces(text)
         if limit is not None and len(pieces) > limit:
             pieces, reason = pieces[:limit], "length"
@@ -823,8 +871,11 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeAPI:
     """Local impersonation of the OpenAI Chat Completions and Anthropic Messages APIs."""
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, by_provider: bool = False) -> None:
         self.seed = seed
+        # by_provider: a scripted reply goes to the next request of its own provider (the OpenAI and
+        # Anthropic replies of one check are then two queues); otherwise to the next request at all.
+        self.by_provider = by_provider
         self.base_url = ""
         self.openai_base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -890,6 +941,20 @@ class FakeAPI:
                 raise TypeError(f"expected a Reply, got {type(reply).__name__}")
         with self._lock:
             self._queue.extend(replies)
+
+    def clear(self) -> None:
+        """Drop the scripted replies not yet served."""
+        with self._lock:
+            self._queue.clear()
+
+    def _next_reply(self, provider: str) -> Reply | None:
+        if not self.by_provider:
+            return self._queue.popleft() if self._queue else None
+        for reply in self._queue:
+            if reply.provider == provider:
+                self._queue.remove(reply)
+                return reply
+        return None
 
     @property
     def pending(self) -> int:
@@ -973,7 +1038,7 @@ class FakeAPI:
         ctx = _Ctx(self, body)
 
         with self._lock:
-            reply = self._queue.popleft() if self._queue else None
+            reply = self._next_reply(provider)
             self._served += 1
         if reply is not None:
             return reply.render(ctx)
