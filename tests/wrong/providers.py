@@ -197,4 +197,54 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "providers",
+        "fallback_only_on_status_errors",
+        "chat_with_fallback moves on only after an APIStatusError; a connection error or a timeout propagates",
+        ("test_hidden.py::test_fallback_after_connection_error_and_timeout",),
+        (
+            (
+                "        except (openai.APIError, anthropic.APIError) as error:",
+                "        except (openai.APIStatusError, anthropic.APIStatusError) as error:",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "chat_pops_system_messages",
+        "chat('anthropic', ...) removes the system messages from the caller's messages list",
+        ("test_hidden.py::test_fallback_after_connection_error_and_timeout",),
+        (
+            (
+                '    turns = [m for m in messages if m.get("role") != "system"]\n',
+                '    for m in [m for m in messages if m.get("role") == "system"]:\n'
+                "        messages.remove(m)\n"
+                "    turns = messages\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "chat_provider_case_folded",
+        "chat accepts provider names in any case ('OpenAI')",
+        ("test_hidden.py::test_unknown_providers_raise_before_sending",),
+        (
+            (
+                "def _check_provider(provider: str) -> None:\n    if provider not in _PROVIDERS:",
+                "def _check_provider(provider: str) -> None:\n    if provider.lower() not in _PROVIDERS:",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "empty_routes_allowed",
+        "chat_with_fallback with no routes raises AllProvidersFailedError instead of ValueError",
+        ("test_hidden.py::test_unknown_providers_raise_before_sending",),
+        (
+            (
+                "    if not routes:\n        raise ValueError(\"routes is empty: give at least one (provider, client) pair\")\n",
+                "    if not routes:\n        raise AllProvidersFailedError([])\n",
+            ),
+        ),
+    ),
 )

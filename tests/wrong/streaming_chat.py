@@ -307,4 +307,98 @@ MUTANTS = (
         ("test_hidden.py::test_system_prompt_every_turn_openai",),
         (('        if provider == "openai":\n            deltas = stream_openai(', '        if provider is "openai":  # noqa: F632\n            deltas = stream_openai('),),
     ),
+    Mutant(
+        "streaming_chat",
+        "quit_prefix_stops",
+        "chat_loop stops at any line that starts with /quit, not only at the line /quit",
+        ("test_hidden.py::test_only_the_quit_line_stops",),
+        (('        if line.strip() == "/quit":', '        if line.strip().startswith("/quit"):'),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stdout_bound_at_import",
+        "chat_loop's default out is the sys.stdout of the moment the module was imported",
+        ("test_hidden.py::test_empty_system_prompt_and_stdout_openai",),
+        (
+            (
+                '_INTERRUPTED_MARKER = "[stream interrupted"\n',
+                '_INTERRUPTED_MARKER = "[stream interrupted"\n_STDOUT = sys.stdout\n',
+            ),
+            (
+                "    stream_out: TextIO = out if out is not None else sys.stdout\n",
+                "    stream_out: TextIO = out if out is not None else _STDOUT\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stream_openai_inserts_system_into_callers_list",
+        "stream_openai inserts the system message into the caller's messages list and sends that list",
+        ("test_hidden.py::test_stream_openai_leaves_messages_as_given",),
+        (
+            (
+                "    sent: list[ChatCompletionMessageParam] = []\n"
+                "    if system:\n"
+                '        sent.append({"role": "system", "content": system})\n'
+                '    sent.extend(cast("list[ChatCompletionMessageParam]", messages))\n',
+                "    if system:\n"
+                '        messages.insert(0, {"role": "system", "content": system})\n'
+                '    sent = cast("list[ChatCompletionMessageParam]", messages)\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stream_openai_system_last",
+        "stream_openai sends the system message after the conversation instead of first",
+        (
+            "test_hidden.py::test_stream_openai_leaves_messages_as_given",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "    sent: list[ChatCompletionMessageParam] = []\n    if system:\n        sent.append({\"role\": \"system\", \"content\": system})\n    sent.extend(cast(\"list[ChatCompletionMessageParam]\", messages))\n",
+                "    sent: list[ChatCompletionMessageParam] = list(cast(\"list[ChatCompletionMessageParam]\", messages))\n    if system:\n        sent.append({\"role\": \"system\", \"content\": system})\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "no_newline_after_reply",
+        "chat_loop does not end a reply with a newline",
+        (
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+        ),
+        (
+            (
+                "        stream_out.write(\"\\n\")\n        stream_out.flush()\n        history.append",
+                "        stream_out.flush()\n        history.append",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stops_after_a_broken_stream",
+        "chat_loop ends the session when a stream breaks instead of going on with the next input",
+        (
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+        ),
+        (
+            (
+                "            stream_out.flush()\n            continue\n",
+                "            stream_out.flush()\n            break\n",
+            ),
+        ),
+    ),
 )

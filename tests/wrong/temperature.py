@@ -114,4 +114,16 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "temperature",
+        "result_sorted_by_temperature",
+        "returns {temperature: text} sorted by temperature instead of in the given order",
+        ("test_hidden.py::test_compare_temperatures_order_and_values",),
+        (
+            (
+                "        results[temperature] = (response.choices[0].message.content or \"\") if response.choices else \"\"\n    return results",
+                "        results[temperature] = (response.choices[0].message.content or \"\") if response.choices else \"\"\n    return dict(sorted(results.items()))",
+            ),
+        ),
+    ),
 )
