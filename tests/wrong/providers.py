@@ -60,8 +60,9 @@ MUTANTS = (
         "puts the requested model in ChatReply.model instead of the model the API reports",
         (
             "test_public.py::test_chat_openai_reply",
-            "test_hidden.py::test_fallback_any_status_error_falls_through",
             "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
         ),
         (
             (
@@ -102,8 +103,9 @@ MUTANTS = (
         "tries the routes from last to first",
         (
             "test_public.py::test_fallback_tries_routes_in_order",
-            "test_hidden.py::test_fallback_other_errors_propagate",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
             "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
+            "test_hidden.py::test_fallback_other_errors_propagate",
         ),
         (("    for provider, client in routes:\n", "    for provider, client in reversed(routes):\n"),),
     ),
@@ -168,6 +170,7 @@ MUTANTS = (
         "(with_options for a timeout is fine)",
         (
             "test_public.py::test_fallback_tries_routes_in_order",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
             "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
         ),
         (
@@ -187,8 +190,9 @@ MUTANTS = (
         "calls with_raw_response.create(...) and reads the raw response as if it were the parsed reply",
         (
             "test_public.py::test_chat_openai_reply",
-            "test_hidden.py::test_fallback_any_status_error_falls_through",
             "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
         ),
         (
             (

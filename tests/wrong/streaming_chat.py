@@ -44,8 +44,9 @@ MUTANTS = (
         "yields_empty_deltas",
         "yields the empty content of the role chunk (only None is skipped)",
         (
-            "test_hidden.py::test_stream_openai_yields_only_text",
             "test_public.py::test_stream_openai_yields_as_it_streams",
+            "test_hidden.py::test_stream_openai_leaves_messages_as_given",
+            "test_hidden.py::test_stream_openai_yields_only_text",
         ),
         (
             (
@@ -59,17 +60,17 @@ MUTANTS = (
         "yields_none_deltas",
         "yields every delta's content, None and empty strings included",
         (
-            # chat_loop then writes None to out: a TypeError that ends every OpenAI reply as interrupted
-            "test_hidden.py::test_openai_error_event_midway",
-            "test_hidden.py::test_stream_openai_yields_only_text",
-            "test_hidden.py::test_system_prompt_every_turn_openai",
             "test_public.py::test_chat_loop_keeps_history_across_turns",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
             "test_public.py::test_stream_openai_yields_as_it_streams",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
             "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_stream_openai_leaves_messages_as_given",
+            "test_hidden.py::test_stream_openai_yields_only_text",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
         ),
         (("            if text:\n                yield text\n", "            yield text\n"),),
     ),
@@ -90,10 +91,11 @@ MUTANTS = (
         "keeps_partial_reply",
         "appends the partial reply of a broken stream to the history",
         (
-            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
-            "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (
@@ -108,10 +110,11 @@ MUTANTS = (
         "drops_user_message_after_break",
         "removes the user message of a turn whose stream broke",
         (
-            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
-            "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         ((_ON_ERROR, "            stream_out.flush()\n            history.pop()\n            continue\n"),),
@@ -208,16 +211,17 @@ MUTANTS = (
         "stops_after_first_turn",
         "answers the first input line only",
         (
-            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
-            "test_hidden.py::test_openai_error_event_midway",
-            "test_hidden.py::test_system_prompt_every_turn_anthropic",
-            "test_hidden.py::test_system_prompt_every_turn_openai",
             "test_public.py::test_chat_loop_keeps_history_across_turns",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
             "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
         ),
         (("    for line in inputs:\n", "    for line in list(inputs)[:1]:\n"),),
     ),
@@ -259,7 +263,10 @@ MUTANTS = (
         "streaming_chat",
         "first_delta_outside_try",
         "reads the first delta outside the try: a stream failing before it crashes the session",
-        ("test_hidden.py::test_stream_failing_before_first_delta",),
+        (
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+        ),
         (
             (
                 "        parts: list[str] = []\n        try:\n",
@@ -296,7 +303,10 @@ MUTANTS = (
         "streaming_chat",
         "stops_at_any_command",
         "stops at any line starting with '/' (a '/help' too), not only at '/quit'",
-        ("test_hidden.py::test_quit_stops_the_session",),
+        (
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_quit_stops_the_session",
+        ),
         (('        if line.strip() == "/quit":', '        if line.strip().startswith("/"):'),),
     ),
     Mutant(
