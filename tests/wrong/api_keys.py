@@ -204,4 +204,28 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "api_keys",
+        "dotenv_missing_file_raises",
+        "reads .env without checking that it exists, so a missing file raises FileNotFoundError",
+        ("test_hidden.py::test_missing_key_raises_naming_the_variable",),
+        (
+            (
+                "    if not os.path.isfile(path):\n        return None\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "dotenv_name_not_stripped",
+        "compares the name left of '=' without stripping it, so 'KEY = value' is not read",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                "        if not sep or key.strip() != name:",
+                "        if not sep or key != name:",
+            ),
+        ),
+    ),
 )

@@ -251,4 +251,53 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "providers",
+        "turns_regrouped",
+        "chat('anthropic', ...) sends the user turns first, then the assistant turns, instead of in their order",
+        (
+            "test_public.py::test_chat_anthropic_moves_system_messages",
+            "test_hidden.py::test_chat_joins_several_system_messages",
+        ),
+        (
+            (
+                "    turns = [m for m in messages if m.get(\"role\") != \"system\"]\n",
+                "    turns = [m for m in messages if m.get(\"role\") == \"user\"] + [m for m in messages if m.get(\"role\") == \"assistant\"]\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "anthropic_default_is_openai_model",
+        "chat('anthropic', ...) defaults to DEFAULT_OPENAI_MODEL",
+        (
+            "test_public.py::test_chat_anthropic_moves_system_messages",
+            "test_public.py::test_fallback_tries_routes_in_order",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+            "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
+        ),
+        (
+            (
+                "        model=model or DEFAULT_ANTHROPIC_MODEL,",
+                "        model=model or DEFAULT_OPENAI_MODEL,",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "unknown_route_sent_as_openai",
+        "chat_with_fallback sends a route naming an unknown provider as an OpenAI request instead of raising ValueError first",
+        ("test_hidden.py::test_unknown_providers_raise_before_sending",),
+        (
+            (
+                "    for provider, _client in routes:  # a misconfigured route fails before anything is sent\n        _check_provider(provider)\n",
+                "",
+            ),
+            (
+                "            return chat(provider, cast(\"openai.OpenAI | anthropic.Anthropic\", client), messages, max_tokens=max_tokens)",
+                "            name = provider if provider in _PROVIDERS else \"openai\"\n            return chat(name, cast(\"openai.OpenAI | anthropic.Anthropic\", client), messages, max_tokens=max_tokens)",
+            ),
+        ),
+    ),
 )

@@ -126,4 +126,16 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "temperature",
+        "empty_sequence_accepted",
+        "compare_temperatures returns {} for an empty sequence instead of raising ValueError",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (
+            (
+                "    if not temps:\n        raise ValueError(\"temperatures is empty: give at least one temperature\")\n",
+                "",
+            ),
+        ),
+    ),
 )
