@@ -367,4 +367,31 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "error_handler",
+        "garbled_hint_means_zero",
+        "takes a retry-after that parses neither as seconds nor as a date for a hint of 0 s",
+        ("test_hidden.py::test_retry_after_http_date",),
+        (
+            (
+                "    except (TypeError, ValueError, IndexError, OverflowError):\n        return None\n",
+                "    except (TypeError, ValueError, IndexError, OverflowError):\n        return 0.0\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "no_response_means_zero",
+        "retry_after_seconds returns 0.0 instead of None for an error that carries no response",
+        (
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+        ),
+        (
+            (
+                "    if headers is None:\n        return None\n",
+                "    if headers is None:\n        return 0.0\n",
+            ),
+        ),
+    ),
 )

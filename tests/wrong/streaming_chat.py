@@ -411,4 +411,67 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "streaming_chat",
+        "anthropic_sends_last_turn_only",
+        "stream_anthropic sends only the last turn of messages instead of all of them as given",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+        ),
+        (
+            (
+                "        messages=cast(\"list[MessageParam]\", list(messages)),\n        system=system if system else anthropic.omit,\n        stream=True,",
+                "        messages=cast(\"list[MessageParam]\", list(messages)[-1:]),\n        system=system if system else anthropic.omit,\n        stream=True,",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "streams_only_the_new_line",
+        "chat_loop streams the reply to the new user message alone instead of the history",
+        (
+            "test_public.py::test_chat_loop_keeps_history_across_turns",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "        sent = [dict(message) for message in history]  # a snapshot: later turns must not alter it\n",
+                "        sent = [dict(history[-1])]\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "returns_pairs",
+        "chat_loop returns (role, content) pairs instead of message dicts",
+        (
+            "test_public.py::test_chat_loop_keeps_history_across_turns",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_empty_system_prompt_anthropic",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_quit_stops_the_session",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "    return history\n",
+                "    return [(m[\"role\"], m[\"content\"]) for m in history]  # type: ignore[misc]\n",
+            ),
+        ),
+    ),
 )
