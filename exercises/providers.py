@@ -79,9 +79,10 @@ def chat(
     - `"openai"`: one `client.chat.completions.create(model=..., messages=messages,
       max_tokens=...)`; the text is the first choice's content (`""` when `None`).
     - `"anthropic"`: one `client.messages.create(model=..., max_tokens=..., messages=...)`
-      where every `system` message is taken out of `messages` and their contents, joined with
-      a blank line (`"\\n\\n"`), go in the `system=` parameter (left out when there are none);
-      the other messages keep their order. The text is the concatenation of the `text` blocks.
+      where the contents of every `system` message, joined with a blank line (`"\\n\\n"`), go
+      in the `system=` parameter (left out when there are none) and `messages=` holds the other
+      messages in their order. The text is the concatenation of the `text` blocks.
+    The caller's `messages` list is never changed (build new lists for the request).
     `model` defaults to `DEFAULT_OPENAI_MODEL` or `DEFAULT_ANTHROPIC_MODEL`.
 
     Returns `ChatReply(provider, response.model, text, usage_of(response))`, with `usage_of`

@@ -61,6 +61,7 @@ def stream_openai(
     message when `system` is given (truthy). Yield each non-empty
     `chunk.choices[0].delta.content` as soon as its chunk arrives, skipping chunks with no
     choices. Never read ahead of what you have yielded. Errors propagate to the caller.
+    The caller's `messages` list is never changed (send a new list).
     """
     raise NotImplementedError("stream_openai: your code here")
 
@@ -96,7 +97,8 @@ def chat_loop(
     """Run a streaming chat session over `inputs`; return the conversation history.
 
     Raise `ValueError` before anything is sent unless `provider` is `"openai"` or `"anthropic"`.
-    `out` defaults to `sys.stdout` (look it up when called). For each input line:
+    `out` defaults to the `sys.stdout` of the moment of the call (look it up when called).
+    For each input line:
     - stop at once when `line.strip() == "/quit"`;
     - append `{"role": "user", "content": line}` to the history;
     - stream the reply to the whole history with `stream_openai` or `stream_anthropic`

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, course, rubric
+from grader.errors import StaffError
 from grader.staff import export
 from tests.conftest import CONSTRAINTS, REFERENCE, ROOT, STUBS
 from tests.test_workflows import check_workflow
@@ -189,6 +190,27 @@ def test_exported_workflow_passes_githubs_schema_and_readme_says_how_to_submit(d
     readme = (dist / "README.md").read_text()
     for needle in ("nox -s grade", "What your code may import", "GitHub Classroom", "Gradescope", ".env"):
         assert needle in readme
+
+
+def test_student_readme_holds_the_whole_contract_in_course_order():
+    """The README ends with the contract: the rules for every exercise, then each exercise's section
+    (grader/contract/<exercise>.md, word for word but for headings one level down) in course order."""
+    contract = ROOT / "grader" / "contract"
+    readme = export.student_readme(contract)
+    starts = []
+    for name in ["common", *(e.id for e in course.COURSE)]:
+        text = (contract / f"{name}.md").read_text().strip("\n")
+        demoted = "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
+        assert demoted in readme, name
+        starts.append(readme.index(demoted))
+    assert starts == sorted(starts) and starts[0] > readme.index("## Hand it in")
+
+
+def test_student_readme_names_a_missing_contract_file(tmp_path: Path):
+    shutil.copytree(ROOT / "grader" / "contract", tmp_path / "contract")
+    (tmp_path / "contract" / "providers.md").unlink()
+    with pytest.raises(StaffError, match=r"providers\.md is missing"):
+        export.student_readme(tmp_path / "contract")
 
 
 def test_export_refuses_solved_exercises_naming_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):

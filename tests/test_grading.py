@@ -52,6 +52,32 @@ def test_known_wrong_implementation_is_caught(grade, tmp_path: Path, mutant: Mut
     assert failed == set(mutant.check_ids)
 
 
+# Issue 21: mistakes the suites caught before the port to the judge, then scored full marks after it (no cassette
+# held the input that shows them). Named here so that dropping the mutant, or its check, fails loudly.
+PORT_REGRESSIONS = (
+    (
+        "token_counter",
+        "report_counts_with_thousands_separators",
+        "test_hidden.py::test_report_counts_are_plain_integers",
+    ),
+    (
+        "token_counter",
+        "stream_usage_from_first_usage_chunk",
+        "test_hidden.py::test_openai_stream_usage_from_final_chunk",
+    ),
+)
+
+
+@pytest.mark.parametrize(("exercise_id", "name", "check"), PORT_REGRESSIONS, ids=[r[1] for r in PORT_REGRESSIONS])
+def test_port_regressions_stay_caught(grade, tmp_path: Path, exercise_id: str, name: str, check: str):
+    mutant = next((m for m in all_mutants() if (m.exercise, m.name) == (exercise_id, name)), None)
+    assert mutant is not None, f"tests/wrong/{exercise_id}.py lost {name}, a mistake the port once let through"
+    run = grade(mutant.write(tmp_path / "submission"), exercise_id)
+    exercise = run.exercise(exercise_id)
+    assert exercise["score"] < exercise["max_score"], f"{mutant.description}: scores full marks again"
+    assert run.check(f"{exercise_id}/{check}")["status"] == "failed"
+
+
 def test_syntax_error_in_one_module_leaves_the_other_graded(grade, reference_copy: Path):
     path = reference_copy / "basic_call.py"
     lines = path.read_text().splitlines()

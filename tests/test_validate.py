@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REFERENCE
+from grader import course, rubric
+from grader.errors import StaffError
+from grader.staff import clauses
+from tests.conftest import REFERENCE, ROOT
 from tests.wrong import basic_call as basic_call_mutants
+from tests.wrong.catalogue import all_mutants
 
 CATALOGUE_HEADER = """
 from tests.wrong.catalogue import Mutant
@@ -22,9 +26,38 @@ def by_name(name):
 """
 
 
+# A contract of two sentences and its table, for the catalogues these tests make up.
+SMALL_CONTRACT = {"basic_call.md": "## Basic call\n\nOne Chat Completions request.\n", "common.md": "# Rules\n"}
+SMALL_TABLE = """
+[[basic_call]]
+text = "## Basic call"
+not_behavioural = "a heading"
+
+[[basic_call]]
+text = "One Chat Completions request."
+not_graded = "the catalogues of these tests vary"
+
+[[common]]
+text = "# Rules"
+not_behavioural = "a heading"
+"""
+
+
+def small_contract(tmp_path: Path, table: str = SMALL_TABLE) -> list[str]:
+    """The --contract and --clauses arguments of a two-sentence contract written under tmp_path."""
+    contract = tmp_path / "contract"
+    contract.mkdir(exist_ok=True)
+    for name, text in SMALL_CONTRACT.items():
+        (contract / name).write_text(text)
+    (tmp_path / "clauses.toml").write_text(table)
+    return ["--contract", str(contract), "--clauses", str(tmp_path / "clauses.toml")]
+
+
 def validate(tmp_path: Path, catalogue_body: str, *args: str) -> tuple[int, str]:
     catalogue = tmp_path / "catalogue.py"
     catalogue.write_text(CATALOGUE_HEADER + catalogue_body)
+    if "--clauses" not in args:
+        args = (*args, *small_contract(tmp_path))
     process = subprocess.run(
         [sys.executable, "-m", "grader", "validate", "basic_call", "--catalogue", str(catalogue), *args],
         capture_output=True,
@@ -132,3 +165,137 @@ def test_violations_fit_80_columns_without_cutting_a_check_id():
         assert any(relative in line for line in lines), f"{check_id} is cut:\n" + "\n".join(lines)
         assert f"  {exercise}:" in lines
     assert any("wrong: a_rather_long_mutant_name_for_the_table" in line for line in lines)
+
+
+# --- the contract's clause table (tests/contract_clauses.toml, grader/staff/clauses.py) ------------------------
+
+CONTRACT = {
+    "basic_call": (
+        "## Basic call\n\n- `ask_openai(...)`\n  One Chat Completions request. Returns the\n  reply's text.\n"
+    ),
+    clauses.COMMON: "# Rules\n",
+}
+KNOWN = {"basic_call": frozenset({"basic_call/test_public.py::test_a", "basic_call/test_hidden.py::test_b"})}
+MUTANTS = [clauses.MutantFacts("basic_call", "two_requests", ("basic_call/test_public.py::test_a",))]
+SOUND = [
+    clauses.Clause("basic_call", "## Basic call", "basic_call", not_behavioural="a heading"),
+    clauses.Clause("basic_call", "- `ask_openai(...)`", "basic_call", not_behavioural="the signature"),
+    clauses.Clause(
+        "basic_call", "One Chat Completions request.", "basic_call", ("test_public.py::test_a",), "two_requests"
+    ),
+    # Quoted across the line break the .md has: whitespace is compared collapsed.
+    clauses.Clause("basic_call", "Returns the reply's text.", "basic_call", not_graded="no mutant yet"),
+    clauses.Clause(clauses.COMMON, "# Rules", "basic_call", not_behavioural="a heading"),
+]
+SECTIONS = ["basic_call", clauses.COMMON]
+
+
+def problems(table: list[clauses.Clause]) -> list[str]:
+    return clauses.problems(table, CONTRACT, SECTIONS, KNOWN, MUTANTS)
+
+
+def test_a_sound_table_has_no_problems_and_counts_its_coverage():
+    assert problems(SOUND) == []
+    coverage = clauses.coverage(SOUND)
+    assert (coverage.graded, coverage.behavioural) == (1, 2)
+    assert str(coverage) == "1/2 behavioural clauses graded (50.0%)"
+
+
+def _with(index: int, **changes: object) -> list[clauses.Clause]:
+    from dataclasses import replace
+
+    table = list(SOUND)
+    table[index] = replace(table[index], **changes)  # type: ignore[arg-type]
+    return table
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        pytest.param(_with(3, not_graded=None), "names no checks and a mutant", id="neither-graded-nor-excused"),
+        pytest.param(_with(2, mutant=None), "names no a mutant", id="checks-without-mutant"),
+        pytest.param(_with(2, checks=()), "names no checks", id="mutant-without-checks"),
+        pytest.param(_with(3, not_behavioural="x"), "not both", id="two-excuses"),
+        pytest.param(
+            _with(0, checks=("test_public.py::test_a",)), "excuses a clause that names", id="excused-and-graded"
+        ),
+        pytest.param(
+            _with(2, text="One Chat Completion request."), "not in grader/contract/basic_call.md", id="misquoted"
+        ),
+        pytest.param(SOUND[:2] + SOUND[3:], "'One Chat Completions request.' is in no clause", id="sentence-left-out"),
+        pytest.param(
+            _with(2, checks=("test_public.py::test_a", "test_hidden.py::test_c")),
+            "names check(s) the suite does not have: basic_call/test_hidden.py::test_c",
+            id="unknown-check",
+        ),
+        pytest.param(_with(2, mutant="three_requests"), "no mutant 'three_requests'", id="unknown-mutant"),
+        pytest.param(
+            _with(2, checks=("test_public.py::test_a", "test_hidden.py::test_b")),
+            "mutant two_requests is caught by basic_call/test_public.py::test_a, not by exactly",
+            id="mutant-caught-by-other-checks",
+        ),
+        pytest.param(
+            _with(2, exercise="temperature"), "exercise 'temperature' has no suite", id="exercise-without-suite"
+        ),
+    ],
+)
+def test_each_kind_of_broken_table_is_named(table: list[clauses.Clause], expected: str):
+    found = problems(table)
+    assert any(expected in p for p in found), found
+
+
+def test_a_missing_contract_file_is_named():
+    found = clauses.problems(SOUND, {"basic_call": CONTRACT["basic_call"]}, SECTIONS, KNOWN, MUTANTS)
+    assert "grader/contract/common.md is missing: the contract of 'common' has no text" in found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[basic_call]]\ntext = 'x'\nmutant = 'm'\nchecks = 'test_a'\n", "`checks` must be a list"),
+        ("[[basic_call]]\nnot_graded = 'why'\n", "`text` must be the clause's words"),
+        ("[[basic_call]]\ntext = 'x'\nnot_graded = 'why'\nreason = 'typo'\n", "unknown field(s) reason"),
+        ("basic_call = 3\n", "'basic_call' must be an array of tables"),
+        ("[[basic_call]\n", "not valid TOML"),
+    ],
+)
+def test_a_malformed_table_is_a_staff_error_naming_the_entry(tmp_path: Path, text: str, expected: str):
+    path = tmp_path / "clauses.toml"
+    path.write_text(text)
+    with pytest.raises(StaffError, match=expected.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        clauses.load(path)
+
+
+def test_the_checked_in_table_covers_the_contract_with_known_checks_and_mutants():
+    """The real table against the real contract, suites and catalogue (the mutants themselves are graded by
+    `nox -s validate` and tests/test_grading.py)."""
+    table = clauses.load(ROOT / "tests" / "contract_clauses.toml")
+    sections = [e.id for e in course.COURSE] + [clauses.COMMON]
+    known = {e.id: frozenset(c.id for c in rubric.load(e).checks) for e in course.gradable()}
+    facts = [clauses.MutantFacts(m.exercise, m.name, m.check_ids) for m in all_mutants()]
+    contract = clauses.read_contract(ROOT / "grader" / "contract", sections)
+    assert clauses.problems(table, contract, sections, known, facts) == []
+    coverage = clauses.coverage(table)
+    assert coverage.graded == coverage.behavioural, f"every behavioural clause is graded; {coverage}"
+
+
+def test_the_contract_files_hold_the_shared_contract_word_for_word_but_the_clarifications():
+    """grader/contract/<exercise>.md is the exercise's section of the course's contract page, in course order
+    (the student README is built from them)."""
+    for exercise in course.COURSE:
+        text = (ROOT / "grader" / "contract" / f"{exercise.id}.md").read_text()
+        assert text.startswith(f"## {course.COURSE.index(exercise) + 1}. `exercises/{exercise.id}.py`"), exercise.id
+
+
+@pytest.mark.slow
+def test_validate_fails_on_a_broken_clause_table_and_prints_the_coverage(tmp_path: Path):
+    broken = SMALL_TABLE.replace(
+        'not_graded = "the catalogues of these tests vary"',
+        'checks = ["test_hidden.py::test_exactly_one_request_each"]\nmutant = "no_such_mutant"',
+    )
+    code, output = validate(tmp_path, "\ndef all_mutants():\n    return ()\n", *small_contract(tmp_path, broken))
+    assert code == 1, output
+    squashed = _squashed(output)
+    assert "nomutant'no_such_mutant'intests/wrong/basic_call.py" in squashed
+    assert "Contract:1/1behaviouralclausesgraded(100.0%)" in squashed
+    assert "Thecontract'sclausetablehas1problem(s)." in squashed

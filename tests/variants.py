@@ -49,4 +49,89 @@ VARIANTS = (
             "        completion = openai_client.chat.completions.with_raw_response.create(\n            model=model or DEFAULT_OPENAI_MODEL,\n            messages=cast(\"list[ChatCompletionMessageParam]\", list(messages)),\n            max_tokens=max_tokens,\n        ).parse()",
         ),
     ),
+    # The choices the contract leaves open (issue 21): each reading is in use by correct submissions.
+    variant(
+        "basic_call",
+        "max_completion_tokens",
+        "ask_openai sends the limit as max_completion_tokens, which OpenAI takes as max_tokens",
+        ("create(model=model, messages=messages, max_tokens=max_tokens)", "create(model=model, messages=messages, max_completion_tokens=max_tokens)"),
+    ),
+    variant(
+        "basic_call",
+        "not_given_system",
+        "ask_anthropic leaves the system prompt out with anthropic.NOT_GIVEN instead of anthropic.omit",
+        ("        system=system if system else anthropic.omit,", "        system=system if system else anthropic.NOT_GIVEN,"),
+    ),
+    variant(
+        "streaming_chat",
+        "anthropic_stream_helper",
+        "stream_anthropic uses the SDK's messages.stream(...) helper and its text_stream",
+        (
+            "    stream = client.messages.create(\n"
+            "        model=model,\n"
+            "        max_tokens=max_tokens,\n"
+            '        messages=cast("list[MessageParam]", list(messages)),\n'
+            "        system=system if system else anthropic.omit,\n"
+            "        stream=True,\n"
+            "    )\n"
+            "    with stream:\n"
+            "        for event in stream:\n"
+            '            if event.type == "content_block_delta" and event.delta.type == "text_delta" and event.delta.text:\n'
+            "                yield event.delta.text\n",
+            "    with client.messages.stream(\n"
+            "        model=model,\n"
+            "        max_tokens=max_tokens,\n"
+            '        messages=cast("list[MessageParam]", list(messages)),\n'
+            "        system=system if system else anthropic.NOT_GIVEN,\n"
+            "    ) as stream:\n"
+            "        for text in stream.text_stream:\n"
+            "            if text:\n"
+            "                yield text\n",
+        ),
+    ),
+    variant(
+        "streaming_chat",
+        "openai_stream_helper",
+        "stream_openai uses the SDK's chat.completions.stream(...) helper and its content.delta events",
+        (
+            "    stream = client.chat.completions.create(model=model, messages=sent, max_tokens=max_tokens, stream=True)\n"
+            "    with stream:\n"
+            "        for chunk in stream:\n"
+            "            if not chunk.choices:\n"
+            "                continue\n"
+            "            text = chunk.choices[0].delta.content\n"
+            "            if text:\n"
+            "                yield text\n",
+            "    with client.chat.completions.stream(model=model, messages=sent, max_tokens=max_tokens) as stream:\n"
+            "        for event in stream:\n"
+            '            if event.type == "content.delta" and event.delta:\n'
+            "                yield event.delta\n",
+        ),
+    ),
+    variant(
+        "streaming_chat",
+        "marker_always_on_a_new_line",
+        "chat_loop starts the interruption line with a newline even when nothing arrived (a blank line before it)",
+        ('            prefix = "\\n" if parts else ""\n', '            prefix = "\\n"\n'),
+    ),
+    variant(
+        "token_counter",
+        "report_without_header",
+        "report() has no header row: the model rows, then the total row",
+        ("        rows: list[tuple[str, ...]] = [header]\n", "        rows: list[tuple[str, ...]] = []\n"),
+        ("        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]\n", "        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]\n"),
+    ),
+    variant(
+        "error_handler",
+        "no_jitter",
+        "backoff_delay waits the whole e = min(max_delay, base_delay * 2**n), without jitter",
+        ("    return random.uniform(ceiling / 2, ceiling)\n", "    return ceiling\n"),
+    ),
+    variant(
+        "error_handler",
+        "from_time_import_sleep",
+        "call_with_retry sleeps with `from time import sleep`",
+        ("import time\n", "import time\nfrom time import sleep\n"),
+        ("            time.sleep(delay)\n", "            sleep(delay)\n"),
+    ),
 )

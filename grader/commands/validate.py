@@ -1,5 +1,7 @@
 """`grader validate`: prove the suites grade right: the reference scores the maximum, the stubs score 0,
-and every known-wrong implementation loses points on its exercise, failing exactly the checks it names.
+every known-wrong implementation loses points on its exercise, failing exactly the checks it names, and
+every sentence of the contract is graded by named checks and broken by a named mutant, or excused
+(tests/contract_clauses.toml; see grader/staff/clauses.py).
 
 Known-wrong implementations come from a catalogue module (default tests/wrong/catalogue.py) whose
 `all_mutants()` returns objects with `exercise`, `name`, `description`, `check_ids` and
@@ -26,16 +28,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from grader import course, scoring
+from grader import course, rubric, scoring
 from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
 from grader.parent import grading
+from grader.staff import clauses
 
 NAME = "validate"
 HELP = "prove the suites: reference at the maximum, stubs at 0, every known-wrong implementation caught"
 CATALOGUE = course.PROJECT_DIR / "tests" / "wrong" / "catalogue.py"
 REFERENCE_DIR = course.PROJECT_DIR / "tests" / "reference"
 STUBS_DIR = course.PROJECT_DIR / "exercises"
+CLAUSES = course.PROJECT_DIR / "tests" / "contract_clauses.toml"
+CONTRACT_DIR = course.PACKAGE_DIR / "contract"
 
 
 class Mutant(Protocol):
@@ -66,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE, help="module with all_mutants()")
     parser.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
     parser.add_argument("--time-limit", type=float, default=600.0, help="wall-clock limit of each grading (s)")
+    parser.add_argument("--clauses", type=Path, default=CLAUSES, help="the contract's clause table (TOML)")
+    parser.add_argument("--contract", type=Path, default=CONTRACT_DIR, help="the contract's text, one .md per exercise")
     parser.add_argument("--cassettes", type=Path, default=course.CASSETTES_DIR, help=argparse.SUPPRESS)
 
 
@@ -135,6 +142,21 @@ def _judge_mutant(mutant: Mutant, grade: scoring.Grade) -> list[str]:
     return problems
 
 
+def _judge_clauses(
+    path: Path, contract_dir: Path, exercises: Sequence[course.Exercise], mutants: Sequence[Mutant]
+) -> tuple[Row, clauses.Coverage]:
+    """The clause table against the contract text, the suites' checks and the catalogue (nothing is graded)."""
+    table = clauses.load(path)
+    sections = [e.id for e in exercises] + [clauses.COMMON]
+    known = {e.id: frozenset(c.id for c in rubric.load(e).checks) for e in course.gradable()}
+    facts = [clauses.MutantFacts(m.exercise, m.name, tuple(m.check_ids)) for m in mutants]
+    contract = clauses.read_contract(contract_dir, sections)
+    found = clauses.problems(table, contract, sections, known, facts)
+    judged = clauses.coverage([c for c in table if c.section in sections])
+    score = f"{judged.graded}/{judged.behavioural}"
+    return Row("contract clauses", ", ".join(sections), score, "each graded or excused", tuple(found)), judged
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     exercises = grading.select(args.exercises)
     if args.workers < 1:
@@ -143,7 +165,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if not directory.is_dir():
             raise UsageError(f"{label} {directory}: no such directory")
     selected = {e.id for e in exercises}
-    mutants = [m for m in load_mutants(args.catalogue) if m.exercise in selected or not args.exercises]
+    catalogue = load_mutants(args.catalogue)
+    mutants = [m for m in catalogue if m.exercise in selected or not args.exercises]
+    clause_row, clause_coverage = _judge_clauses(args.clauses, args.contract, exercises, catalogue)
     all_ids = ", ".join(e.id for e in exercises)
 
     def grade(submission: Path, which: Sequence[course.Exercise]) -> scoring.Grade:
@@ -193,12 +217,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
             advance(row)
     done = [r for r in rows if r is not None]
     bad = [r for r in done if r.violations]
+    if bad or clause_row.violations:
+        _print_violations([clause_row, *bad] if clause_row.violations else bad, console)
+    console.print(f"Contract: {clause_coverage}")
+    if clause_row.violations:
+        console.print(f"[bold red]The contract's clause table has {len(clause_row.violations)} problem(s).[/]")
     if bad:
-        _print_violations(bad, console)
         console.print(
             f"[bold red]{len(bad)} of {len(done)} submission(s) violate the expectations:[/] "
             + ", ".join(escape(r.submission) for r in bad)
         )
+    if bad or clause_row.violations:
         return EXIT_BELOW
     console.print(f"[bold green]All {len(done)} submissions graded as expected.[/]")
     return EXIT_OK

@@ -354,6 +354,15 @@ class Session:
         """A plain `object()` in the sandbox."""
         return self._made({"what": "object"})
 
+    def kept_list(self, items: list[Any]) -> Remote:
+        """A list made in the sandbox from `items` and handed to code by reference: read it back afterwards
+        (`list(kept)`) to see whether the code changed its caller's list."""
+        return self._made({"what": "list", "items": self.encode(items)})
+
+    def fresh_stdout(self) -> None:
+        """Give the sandbox a new sys.stdout for the rest of the check; `stdout()` reads only the new one."""
+        self.ask({"op": "fresh_stdout"})
+
     def raiser(self, error: BaseException) -> Remote:
         """A function in the sandbox that raises `error` when called (hand it to the student with `later`)."""
         return self._made({"what": "raiser", "error": self.encode(error)})

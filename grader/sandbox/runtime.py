@@ -84,6 +84,10 @@ class _Capture(io.TextIOBase):
         return text
 
 
+class _KeptList(list):  # type: ignore[type-arg]
+    """A list a check hands in and reads back afterwards: a subclass, so it crosses the boundary as a handle."""
+
+
 class _Writer(io.TextIOBase):
     """An `out` the judge handed in: every write and flush is reported as it happens."""
 
@@ -147,6 +151,7 @@ class Runtime:
         self.encoder = Encoder(self.handles, directory)
         self.decoder = Decoder(self.handles, self._special)
         self.stdout, self.stderr = _Capture("<stdout>"), _Capture("<stderr>")
+        self.retired: list[_Capture] = []  # earlier sys.stdout objects that code may still hold and write to
         self.logs = _Logs(link)
         self.clock: AbstractContextManager[Any] | None = None
         self.home = Path.cwd()
@@ -157,7 +162,7 @@ class Runtime:
     # -- what the judge can ask --------------------------------------------------------------
 
     def op_begin(self, message: dict[str, Any]) -> Any:
-        self.stdout.take(), self.stderr.take()
+        self._printed(), self.stderr.take()
         self.logs.count = 0
         network.drain()
         if message.get("clock"):
@@ -197,11 +202,22 @@ class Runtime:
         self.saved_env.clear()
         os.chdir(self.home)
         self.handles.clear()
-        return {"stdout": self.stdout.take(), "stderr": self.stderr.take(), "network": network.drain()}
+        return {"stdout": self._printed(), "stderr": self.stderr.take(), "network": network.drain()}
+
+    def _printed(self) -> str:
+        """Everything printed since the last call, to the current sys.stdout or one that code kept from before."""
+        return "".join(capture.take() for capture in (*self.retired, self.stdout))
 
     def op_stdout(self, message: dict[str, Any]) -> Any:
         """What the check's code printed to sys.stdout so far (kept for the leak guard too)."""
         return "".join(self.stdout.parts)
+
+    def op_fresh_stdout(self, message: dict[str, Any]) -> Any:
+        """A new sys.stdout from now on, so that code which bound the old one earlier is seen writing elsewhere."""
+        self.retired.append(self.stdout)
+        self.stdout = _Capture("<stdout>")
+        sys.stdout = self.stdout
+        return None
 
     def op_get(self, message: dict[str, Any]) -> Any:
         return getattr(self._ref(message["ref"]), str(message["name"]))
@@ -253,6 +269,8 @@ class Runtime:
         what = message.get("what")
         if what == "object":
             return object()
+        if what == "list":
+            return _KeptList(self.decoder.value(message["items"]))
         if what == "sdk":
             return _sdk_type(str(message["type"])).model_validate(message["data"])
         if what == "raiser":

@@ -116,6 +116,29 @@ used and their cost at the course's prices. Nothing is sent when a key is missin
 """
 
 
+CONTRACT_INTRO = """
+## The exercises
+
+What each function must do, exercise by exercise (the docstrings in `exercises/` say the same).
+The checks grade these sentences; `grader/contract/` holds the same text.
+"""
+
+
+def student_readme(contract_dir: Path) -> str:
+    """The README: how to work and hand in, then the contract, the rules for every exercise first and then
+    each exercise's section in course order (grader/contract/<exercise>.md), headings one level down."""
+    parts = [README, CONTRACT_INTRO]
+    for name in ["common", *(e.id for e in course.COURSE)]:
+        path = contract_dir / f"{name}.md"
+        if not path.is_file():
+            raise StaffError(f"{path} is missing: the student README includes every exercise's contract")
+        text = path.read_text(encoding="utf-8").strip("\n")
+        parts.append(
+            "\n" + "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines()) + "\n"
+        )
+    return "".join(parts)
+
+
 def public_suites(suites_dir: Path) -> list[Path]:
     return sorted(suites_dir.glob(f"*/{PUBLIC_SUITE}"))
 
@@ -207,7 +230,7 @@ def write(target: Path, *, project: Path | None = None) -> list[Path]:
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(project / name, staging / name)
         (staging / "noxfile.py").write_text(student_noxfile((project / "noxfile.py").read_text()), encoding="utf-8")
-        (staging / "README.md").write_text(README, encoding="utf-8")
+        (staging / "README.md").write_text(student_readme(project / "grader" / "contract"), encoding="utf-8")
         if target.exists():
             target.rmdir()
         os.replace(staging, target)

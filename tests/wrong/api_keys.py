@@ -156,4 +156,76 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "api_keys",
+        "export_prefix_kept",
+        "keeps an `export ` prefix as part of the variable name in .env",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                "        if export:\n            line = line[export.end() :]\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "first_assignment_wins",
+        "takes the first assignment of a name in .env instead of the last",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                "        value = candidate\n    return value",
+                "        if value is None:\n            value = candidate\n    return value",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "comments_not_ignored",
+        "reads lines starting with # as assignments too",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                "        if not line or line.startswith(\"#\"):\n            continue\n",
+                "        if not line:\n            continue\n        line = line.lstrip(\"#\").strip()\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "unknown_provider_key_error",
+        "raises KeyError instead of ValueError for an unknown provider",
+        ("test_hidden.py::test_bad_provider_and_bad_prefix",),
+        (
+            (
+                "    try:\n        return ENV_VARS[provider]\n    except KeyError:\n        raise ValueError(f\"unknown provider {provider!r}: use 'openai' or 'anthropic'\") from None\n",
+                "    return ENV_VARS[provider]\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "dotenv_missing_file_raises",
+        "reads .env without checking that it exists, so a missing file raises FileNotFoundError",
+        ("test_hidden.py::test_missing_key_raises_naming_the_variable",),
+        (
+            (
+                "    if not os.path.isfile(path):\n        return None\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "api_keys",
+        "dotenv_name_not_stripped",
+        "compares the name left of '=' without stripping it, so 'KEY = value' is not read",
+        ("test_hidden.py::test_dotenv_grammar",),
+        (
+            (
+                "        if not sep or key.strip() != name:",
+                "        if not sep or key != name:",
+            ),
+        ),
+    ),
 )

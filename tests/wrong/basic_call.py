@@ -37,7 +37,7 @@ MUTANTS = (
         "returns only the first content block's text instead of joining every text block",
         (
             "test_hidden.py::test_ask_anthropic_joins_text_blocks",
-            "test_hidden.py::test_empty_replies_give_empty_string",
+            "test_hidden.py::test_reply_text_returned_as_sent",
         ),
         (
             (
@@ -75,11 +75,12 @@ MUTANTS = (
         "two_requests",
         "calls the OpenAI API twice and keeps the second reply",
         (
-            "test_hidden.py::test_exactly_one_request_each",
             "test_public.py::test_ask_openai_returns_reply_text",
             "test_hidden.py::test_ask_openai_system_message_first",
             "test_hidden.py::test_empty_replies_give_empty_string",
+            "test_hidden.py::test_exactly_one_request_each",
             "test_hidden.py::test_model_and_max_tokens_passed_through",
+            "test_hidden.py::test_reply_text_returned_as_sent",
         ),
         (
             (
@@ -125,14 +126,84 @@ MUTANTS = (
         (
             "test_public.py::test_ask_openai_returns_reply_text",
             "test_hidden.py::test_ask_openai_system_message_first",
-            "test_hidden.py::test_model_and_max_tokens_passed_through",
             "test_hidden.py::test_empty_replies_give_empty_string",
             "test_hidden.py::test_exactly_one_request_each",
+            "test_hidden.py::test_model_and_max_tokens_passed_through",
+            "test_hidden.py::test_reply_text_returned_as_sent",
         ),
         (
             (
                 "create(model=model, messages=messages, max_tokens=max_tokens)",
                 "create(model=model, messages=messages, max_tokens=max_tokens, temperature=0.7)",
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "openai_reply_stripped",
+        "ask_openai strips whitespace from the reply's text instead of returning it as the API sent it",
+        ("test_hidden.py::test_reply_text_returned_as_sent",),
+        (('    return response.choices[0].message.content or ""', '    return (response.choices[0].message.content or "").strip()'),),
+    ),
+    Mutant(
+        "basic_call",
+        "anthropic_reply_stripped",
+        "ask_anthropic strips whitespace from the joined text of the reply",
+        ("test_hidden.py::test_reply_text_returned_as_sent",),
+        (
+            (
+                '    return "".join(block.text for block in response.content if block.type == "text")',
+                '    return "".join(block.text for block in response.content if block.type == "text").strip()',
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "anthropic_fixed_model",
+        "ask_anthropic ignores its model argument and always asks the default model",
+        ("test_hidden.py::test_model_and_max_tokens_passed_through",),
+        (
+            (
+                "        model=model,\n        max_tokens=max_tokens,\n        messages=[{\"role\": \"user\", \"content\": prompt}],",
+                "        model=DEFAULT_ANTHROPIC_MODEL,\n        max_tokens=max_tokens,\n        messages=[{\"role\": \"user\", \"content\": prompt}],",
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "anthropic_two_requests",
+        "ask_anthropic sends its request twice and keeps the second reply",
+        (
+            "test_public.py::test_ask_anthropic_returns_reply_text",
+            "test_hidden.py::test_ask_anthropic_joins_text_blocks",
+            "test_hidden.py::test_ask_anthropic_system_parameter",
+            "test_hidden.py::test_empty_replies_give_empty_string",
+            "test_hidden.py::test_exactly_one_request_each",
+            "test_hidden.py::test_model_and_max_tokens_passed_through",
+            "test_hidden.py::test_reply_text_returned_as_sent",
+        ),
+        (
+            (
+                "    response = client.messages.create(\n",
+                "    client.messages.create(\n        model=model,\n        max_tokens=max_tokens,\n        messages=[{\"role\": \"user\", \"content\": prompt}],\n        system=system if system else anthropic.omit,\n    )\n    response = client.messages.create(\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "basic_call",
+        "openai_default_model_changed",
+        "ask_openai defaults to gpt-4o instead of DEFAULT_OPENAI_MODEL",
+        (
+            "test_public.py::test_ask_openai_returns_reply_text",
+            "test_hidden.py::test_ask_openai_system_message_first",
+            "test_hidden.py::test_empty_replies_give_empty_string",
+            "test_hidden.py::test_exactly_one_request_each",
+            "test_hidden.py::test_reply_text_returned_as_sent",
+        ),
+        (
+            (
+                "    client: openai.OpenAI,\n    prompt: str,\n    *,\n    model: str = DEFAULT_OPENAI_MODEL,",
+                "    client: openai.OpenAI,\n    prompt: str,\n    *,\n    model: str = \"gpt-4o\",",
             ),
         ),
     ),

@@ -48,11 +48,12 @@ MUTANTS = (
         "never_sleeps",
         "retries at once without ever sleeping",
         (
+            "test_public.py::test_one_warning_per_retry",
+            "test_public.py::test_rate_limit_retried_then_returns",
             "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_hidden.py::test_hint_precedence",
-            "test_public.py::test_one_warning_per_retry",
-            "test_public.py::test_rate_limit_retried_then_returns",
+            "test_hidden.py::test_retry_after_fractional_and_negative_seconds",
         ),
         (("            time.sleep(delay)\n", "            pass  # no wait\n"),),
     ),
@@ -98,11 +99,12 @@ MUTANTS = (
         "ignores_retry_after",
         "ignores the retry-after header (seconds and HTTP dates)",
         (
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
             "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
             "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_hint_precedence",
+            "test_hidden.py::test_retry_after_fractional_and_negative_seconds",
             "test_hidden.py::test_retry_after_http_date",
-            "test_public.py::test_retry_after_seconds_reads_the_hint",
         ),
         (('    retry_after = headers.get("retry-after")\n', "    retry_after = None\n"),),
     ),
@@ -291,10 +293,105 @@ MUTANTS = (
         "error_handler",
         "negative_hint_kept",
         "returns a negative retry-after-ms or retry-after as it is, instead of never going below 0",
-        ("test_public.py::test_retry_after_seconds_reads_the_hint",),
+        (
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
+            "test_hidden.py::test_retry_after_fractional_and_negative_seconds",
+        ),
         (
             ("            return max(0.0, milliseconds / 1000.0)", "            return milliseconds / 1000.0"),
             ("        return max(0.0, seconds)", "        return seconds"),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "retry_after_whole_seconds_only",
+        "reads retry-after only when it is a whole number of seconds, so 1.5 is no hint",
+        ("test_hidden.py::test_retry_after_fractional_and_negative_seconds",),
+        (
+            (
+                "    seconds = _parse_seconds(retry_after)\n",
+                '    seconds = float(retry_after) if retry_after.strip().lstrip("-").isdigit() else None\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "negative_retry_after_kept",
+        "returns a negative retry-after as it is instead of 0 s",
+        (
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
+            "test_hidden.py::test_retry_after_fractional_and_negative_seconds",
+        ),
+        (("        return max(0.0, seconds)\n", "        return seconds\n"),),
+    ),
+    Mutant(
+        "error_handler",
+        "connection_errors_permanent",
+        "treats connection errors and timeouts as permanent",
+        (
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+            "test_hidden.py::test_calls_until_success",
+            "test_hidden.py::test_which_errors_are_retried",
+        ),
+        (
+            (
+                "    if isinstance(error, _CONNECTION_ERRORS):  # timeouts are APIConnectionError subclasses\n        return True\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "retries_httpx_errors",
+        "retries httpx2's own errors (an Anthropic stream broken midway) as if they were connection errors",
+        (
+            "test_hidden.py::test_no_sleep_before_permanent_error",
+            "test_hidden.py::test_which_errors_are_retried",
+        ),
+        (
+            (
+                "    if isinstance(error, _CONNECTION_ERRORS):  # timeouts are APIConnectionError subclasses\n",
+                "    if isinstance(error, _CONNECTION_ERRORS) or type(error).__module__.startswith(\"httpx\"):\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "unparseable_ms_no_fallback",
+        "an unparseable retry-after-ms is taken as no hint instead of falling back to retry-after",
+        ("test_hidden.py::test_hint_precedence",),
+        (
+            (
+                "        if milliseconds is not None:\n            return max(0.0, milliseconds / 1000.0)\n",
+                "        if milliseconds is not None:\n            return max(0.0, milliseconds / 1000.0)\n        return None\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "garbled_hint_means_zero",
+        "takes a retry-after that parses neither as seconds nor as a date for a hint of 0 s",
+        ("test_hidden.py::test_retry_after_http_date",),
+        (
+            (
+                "    except (TypeError, ValueError, IndexError, OverflowError):\n        return None\n",
+                "    except (TypeError, ValueError, IndexError, OverflowError):\n        return 0.0\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "error_handler",
+        "no_response_means_zero",
+        "retry_after_seconds returns 0.0 instead of None for an error that carries no response",
+        (
+            "test_public.py::test_retry_after_seconds_reads_the_hint",
+            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
+        ),
+        (
+            (
+                "    if headers is None:\n        return None\n",
+                "    if headers is None:\n        return 0.0\n",
+            ),
         ),
     ),
 )

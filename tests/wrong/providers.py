@@ -60,8 +60,9 @@ MUTANTS = (
         "puts the requested model in ChatReply.model instead of the model the API reports",
         (
             "test_public.py::test_chat_openai_reply",
-            "test_hidden.py::test_fallback_any_status_error_falls_through",
             "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
         ),
         (
             (
@@ -102,8 +103,9 @@ MUTANTS = (
         "tries the routes from last to first",
         (
             "test_public.py::test_fallback_tries_routes_in_order",
-            "test_hidden.py::test_fallback_other_errors_propagate",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
             "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
+            "test_hidden.py::test_fallback_other_errors_propagate",
         ),
         (("    for provider, client in routes:\n", "    for provider, client in reversed(routes):\n"),),
     ),
@@ -168,6 +170,7 @@ MUTANTS = (
         "(with_options for a timeout is fine)",
         (
             "test_public.py::test_fallback_tries_routes_in_order",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
             "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
         ),
         (
@@ -187,13 +190,113 @@ MUTANTS = (
         "calls with_raw_response.create(...) and reads the raw response as if it were the parsed reply",
         (
             "test_public.py::test_chat_openai_reply",
-            "test_hidden.py::test_fallback_any_status_error_falls_through",
             "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+            "test_hidden.py::test_fallback_after_connection_error_and_timeout",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
         ),
         (
             (
                 "        completion = openai_client.chat.completions.create(",
                 "        completion = openai_client.chat.completions.with_raw_response.create(  # type: ignore[assignment]",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "fallback_only_on_status_errors",
+        "chat_with_fallback moves on only after an APIStatusError; a connection error or a timeout propagates",
+        ("test_hidden.py::test_fallback_after_connection_error_and_timeout",),
+        (
+            (
+                "        except (openai.APIError, anthropic.APIError) as error:",
+                "        except (openai.APIStatusError, anthropic.APIStatusError) as error:",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "chat_pops_system_messages",
+        "chat('anthropic', ...) removes the system messages from the caller's messages list",
+        ("test_hidden.py::test_fallback_after_connection_error_and_timeout",),
+        (
+            (
+                '    turns = [m for m in messages if m.get("role") != "system"]\n',
+                '    for m in [m for m in messages if m.get("role") == "system"]:\n'
+                "        messages.remove(m)\n"
+                "    turns = messages\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "chat_provider_case_folded",
+        "chat accepts provider names in any case ('OpenAI')",
+        ("test_hidden.py::test_unknown_providers_raise_before_sending",),
+        (
+            (
+                "def _check_provider(provider: str) -> None:\n    if provider not in _PROVIDERS:",
+                "def _check_provider(provider: str) -> None:\n    if provider.lower() not in _PROVIDERS:",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "empty_routes_allowed",
+        "chat_with_fallback with no routes raises AllProvidersFailedError instead of ValueError",
+        ("test_hidden.py::test_unknown_providers_raise_before_sending",),
+        (
+            (
+                "    if not routes:\n        raise ValueError(\"routes is empty: give at least one (provider, client) pair\")\n",
+                "    if not routes:\n        raise AllProvidersFailedError([])\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "turns_regrouped",
+        "chat('anthropic', ...) sends the user turns first, then the assistant turns, instead of in their order",
+        (
+            "test_public.py::test_chat_anthropic_moves_system_messages",
+            "test_hidden.py::test_chat_joins_several_system_messages",
+        ),
+        (
+            (
+                "    turns = [m for m in messages if m.get(\"role\") != \"system\"]\n",
+                "    turns = [m for m in messages if m.get(\"role\") == \"user\"] + [m for m in messages if m.get(\"role\") == \"assistant\"]\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "anthropic_default_is_openai_model",
+        "chat('anthropic', ...) defaults to DEFAULT_OPENAI_MODEL",
+        (
+            "test_public.py::test_chat_anthropic_moves_system_messages",
+            "test_public.py::test_fallback_tries_routes_in_order",
+            "test_hidden.py::test_chat_usage_with_cache_tokens_and_null_content",
+            "test_hidden.py::test_fallback_all_failed_aggregates_every_error",
+            "test_hidden.py::test_fallback_any_status_error_falls_through",
+        ),
+        (
+            (
+                "        model=model or DEFAULT_ANTHROPIC_MODEL,",
+                "        model=model or DEFAULT_OPENAI_MODEL,",
+            ),
+        ),
+    ),
+    Mutant(
+        "providers",
+        "unknown_route_sent_as_openai",
+        "chat_with_fallback sends a route naming an unknown provider as an OpenAI request instead of raising ValueError first",
+        ("test_hidden.py::test_unknown_providers_raise_before_sending",),
+        (
+            (
+                "    for provider, _client in routes:  # a misconfigured route fails before anything is sent\n        _check_provider(provider)\n",
+                "",
+            ),
+            (
+                "            return chat(provider, cast(\"openai.OpenAI | anthropic.Anthropic\", client), messages, max_tokens=max_tokens)",
+                "            name = provider if provider in _PROVIDERS else \"openai\"\n            return chat(name, cast(\"openai.OpenAI | anthropic.Anthropic\", client), messages, max_tokens=max_tokens)",
             ),
         ),
     ),

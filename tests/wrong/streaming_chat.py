@@ -44,8 +44,9 @@ MUTANTS = (
         "yields_empty_deltas",
         "yields the empty content of the role chunk (only None is skipped)",
         (
-            "test_hidden.py::test_stream_openai_yields_only_text",
             "test_public.py::test_stream_openai_yields_as_it_streams",
+            "test_hidden.py::test_stream_openai_leaves_messages_as_given",
+            "test_hidden.py::test_stream_openai_yields_only_text",
         ),
         (
             (
@@ -59,17 +60,17 @@ MUTANTS = (
         "yields_none_deltas",
         "yields every delta's content, None and empty strings included",
         (
-            # chat_loop then writes None to out: a TypeError that ends every OpenAI reply as interrupted
-            "test_hidden.py::test_openai_error_event_midway",
-            "test_hidden.py::test_stream_openai_yields_only_text",
-            "test_hidden.py::test_system_prompt_every_turn_openai",
             "test_public.py::test_chat_loop_keeps_history_across_turns",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
             "test_public.py::test_stream_openai_yields_as_it_streams",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
             "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_stream_openai_leaves_messages_as_given",
+            "test_hidden.py::test_stream_openai_yields_only_text",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
         ),
         (("            if text:\n                yield text\n", "            yield text\n"),),
     ),
@@ -90,10 +91,11 @@ MUTANTS = (
         "keeps_partial_reply",
         "appends the partial reply of a broken stream to the history",
         (
-            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
-            "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         (
@@ -108,10 +110,11 @@ MUTANTS = (
         "drops_user_message_after_break",
         "removes the user message of a turn whose stream broke",
         (
-            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
-            "test_hidden.py::test_openai_error_event_midway",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
         ),
         ((_ON_ERROR, "            stream_out.flush()\n            history.pop()\n            continue\n"),),
@@ -208,16 +211,17 @@ MUTANTS = (
         "stops_after_first_turn",
         "answers the first input line only",
         (
-            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
-            "test_hidden.py::test_openai_error_event_midway",
-            "test_hidden.py::test_system_prompt_every_turn_anthropic",
-            "test_hidden.py::test_system_prompt_every_turn_openai",
             "test_public.py::test_chat_loop_keeps_history_across_turns",
             "test_public.py::test_chat_loop_survives_a_broken_stream",
             "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
             "test_hidden.py::test_any_exception_interrupts_the_reply",
             "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
             "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
         ),
         (("    for line in inputs:\n", "    for line in list(inputs)[:1]:\n"),),
     ),
@@ -259,7 +263,10 @@ MUTANTS = (
         "streaming_chat",
         "first_delta_outside_try",
         "reads the first delta outside the try: a stream failing before it crashes the session",
-        ("test_hidden.py::test_stream_failing_before_first_delta",),
+        (
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+        ),
         (
             (
                 "        parts: list[str] = []\n        try:\n",
@@ -296,7 +303,10 @@ MUTANTS = (
         "streaming_chat",
         "stops_at_any_command",
         "stops at any line starting with '/' (a '/help' too), not only at '/quit'",
-        ("test_hidden.py::test_quit_stops_the_session",),
+        (
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_quit_stops_the_session",
+        ),
         (('        if line.strip() == "/quit":', '        if line.strip().startswith("/"):'),),
     ),
     Mutant(
@@ -306,5 +316,162 @@ MUTANTS = (
         # the other openai checks use the default; this one names the provider, as a caller may
         ("test_hidden.py::test_system_prompt_every_turn_openai",),
         (('        if provider == "openai":\n            deltas = stream_openai(', '        if provider is "openai":  # noqa: F632\n            deltas = stream_openai('),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "quit_prefix_stops",
+        "chat_loop stops at any line that starts with /quit, not only at the line /quit",
+        ("test_hidden.py::test_only_the_quit_line_stops",),
+        (('        if line.strip() == "/quit":', '        if line.strip().startswith("/quit"):'),),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stdout_bound_at_import",
+        "chat_loop's default out is the sys.stdout of the moment the module was imported",
+        ("test_hidden.py::test_empty_system_prompt_and_stdout_openai",),
+        (
+            (
+                '_INTERRUPTED_MARKER = "[stream interrupted"\n',
+                '_INTERRUPTED_MARKER = "[stream interrupted"\n_STDOUT = sys.stdout\n',
+            ),
+            (
+                "    stream_out: TextIO = out if out is not None else sys.stdout\n",
+                "    stream_out: TextIO = out if out is not None else _STDOUT\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stream_openai_inserts_system_into_callers_list",
+        "stream_openai inserts the system message into the caller's messages list and sends that list",
+        ("test_hidden.py::test_stream_openai_leaves_messages_as_given",),
+        (
+            (
+                "    sent: list[ChatCompletionMessageParam] = []\n"
+                "    if system:\n"
+                '        sent.append({"role": "system", "content": system})\n'
+                '    sent.extend(cast("list[ChatCompletionMessageParam]", messages))\n',
+                "    if system:\n"
+                '        messages.insert(0, {"role": "system", "content": system})\n'
+                '    sent = cast("list[ChatCompletionMessageParam]", messages)\n',
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stream_openai_system_last",
+        "stream_openai sends the system message after the conversation instead of first",
+        (
+            "test_hidden.py::test_stream_openai_leaves_messages_as_given",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "    sent: list[ChatCompletionMessageParam] = []\n    if system:\n        sent.append({\"role\": \"system\", \"content\": system})\n    sent.extend(cast(\"list[ChatCompletionMessageParam]\", messages))\n",
+                "    sent: list[ChatCompletionMessageParam] = list(cast(\"list[ChatCompletionMessageParam]\", messages))\n    if system:\n        sent.append({\"role\": \"system\", \"content\": system})\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "no_newline_after_reply",
+        "chat_loop does not end a reply with a newline",
+        (
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+        ),
+        (
+            (
+                "        stream_out.write(\"\\n\")\n        stream_out.flush()\n        history.append",
+                "        stream_out.flush()\n        history.append",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "stops_after_a_broken_stream",
+        "chat_loop ends the session when a stream breaks instead of going on with the next input",
+        (
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+        ),
+        (
+            (
+                "            stream_out.flush()\n            continue\n",
+                "            stream_out.flush()\n            break\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "anthropic_sends_last_turn_only",
+        "stream_anthropic sends only the last turn of messages instead of all of them as given",
+        (
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+        ),
+        (
+            (
+                "        messages=cast(\"list[MessageParam]\", list(messages)),\n        system=system if system else anthropic.omit,\n        stream=True,",
+                "        messages=cast(\"list[MessageParam]\", list(messages)[-1:]),\n        system=system if system else anthropic.omit,\n        stream=True,",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "streams_only_the_new_line",
+        "chat_loop streams the reply to the new user message alone instead of the history",
+        (
+            "test_public.py::test_chat_loop_keeps_history_across_turns",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_public.py::test_chat_loop_writes_and_flushes_each_delta",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "        sent = [dict(message) for message in history]  # a snapshot: later turns must not alter it\n",
+                "        sent = [dict(history[-1])]\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "streaming_chat",
+        "returns_pairs",
+        "chat_loop returns (role, content) pairs instead of message dicts",
+        (
+            "test_public.py::test_chat_loop_keeps_history_across_turns",
+            "test_public.py::test_chat_loop_survives_a_broken_stream",
+            "test_hidden.py::test_anthropic_broken_stream_and_error_event",
+            "test_hidden.py::test_any_exception_interrupts_the_reply",
+            "test_hidden.py::test_empty_system_prompt_and_stdout_openai",
+            "test_hidden.py::test_empty_system_prompt_anthropic",
+            "test_hidden.py::test_only_the_quit_line_stops",
+            "test_hidden.py::test_openai_error_event_midway",
+            "test_hidden.py::test_quit_stops_the_session",
+            "test_hidden.py::test_stream_failing_before_first_delta",
+            "test_hidden.py::test_system_prompt_every_turn_anthropic",
+            "test_hidden.py::test_system_prompt_every_turn_openai",
+        ),
+        (
+            (
+                "    return history\n",
+                "    return [(m[\"role\"], m[\"content\"]) for m in history]  # type: ignore[misc]\n",
+            ),
+        ),
     ),
 )

@@ -114,4 +114,28 @@ MUTANTS = (
             ),
         ),
     ),
+    Mutant(
+        "temperature",
+        "result_sorted_by_temperature",
+        "returns {temperature: text} sorted by temperature instead of in the given order",
+        ("test_hidden.py::test_compare_temperatures_order_and_values",),
+        (
+            (
+                "        results[temperature] = (response.choices[0].message.content or \"\") if response.choices else \"\"\n    return results",
+                "        results[temperature] = (response.choices[0].message.content or \"\") if response.choices else \"\"\n    return dict(sorted(results.items()))",
+            ),
+        ),
+    ),
+    Mutant(
+        "temperature",
+        "empty_sequence_accepted",
+        "compare_temperatures returns {} for an empty sequence instead of raising ValueError",
+        ("test_hidden.py::test_compare_temperatures_validates_before_sending",),
+        (
+            (
+                "    if not temps:\n        raise ValueError(\"temperatures is empty: give at least one temperature\")\n",
+                "",
+            ),
+        ),
+    ),
 )

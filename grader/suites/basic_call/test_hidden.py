@@ -78,3 +78,19 @@ def test_exactly_one_request_each(exercise, openai_client, anthropic_client, rep
     assert len(replay.sent) == 1
     exercise.ask_anthropic(anthropic_client, PROMPT)
     assert len(replay.sent) == 2
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Return the reply's text exactly as the API sent it: no .strip(), no other cleaning; leading newlines and "
+    "trailing spaces are part of the reply."
+)
+def test_reply_text_returned_as_sent(exercise, openai_client, anthropic_client, replay):
+    """both functions return the reply's text as sent, whitespace at its edges included"""
+    openai_text = exercise.ask_openai(openai_client, PROMPT)
+    anthropic_text = exercise.ask_anthropic(anthropic_client, PROMPT)
+    expected = replay.response_json(0)["choices"][0]["message"]["content"]
+    assert expected != expected.strip()
+    assert same(openai_text, expected), f"ask_openai returned {openai_text!r}; the API sent {expected!r}"
+    expected = _anthropic_text(replay.response_json(1))
+    assert same(anthropic_text, expected), f"ask_anthropic returned {anthropic_text!r}; the API sent {expected!r}"

@@ -19,7 +19,7 @@ def test_ask_openai_returns_reply_text(exercise, openai_client, replay):
     assert same(text, expected), f"ask_openai returned {text!r}; the API's reply text was {expected!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Make one client.messages.create(...) call with model, max_tokens and messages=[{'role': 'user', ...}], "
     "and return the text of the reply's text blocks."

@@ -169,7 +169,7 @@ def test_exponential_backoff_over_seeds(exercise, sandbox, openai_client, retrie
     assert not retries.problems()
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "retry-after-ms wins over retry-after; an unparseable retry-after-ms falls back to retry-after; "
     "retry-after may be seconds or an HTTP date; 0 or a past date means retry at once (0 s)."
@@ -308,3 +308,27 @@ def test_async_variant_gives_up_and_raises(exercise, sandbox, retries):
     assert isinstance(unauthorized, anthropic.AuthenticationError) and unauthorized is raised[3]
     assert retries.requests == 4
     assert not retries.problems()
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "retry-after in seconds need not be whole: '1.5' means 1.5 s (parse it with float, not int), and a "
+    "negative value means no wait (0 s), never a negative sleep."
+)
+@pytest.mark.faults(
+    "429 retry-after=1.5", "503 retry-after=-2", "200", "429 retry-after=2.75", "503 retry-after=-0.5"
+)
+@pytest.mark.cassette("test_delays_capped_at_max_delay")
+def test_retry_after_fractional_and_negative_seconds(exercise, openai_client, retries, replay):
+    """a retry-after of 1.5 s waits 1.5 s, a negative one waits 0 s, and retry_after_seconds says so"""
+    retries.expect(max_retries=5, base_delay=8.0, max_delay=60.0)
+    call = openai_call(openai_client)
+    exercise.call_with_retry(call, max_retries=5, base_delay=8.0, max_delay=60.0)
+    assert retries.requests == 3
+    assert not retries.problems()
+    fractional = exercise.retry_after_seconds(error_of(call))
+    assert seconds(fractional) and abs(fractional - 2.75) <= 1e-9, (
+        f"retry_after_seconds gave {fractional!r} for retry-after: 2.75"
+    )
+    negative = exercise.retry_after_seconds(error_of(call))
+    assert seconds(negative) and negative == 0, f"retry_after_seconds gave {negative!r} for retry-after: -0.5"

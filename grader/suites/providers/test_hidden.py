@@ -9,6 +9,12 @@ from grader.judge.sdk import anthropic, openai
 
 QUESTION = [{"role": "user", "content": "Name a good first programming language."}]
 MARCH = [{"role": "user", "content": "Where should I go in March?"}]  # the synthetic cassette's question
+TRAVEL = [  # the conversation of the public cassette test_chat_openai_reply
+    {"role": "system", "content": "You are a travel agent who answers in one sentence."},
+    {"role": "user", "content": "Where should I go in March?"},
+    {"role": "assistant", "content": "Lisbon: mild weather and few crowds."},
+    {"role": "user", "content": "And what should I pack?"},
+]
 
 
 def _shown(reply):
@@ -130,3 +136,23 @@ def test_chat_usage_with_cache_tokens_and_null_content(exercise, sandbox, openai
     completion = replay.response_json(1)
     usage = usage_of(sandbox.sdk("openai.ChatCompletion", completion))
     assert same(_shown(empty), _shown(ChatReply("openai", completion["model"], "", usage)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "A connection error and a timeout are SDK errors too (openai.APIConnectionError, anthropic.APITimeoutError "
+    "are APIError subclasses): move on to the next route. And never change the caller's messages list: build "
+    "Anthropic's turns as a new list, so a later route still gets the system message."
+)
+@pytest.mark.faults("connect-error", "read-timeout", "200")
+@pytest.mark.cassette("test_chat_openai_reply")
+def test_fallback_after_connection_error_and_timeout(exercise, sandbox, anthropic_client, openai_client, replay):
+    """a connection error and a timeout fall through to the next route, and the caller's messages stay as given"""
+    messages = sandbox.kept_list(TRAVEL)
+    routes = [("anthropic", anthropic_client), ("anthropic", anthropic_client), ("openai", openai_client)]
+    reply = exercise.chat_with_fallback(routes, messages)
+    assert same(list(messages), TRAVEL), (
+        f"after chat_with_fallback the caller's messages list holds {list(messages)!r}; it must be left as given"
+    )
+    recorded = replay.response_json(0)
+    assert same(_shown(reply)[:3], ("openai", recorded["model"], recorded["choices"][0]["message"]["content"]))

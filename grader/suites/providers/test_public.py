@@ -57,7 +57,7 @@ def test_chat_openai_reply(exercise, sandbox, openai_client, replay):
         )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Anthropic takes no 'system' message: take the system messages out of `messages`, pass their text as "
     "system=..., keep the other messages in order, and return ChatReply('anthropic', response.model, ...)."

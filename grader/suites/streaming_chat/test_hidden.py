@@ -162,8 +162,10 @@ PUBLIC_BROKEN_INPUTS = ["Tell me a short fact about rate limits.", "And one abou
 )
 @pytest.mark.cassette("test_chat_loop_keeps_history_across_turns")
 def test_empty_system_prompt_and_stdout_openai(exercise, sandbox, openai_client, replay):
-    """chat_loop (openai) with system='' sends no system message, and without out writes to sys.stdout"""
-    history = exercise.chat_loop(openai_client, list(PUBLIC_INPUTS), system="")
+    """chat_loop (openai) with system='' sends no system message; without out it writes to the call's sys.stdout"""
+    chat_loop = exercise.chat_loop  # the module is imported by now: a default bound at import holds the old stdout
+    sandbox.fresh_stdout()
+    history = chat_loop(openai_client, list(PUBLIC_INPUTS), system="")
     written = sandbox.stdout()
     assert same(history, history_of(replay, PUBLIC_INPUTS))
     assert same(written, "".join(reply_text(replay, turn) + "\n" for turn in range(len(PUBLIC_INPUTS))))
@@ -229,3 +231,38 @@ def test_any_exception_interrupts_the_reply(exercise, openai_client, replay):
     expected = [{"role": "user", "content": line} for line in PUBLIC_BROKEN_INPUTS]
     expected.append({"role": "assistant", "content": reply_text(replay, 1)})
     assert same(history, expected)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Only a line that is exactly '/quit' once stripped stops the session: '/quit now' or '/quitting' are "
+    "ordinary input and are sent (compare line.strip() == '/quit', not startswith)."
+)
+@pytest.mark.faults("drop", "drop")
+@pytest.mark.cassette(None)
+def test_only_the_quit_line_stops(exercise, openai_client, faults):
+    """lines that merely start with /quit are sent; the session stops at the line that is /quit"""
+    inputs = ["/quit now", " /quitting ", "/quit", "never sent"]
+    history = exercise.chat_loop(openai_client, inputs, out=RecordingWriter())
+    # Both streams break (the fault script), so each turn keeps its user message and no reply.
+    assert same(history, [{"role": "user", "content": line} for line in inputs[:2]]), (
+        f"chat_loop returned {history!r}; '/quit now' and ' /quitting ' are ordinary lines to send"
+    )
+    assert faults.requests == 2
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Never change the caller's messages list: build the request's messages as a new list "
+    "([system message] + messages), do not insert into or append to the list you were given."
+)
+@pytest.mark.cassette("test_system_prompt_every_turn_openai")
+def test_stream_openai_leaves_messages_as_given(exercise, sandbox, openai_client, replay):
+    """stream_openai with a system prompt leaves the caller's messages list unchanged"""
+    given = [{"role": "user", "content": INPUTS[0]}]
+    messages = sandbox.kept_list(given)
+    deltas = drive(exercise.stream_openai(openai_client, messages, system=SYSTEM), what="stream_openai")
+    assert same(deltas, text_deltas(replay.response_text(0)))
+    assert same(list(messages), given), (
+        f"after stream_openai the caller's messages list holds {list(messages)!r}; it must be left as given"
+    )

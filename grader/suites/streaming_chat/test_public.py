@@ -21,7 +21,7 @@ def reply_text(replay, index):
     return "".join(text_deltas(replay.response_text(index)))
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Call client.chat.completions.create(..., stream=True) and, inside `for chunk in stream:`, yield "
     "chunk.choices[0].delta.content when it is a non-empty string; never collect the chunks first."
@@ -47,7 +47,7 @@ def test_stream_anthropic_yields_as_it_streams(exercise, anthropic_client, repla
     assert same(deltas, expected), f"stream_anthropic yielded {deltas!r}; the reply's text deltas are {expected!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Keep one history list: append {'role': 'user', 'content': line}, stream the reply to the whole history, "
     "then append {'role': 'assistant', 'content': <the whole reply>}; do this for every input line."

@@ -1,12 +1,22 @@
 """Hidden checks of exercise 3, token_counter: cache tokens, missing usage, unknown models, arithmetic, the tracker."""
 
+import json
 import math
+import re
 
 import pytest
 
 from grader.judge.expect import same
 
 PROMPT = "List three things that make an API request expensive."
+# A prompt of some 18,000 tokens (its cassettes are synthetic): counts in the thousands, and a cached prefix.
+LOG = "Which endpoint failed most often in this access log?\n" + "\n".join(
+    f"2026-11-26T09:{n // 60 % 60:02d}:{n % 60:02d}Z {'POST' if n % 7 == 0 else 'GET'} /v1/orders/{1000 + n} "
+    f"{500 if n % 13 == 0 else 200}"
+    for n in range(900)
+)
+SEASONS = [{"role": "user", "content": "Name the four seasons, one per line."}]
+NUMBER = re.compile(r"\$?\d+(?:\.\d+)?")
 PRICES = {
     "gpt-4o": (2.50, 10.00),
     "gpt-4o-mini": (0.15, 0.60),
@@ -39,7 +49,7 @@ def _account(tracker):
     return (tracker.calls, _fields(tracker.total), tracker.total_cost, {k: _fields(v) for k, v in by_model.items()})
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Anthropic's cache_creation_input_tokens and cache_read_input_tokens are input tokens too: add them to "
     "input_tokens when they are present and not None."
@@ -152,3 +162,79 @@ def test_tracker_unknown_model_records_nothing(exercise, openai_client, replay):
         tracker.record(unpriced)
     assert same(_account(tracker), before)
     assert same(before[:2], (1, _tokens(replay.response_json(0)["usage"])))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "OpenAI's usage.prompt_tokens already includes the cached tokens (usage.prompt_tokens_details.cached_tokens "
+    "is a part of it, not an addition): input_tokens is prompt_tokens, whatever was cached."
+)
+def test_usage_of_openai_cached_tokens(exercise, openai_client, replay):
+    """usage_of does not add OpenAI's cached tokens to prompt_tokens, which already counts them"""
+    completion = openai_client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": LOG}], max_tokens=50
+    )
+    recorded = replay.response_json()["usage"]
+    assert recorded["prompt_tokens_details"]["cached_tokens"] > 0
+    usage = exercise.usage_of(completion)
+    assert same(_fields(usage), (recorded["prompt_tokens"], recorded["completion_tokens"])), (
+        f"usage_of returned {usage!r} for a reply whose usage is {recorded!r}"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Every chunk may carry a usage; the reply's usage is the one on the FINAL chunk: keep overwriting it as the "
+    "chunks arrive (or take usage_of(last_chunk)), never keep the first one you see."
+)
+def test_openai_stream_usage_from_final_chunk(exercise, openai_client, replay):
+    """openai_stream_usage takes the usage of the final chunk when earlier chunks carry a usage too"""
+    text, usage = exercise.openai_stream_usage(openai_client, SEASONS, max_tokens=40)
+    chunks = [
+        json.loads(line[len("data: ") :]) for line in replay.response_text().splitlines() if line.startswith("data: {")
+    ]
+    assert chunks[0]["usage"] is not None and chunks[0]["usage"] != chunks[-1]["usage"]
+    expected_text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    final = chunks[-1]["usage"]
+    assert same(text, expected_text), (
+        f"openai_stream_usage returned the text {text!r}; the stream said {expected_text!r}"
+    )
+    assert same(_fields(usage), (final["prompt_tokens"], final["completion_tokens"])), (
+        f"openai_stream_usage returned {usage!r}; the final chunk's usage is {final!r}"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Write the report's counts as plain integers, str(n): 18734, never 18,734 or 18_734 (costs keep f'{cost:.4f}')."
+)
+def test_report_counts_are_plain_integers(exercise, openai_client, anthropic_client, replay):
+    """report writes counts in the thousands as plain integers"""
+    tracker = exercise.UsageTracker()
+    log = [{"role": "user", "content": LOG}]
+    tracker.record(anthropic_client.messages.create(model="claude-sonnet-4-6", max_tokens=1200, messages=log))
+    tracker.record(openai_client.chat.completions.create(model="gpt-4o-mini", messages=log, max_tokens=1200))
+    ask = [{"role": "user", "content": PROMPT}]
+    tracker.record(openai_client.chat.completions.create(model="gpt-4o-mini", messages=ask, max_tokens=50))
+    rows: dict[str, list[int]] = {}
+    for index, name in enumerate(["claude-sonnet-4-6", "gpt-4o-mini", "gpt-4o-mini"]):
+        inputs, outputs = _tokens(replay.response_json(index)["usage"])
+        calls, total_in, total_out = rows.get(name, [0, 0, 0])
+        rows[name] = [calls + 1, total_in + inputs, total_out + outputs]
+    expected = [[name, str(c), str(i), str(o), f"{_price(i, o, name):.4f}"] for name, (c, i, o) in sorted(rows.items())]
+    totals = [sum(r[k] for r in rows.values()) for k in range(3)]
+    total_cost = sum(_price(i, o, name) for name, (_, i, o) in rows.items())
+    expected.append(["total", *(str(t) for t in totals), f"{total_cost:.4f}"])
+    assert min(totals[1:]) >= 1000
+    report = tracker.report()
+    assert type(report) is str, f"report() must return a str, got {type(report).__name__}"
+    found = []
+    for line in report.splitlines():
+        words = line.split()
+        if words and (words[0] in rows or words[0].lower() == "total"):
+            numbers = [w.lstrip("$") for w in words[1:] if NUMBER.fullmatch(w)]
+            found.append([words[0].lower() if words[0].lower() == "total" else words[0], *numbers])
+    assert found == expected, (
+        f"the report's rows (model, calls, input, output, cost) read {found!r}; expected {expected!r}: write "
+        f"counts as plain integers. The report was:\n{report}"
+    )

@@ -65,7 +65,7 @@ def test_usage_of_anthropic_message(exercise, anthropic_client, replay):
     assert same(_fields(usage), expected), f"usage_of returned {usage!r} for a reply whose usage is {recorded!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Price a dated model id by the LONGEST key of PRICES_PER_MILLION it starts with: "
     "gpt-4o-mini-2024-07-18 is gpt-4o-mini, not gpt-4o; cost = (input*in_price + output*out_price) / 1e6."
@@ -87,7 +87,7 @@ def test_cost_of_dated_model_uses_longest_prefix(exercise):
         )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(
     "Create the stream with stream=True and stream_options={'include_usage': True}, join every non-empty "
     "choices[0].delta.content (skip chunks with no choices), and take usage_of(...) of the final chunk."
