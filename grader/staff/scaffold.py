@@ -93,6 +93,7 @@ class Plan:
     files: dict[Path, str]
     course_entry: str
     demo_entry: str
+    clauses_entry: str = ""
 
 
 def _functions(tree: ast.Module, source: str) -> list[Function]:
@@ -151,6 +152,19 @@ def _contract(name: str, title: str, points: int, source: str, functions: list[F
     return "\n".join(parts)
 
 
+UNGRADED = "written by the scaffold: name the checks and the mutant that grade it, or say why it is not graded"
+
+
+def _clauses(name: str, contract: str) -> str:
+    """The new exercise's entries for tests/contract_clauses.toml: each line of its contract, not graded yet.
+
+    validate then passes and reports the exercise's clauses as not graded, until staff name what grades them.
+    """
+    lines = [line.strip() for line in contract.splitlines() if line.strip()]
+    entries = [f"[[{name}]]\ntext = {json.dumps(line)}\nnot_graded = {json.dumps(UNGRADED)}\n" for line in lines]
+    return f"\n# --- {name} " + "-" * max(3, 95 - len(name)) + "\n\n" + "\n".join(entries)
+
+
 def plan(project: Path, name: str, title: str, points: int, spec: Path | None = None) -> Plan:
     """What `new-exercise` will write; UsageError (nothing written) when the name, points or a target is wrong."""
     if not NAME_RE.fullmatch(name) or keyword.iskeyword(name):
@@ -184,7 +198,7 @@ def plan(project: Path, name: str, title: str, points: int, spec: Path | None = 
             name=name, points=points - public_points, function=first.name, client=client
         ),
         project / "tests" / "wrong" / f"{name}.py": MUTANTS.format(name=name),
-        project / "grader" / "contract" / f"{name}.md": _contract(name, title, points, source, functions),
+        project / "grader" / "contract" / f"{name}.md": (contract := _contract(name, title, points, source, functions)),
     }
     if not reference.is_file():
         files[reference] = source
@@ -201,6 +215,7 @@ def plan(project: Path, name: str, title: str, points: int, spec: Path | None = 
         files,
         course_entry=f"    Exercise({json.dumps(name)}, {json.dumps(title)}, {points}),\n",
         demo_entry=DEMO.format(name=name, prompt=prompt, step=step),
+        clauses_entry=_clauses(name, contract),
     )
 
 
@@ -225,4 +240,8 @@ def write(project: Path, planned: Plan) -> list[Path]:
     course_file, demos_file = project / "grader" / "course.py", project / "grader" / "live" / "demos.py"
     _insert_before_closing(course_file, "COURSE: tuple[Exercise, ...] = (", planned.course_entry, "\n)\n")
     _insert_before_closing(demos_file, "DEMOS: dict[str, Demo] = {", planned.demo_entry, "\n}\n")
+    table = project / "tests" / "contract_clauses.toml"
+    if planned.clauses_entry and table.is_file():
+        with table.open("a", encoding="utf-8") as handle:
+            handle.write(planned.clauses_entry)
     return written
