@@ -87,10 +87,35 @@ def passed_before(path: Path) -> dict[str, Outcome]:
     return {check_id: Outcome(check_id, "passed", note) for check_id in passed}
 
 
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".gz", ".bz2", ".xz", ".rar", ".7z")
+
+
+def check_submission(path: Path, exercises: tuple[course.Exercise, ...]) -> None:
+    """UsageError, in one line saying what to pass instead, when `path` is not a folder holding a module to grade."""
+    modules = f"{exercises[0].id}.py" + (", ..." if len(exercises) > 1 else "")
+    wanted = f"pass the folder that holds your exercise modules ({modules})"
+    if not path.exists():
+        raise UsageError(f"--submission {path}: no such file or folder; {wanted}")
+    if not path.is_dir():
+        if path.name.lower().endswith(_ARCHIVES):
+            raise UsageError(
+                f"--submission {path} is an archive, and grade takes a folder: unpack it first and {wanted}"
+            )
+        raise UsageError(f"--submission {path} is a file, and grade takes a folder: {wanted}")
+    if any((path / f"{e.id}.py").is_file() for e in exercises):
+        return
+    inner = sorted(p for p in path.iterdir() if p.is_dir() and any((p / f"{e.id}.py").is_file() for e in exercises))
+    if len(inner) == 1:
+        raise UsageError(f"--submission {path} holds no exercise module; they are in {inner[0]}: pass that folder")
+    state = "is empty" if not any(path.iterdir()) else "holds none of the exercise modules"
+    raise UsageError(f"--submission {path} {state}; {wanted}")
+
+
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.official or official.is_ci():
         official.require_full("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
     exercises = grading.select(args.exercises)
+    check_submission(args.submission, exercises)
     if args.failed and (args.gradescope or args.junit):
         raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")
     before = passed_before(args.json) if args.failed else {}
@@ -111,7 +136,8 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
                 f"--failed: re-grading {len(every) - len(carried)} check(s); "
                 f"{len(carried)} that passed in {args.json} are not run again."
             )
-        with terminal.progress(console, len(every) - len(carried)) as progress:
+        names = {c.id: c.name for r in rubrics for c in r.checks if c.id not in carried}
+        with terminal.progress(console, names, check_timeout=args.check_timeout) as progress:
             result = grading.finish(
                 pending, rubrics, time_limit=args.time_limit, carried=carried, progress=progress
             )
@@ -123,14 +149,15 @@ def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: 
     from grader.reports import junit, terminal  # junit after grading: not on the path to the first check
 
     report.write_json(result, args.json)
-    console.print(f"Report written to {args.json}")
+    console.print(f"Report written to {args.json}", soft_wrap=True)  # a path is never broken with a trailing space
     if args.junit:
         junit.write(result, args.junit)
-        console.print(f"JUnit XML written to {args.junit}")
+        console.print(f"JUnit XML written to {args.junit}", soft_wrap=True)
     if args.gradescope:
         gradescope.write(result, args.gradescope, execution_time=elapsed, hidden_visibility=args.gradescope_hidden)
-        console.print(f"Gradescope results written to {args.gradescope}")
-    terminal.print_report(result, console, verbose=args.verbose)  # last: the table and total where the eye lands
+        console.print(f"Gradescope results written to {args.gradescope}", soft_wrap=True)
+    # Last: the table and total where the eye lands.
+    terminal.print_report(result, console, verbose=args.verbose, official=args.official or official.is_ci())
     if result.staff_errors:
         console.print(
             f"[bold magenta]Grader problem:[/] {len(result.staff_errors)} check(s) could not be graded "

@@ -27,6 +27,7 @@ def as_json(grade: Grade) -> dict[str, Any]:
                 "score": e.score,
                 "max_score": e.max_score,
                 "hidden_points_not_run": e.hidden_not_run,
+                "unwritten": list(grade.unwritten.get(e.id, ())),
                 "tests": [
                     {
                         "id": r.check.id,
@@ -37,6 +38,8 @@ def as_json(grade: Grade) -> dict[str, Any]:
                         "visibility": r.check.visibility,
                         "hint": r.check.hint,
                         "feedback": r.feedback,
+                        "cause": r.cause,
+                        "output": r.output,
                     }
                     for r in e.results
                 ],
