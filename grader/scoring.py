@@ -64,6 +64,7 @@ class Grade:
     notes: tuple[str, ...] = field(default=())
     sandbox: Mapping[str, Any] = field(default_factory=dict)  # confinement.status(): level, layers, missing
     unwritten: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # exercise id: functions still stubs
+    hidden_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # of those, called by no suite present
 
     @property
     def score(self) -> int:

@@ -227,13 +227,19 @@ def test_stubs_are_read_from_the_source_without_running_it(tmp_path: Path):
     assert stubs.unwritten(tmp_path, "basic_call") == ("ask_anthropic",)
     (tmp_path / "temperature.py").write_text("def broken(:\n")
     assert stubs.unwritten(tmp_path, "temperature") == ()
+    # Which of them only hidden checks call: names in the public suite's code (not its hint strings)
+    public = stubs.names_in_code([p for p in rubric.suite_files("error_handler") if p.name == "test_public.py"])
+    later = stubs.hidden_only(stubs.unwritten(STUBS, "error_handler"), public)
+    assert later == ("is_retryable", "acall_with_retry"), later
 
 
 def test_a_function_only_hidden_checks_call_is_named_while_it_is_a_stub():
     """Public checks all pass, acall_with_retry still raises: "To fix" names it, graded after you submit."""
     public = _public_only("error_handler")
     grade = scoring.grade([public], {c.id: scoring.Outcome(c.id, "passed") for c in public.checks})
-    grade = dataclasses.replace(grade, unwritten={"error_handler": ("acall_with_retry",)})
+    grade = dataclasses.replace(
+        grade, unwritten={"error_handler": ("acall_with_retry",)}, hidden_only={"error_handler": ("acall_with_retry",)}
+    )
     text = _render(grade, width=200)
     assert "error_handler: still to write: acall_with_retry (graded after you submit)" in text, text
     stubbed = scoring.grade(
@@ -247,9 +253,14 @@ def test_a_function_only_hidden_checks_call_is_named_while_it_is_a_stub():
             for c in public.checks
         },
     )
-    stubbed = dataclasses.replace(stubbed, unwritten={"error_handler": ("is_retryable", "acall_with_retry")})
+    stubbed = dataclasses.replace(
+        stubbed,
+        unwritten={"error_handler": ("is_retryable", "backoff_delay", "acall_with_retry")},
+        hidden_only={"error_handler": ("is_retryable", "acall_with_retry")},
+    )
     line = " ".join(_render(stubbed, width=200).split())
-    assert "not started; write is_retryable; graded after you submit: acall_with_retry" in line, line
+    # is_retryable raised in a public check here, so it is not "later"; backoff_delay is reached by none, yet named
+    assert "not started; write is_retryable, backoff_delay; graded after you submit: acall_with_retry" in line, line
 
 
 def test_public_and_hidden_points_are_apart_in_the_table_and_total():

@@ -104,4 +104,8 @@ def finish(
         notes.append(f"{run.rejected_records} forged or corrupt result line(s) were ignored")
     missing = "timeout" if run.hit_time_limit else "failed"
     result = scoring.grade(rubrics, {**(carried or {}), **run.outcomes}, missing_status=missing, notes=notes)
-    return dataclasses.replace(result, sandbox=run.sandbox, unwritten=dict(pending.unwritten))
+    # The suites are staff files: read after the judge started, off the path to the first check.
+    later = {}
+    for exercise_id, functions in pending.unwritten.items():
+        later[exercise_id] = stubs.hidden_only(functions, stubs.names_in_code(rubric.suite_files(exercise_id)))
+    return dataclasses.replace(result, sandbox=run.sandbox, unwritten=dict(pending.unwritten), hidden_only=later)

@@ -28,6 +28,7 @@ def as_json(grade: Grade) -> dict[str, Any]:
                 "max_score": e.max_score,
                 "hidden_points_not_run": e.hidden_not_run,
                 "unwritten": list(grade.unwritten.get(e.id, ())),
+                "unwritten_hidden_only": list(grade.hidden_only.get(e.id, ())),
                 "tests": [
                     {
                         "id": r.check.id,

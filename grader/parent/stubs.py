@@ -49,3 +49,20 @@ def every_unwritten(submission: Path, exercise_ids: Iterable[str]) -> dict[str, 
     """`unwritten` of each exercise that has any."""
     found = {e: unwritten(submission, e) for e in exercise_ids}
     return {e: names for e, names in found.items() if names}
+
+
+def names_in_code(paths: Iterable[Path]) -> frozenset[str]:
+    """Every name and attribute the code of `paths` uses (not its strings): what the suites present call."""
+    used: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+    return frozenset(used)
+
+
+def hidden_only(functions: Iterable[str], used: frozenset[str]) -> tuple[str, ...]:
+    """The functions (methods by their own name) that no suite present calls: only absent hidden checks do."""
+    return tuple(name for name in functions if name.rpartition(".")[2] not in used)

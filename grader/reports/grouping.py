@@ -41,6 +41,7 @@ class Exercise:
     checks: int  # checks graded in this run
     failed: tuple[Failed, ...]
     unwritten: tuple[str, ...]  # functions that still raise NotImplementedError (read from the source)
+    later: tuple[str, ...]  # of those, the ones that no suite in this copy of the grader calls
     hidden_not_run: int  # points of hidden checks absent from this copy of the grader
 
 
@@ -104,7 +105,7 @@ def entries(exercise: Exercise) -> list[Entry]:
     reached = list(dict.fromkeys(name for f in unstarted if (name := _unstarted(f))))
     # Every stub is named, in the source's order, also those no failing check reached (a check stopped
     # at an earlier one); those that only hidden checks absent from this copy call are said to be graded later.
-    hidden_only = [n for n in exercise.unwritten if n not in reached] if exercise.hidden_not_run else []
+    hidden_only = [n for n in exercise.later if n not in reached] if exercise.hidden_not_run else []
     functions = [n for n in exercise.unwritten if n not in hidden_only]
     functions += [n for n in reached if n not in functions]
     if unstarted and len(failed) == exercise.checks:  # nothing passes yet: one line, whatever else failed
@@ -175,7 +176,12 @@ def from_grade(exercise: ExerciseResult, grade: Grade) -> Exercise:
         if r.status != "passed"
     )
     return Exercise(
-        exercise.id, len(exercise.results), failed, tuple(grade.unwritten.get(exercise.id, ())), exercise.hidden_not_run
+        exercise.id,
+        len(exercise.results),
+        failed,
+        tuple(grade.unwritten.get(exercise.id, ())),
+        tuple(grade.hidden_only.get(exercise.id, ())),
+        exercise.hidden_not_run,
     )
 
 
@@ -201,5 +207,6 @@ def from_report(exercise: Mapping[str, Any]) -> Exercise:
         if t.get("status") != "passed"
     )
     unwritten = tuple(str(n) for n in exercise.get("unwritten", []) or [])
+    later = tuple(str(n) for n in exercise.get("unwritten_hidden_only", []) or [])
     hidden = exercise.get("hidden_points_not_run") or 0
-    return Exercise(_text(exercise.get("id")), len(tests), failed, unwritten, int(hidden))
+    return Exercise(_text(exercise.get("id")), len(tests), failed, unwritten, later, int(hidden))
