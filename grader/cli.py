@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args, console)
     except StaffError as exc:
         # The message may quote the child's output: shown as text, never read as markup or escapes.
-        console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))))
+        # soft_wrap: a one-line message stays one line (the terminal wraps it), with no padding.
+        console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))), soft_wrap=True)
         return EXIT_CANNOT_GRADE
     return code

@@ -18,8 +18,8 @@ import pytest
 
 from grader import clock as clock_layer
 from grader.errors import StaffError
+from grader.judge import captured, leaks, session, settings, timeline
 from grader.judge import faults as faults_layer
-from grader.judge import leaks, session, settings, timeline
 from grader.judge import replay as replay_layer
 from grader.judge import streams as streams_layer
 from grader.judge.clock import RemoteClock
@@ -135,6 +135,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         ended = grading.sandbox.end()
+        shown = ended or {}
+        record.output = captured.render(shown.get("stdout"), shown.get("stderr"), grading.link.events.logs)
         if ended is not None:
             watch.inspect_sandbox(ended, grading.link.events.logs)
             record.notes.extend(
@@ -152,6 +154,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                     "feedback": leaks.redact(outcome.feedback, watch.keys),
                     "staff_error": outcome.staff_error,
                     "duration": round(_REAL["perf_counter"]() - started, 6),
+                    "cause": leaks.redact(outcome.cause, watch.keys),
+                    "output": leaks.redact(outcome.output, watch.keys),
                 }
             )
 
@@ -258,7 +262,7 @@ def replay(request: pytest.FixtureRequest, no_cassette: Path) -> Iterator[replay
         yield active
         record = node.stash.get(RECORD, None)
         if record is not None:
-            record.notes.extend(active.misses)
+            record.misses.extend(zip(active.misses, active.miss_causes, strict=True))
 
 
 @pytest.fixture(autouse=True)

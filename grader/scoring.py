@@ -20,6 +20,8 @@ class Outcome:
     feedback: str = ""
     staff_error: bool = False
     duration: float = 0.0  # seconds the check took in the child, setup and teardown included
+    cause: str = ""  # one line, the root cause, alike for every submission that made the same mistake
+    output: str = ""  # what the submission printed and logged during the check (capped; untrusted text)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class CheckResult:
     feedback: str
     staff_error: bool = False
     duration: float = 0.0
+    cause: str = ""
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Grade:
     exercises: tuple[ExerciseResult, ...]
     notes: tuple[str, ...] = field(default=())
     sandbox: Mapping[str, Any] = field(default_factory=dict)  # confinement.status(): level, layers, missing
+    unwritten: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # exercise id: functions still stubs
+    hidden_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # of those, called by no suite present
 
     @property
     def score(self) -> int:
@@ -86,10 +92,15 @@ def score_check(check: Check, outcome: Outcome | None, *, missing_status: str = 
             0,
             "No result was reported for this check: grading stopped before it finished"
             + (" (time limit reached)." if missing_status == "timeout" else "."),
+            cause="grading stopped before this check finished",
         )
     status = outcome.status if outcome.status in STATUSES else "error"
     score = check.points if status == "passed" else 0
-    return CheckResult(check, status, score, outcome.feedback, outcome.staff_error, outcome.duration)
+    if status == "passed":
+        return CheckResult(check, status, score, outcome.feedback, outcome.staff_error, outcome.duration)
+    return CheckResult(
+        check, status, score, outcome.feedback, outcome.staff_error, outcome.duration, outcome.cause, outcome.output
+    )
 
 
 def grade(

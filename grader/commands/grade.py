@@ -88,6 +88,26 @@ def passed_before(path: Path) -> dict[str, Outcome]:
     return {check_id: Outcome(check_id, "passed", note) for check_id in passed}
 
 
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".gz", ".bz2", ".xz", ".rar", ".7z")
+
+
+def check_submission(path: Path, exercises: tuple[course.Exercise, ...]) -> None:
+    """UsageError, in one line saying what to pass instead, when `path` is not a folder holding a module to grade."""
+    modules = f"{exercises[0].id}.py" + (", ..." if len(exercises) > 1 else "")
+    wanted = f"pass the folder that holds your exercise modules ({modules})"
+    if not path.exists():
+        raise UsageError(f"--submission {path}: no such file or folder; {wanted}")
+    if not path.is_dir():
+        if path.name.lower().endswith(_ARCHIVES):
+            raise UsageError(
+                f"--submission {path} is an archive, and grade takes a folder: unpack it first and {wanted}"
+            )
+        raise UsageError(f"--submission {path} is a file, and grade takes a folder: {wanted}")
+    if not any(path.iterdir()):
+        raise UsageError(f"--submission {path} is empty; {wanted}")
+    # Otherwise `_located` finds the modules in every layout batch accepts, or says they are nowhere.
+
+
 def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.official or official.is_ci():
         official.require_official("official" if args.official else "CI", allow_weak=args.allow_weak_sandbox)
@@ -103,6 +123,7 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
             )
             args.failed = False
     exercises = grading.select(args.exercises)
+    check_submission(args.submission, exercises)
     args.submission = _located(args.submission)
     if args.failed and (args.gradescope or args.junit):
         raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")
@@ -124,7 +145,8 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
                 f"--failed: re-grading {len(every) - len(carried)} check(s); "
                 f"{len(carried)} that passed in {args.json} are not run again."
             )
-        with terminal.progress(console, len(every) - len(carried)) as progress:
+        names = {c.id: c.name for r in rubrics for c in r.checks if c.id not in carried}
+        with terminal.progress(console, names, check_timeout=args.check_timeout) as progress:
             result = grading.finish(
                 pending, rubrics, time_limit=args.time_limit, carried=carried, progress=progress
             )
@@ -136,18 +158,22 @@ def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: 
     from grader.reports import junit, terminal  # junit after grading: not on the path to the first check
 
     report.write_json(result, args.json)
-    console.print(f"Report written to {args.json}")
+    console.print(f"Report written to {args.json}", soft_wrap=True)  # a path is never broken with a trailing space
     if args.junit:
         junit.write(result, args.junit)
-        console.print(f"JUnit XML written to {args.junit}")
+        console.print(f"JUnit XML written to {args.junit}", soft_wrap=True)
     if args.gradescope and result.staff_errors:
         reason = "\n".join(f"{r.check.id}: {r.feedback}" for r in result.staff_errors)
         gradescope.write_not_graded(args.gradescope, reason, execution_time=elapsed)
-        console.print(f"Gradescope results written to {args.gradescope} (not graded: no score shown to the student)")
+        console.print(
+            f"Gradescope results written to {args.gradescope} (not graded: no score shown to the student)",
+            soft_wrap=True,
+        )
     elif args.gradescope:
         gradescope.write(result, args.gradescope, execution_time=elapsed, hidden_visibility=args.gradescope_hidden)
-        console.print(f"Gradescope results written to {args.gradescope}")
-    terminal.print_report(result, console, verbose=args.verbose)  # last: the table and total where the eye lands
+        console.print(f"Gradescope results written to {args.gradescope}", soft_wrap=True)
+    # Last: the table and total where the eye lands.
+    terminal.print_report(result, console, verbose=args.verbose, official=args.official or official.is_ci())
     if result.staff_errors:
         console.print(
             f"[bold magenta]Grader problem:[/] {len(result.staff_errors)} check(s) could not be graded "
@@ -168,7 +194,7 @@ def _located(path: Path) -> Path:
     try:
         return unpack.locate(path, str(path))
     except unpack.UnpackError as exc:
-        raise UsageError(f"--submission {exc}; pass the folder that holds the exercise modules") from None
+        raise UsageError(f"--submission {exc}; pass the folder that holds your exercise modules") from None
 
 
 def _grade_or_say_why(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:

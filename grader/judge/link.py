@@ -40,6 +40,7 @@ class SandboxFailure(BaseException):
     """
 
     status = "failed"
+    function: str | None = None  # the student function that was running, when the judge knows it
 
 
 class SandboxCrashed(SandboxFailure):

@@ -218,13 +218,16 @@ class _Guarded:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._key in _hung:
             # Worded as the first timeout plus one sentence, so the terminal groups them as one cause.
-            raise SandboxTimeout(
+            again = SandboxTimeout(
                 f"{TIMEOUT_MESSAGE} {self._key[1]}() ran out of time in an earlier check, so it was not run again."
             )
+            again.function = self._key[1]
+            raise again
         try:
             result = self._function(*args, **kwargs)
-        except SandboxTimeout:
+        except SandboxTimeout as exc:
             _hung.add(self._key)
+            exc.function = self._key[1]
             raise
         if isinstance(result, Remote) and (result._type in _RUNS_LATER or result._type.startswith("exercises.")):
             self._function._session.guard(result, self._key)
@@ -435,9 +438,10 @@ class Session:
         function = self._guards.get(handle) if isinstance(handle, int) else None
         try:
             reply = self.link.request(message)
-        except SandboxTimeout:
+        except SandboxTimeout as exc:
             if function is not None:  # a guarded function's generator or coroutine hung: the function did
                 _hung.add(function)
+                exc.function = function[1]
             raise
         if "value" in reply:
             value = self.decode(reply["value"])

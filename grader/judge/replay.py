@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Replay:
     show_expected: bool = True
     sent: list[SentRequest] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    miss_causes: list[str] = field(default_factory=list)  # one line per miss, alike for every student who made it
     # vcrpy's (request, response) pairs: loaded from the file, or recorded so far in record mode
     interactions: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
 
@@ -216,14 +218,21 @@ def _vcr(record: bool) -> vcr.VCR:
     return config
 
 
-def _explain_miss(replay: Replay, cassette: Any, request: Any) -> str:
+def _field_name(field: str) -> str:
+    """The request's top-level field (`messages`, not `messages.2.content`): one mistake, one cause."""
+    return re.split(r"[.\[]", field, maxsplit=1)[0][:60]
+
+
+def _explain_miss(replay: Replay, cassette: Any, request: Any) -> tuple[str, str]:
+    """Why the request matched nothing, field first, and its cause in one line."""
     sent_path = urlsplit(request.uri).path
     sent_body = matching.parse_body(request.body)
     shown = f"{request.method} {sent_path}"
     if not cassette.data:
         return (
             f"Your code sent a request ({shown}) where this check expects none: "
-            "nothing may be sent here (for example, validate the arguments before calling the API)."
+            "nothing may be sent here (for example, validate the arguments before calling the API).",
+            "a request sent where none is expected",
         )
     # Compare with the requests still to come first: the one this request stands in for is among them
     # (an earlier request may have taken its place, as when a left-out field makes two requests alike).
@@ -242,10 +251,16 @@ def _explain_miss(replay: Replay, cassette: Any, request: Any) -> str:
     if not diffs and played:
         return (
             f"Your code sent the same request ({shown}) more than once; this check expects "
-            f"{len(cassette.data)} request(s) in all. Make exactly one API call per request the exercise asks for."
+            f"{len(cassette.data)} request(s) in all. Make exactly one API call per request the exercise asks for.",
+            "the same request sent more than once",
         )
     details = matching.describe(diffs, show_expected=replay.show_expected)
-    return f"Your request ({shown}) does not match what this check expects:\n{details}"
+    fields = list(dict.fromkeys(_field_name(d.field) for d in diffs))
+    named = ", ".join(f"`{f}`" for f in fields)
+    cause = f"request field {named} differs" if len(fields) == 1 else f"request fields {named} differ"
+    if not fields:
+        cause = "the request differs"
+    return f"{cause[0].upper()}{cause[1:]} from what this check expects ({shown}):\n{details}", cause
 
 
 @contextmanager
@@ -282,7 +297,9 @@ def replaying(
                 replay.sent.append(SentRequest(request.method, request.uri, parts.path, body))
                 playable = bool(original(request))
                 if not playable and not record:
-                    replay.misses.append(_explain_miss(replay, cassette, request))
+                    why, cause = _explain_miss(replay, cassette, request)
+                    replay.misses.append(why)
+                    replay.miss_causes.append(cause)
                 return playable
 
             cassette.can_play_response_for = can_play_response_for

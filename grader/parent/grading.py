@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from grader import course, rubric, scoring
 from grader.errors import UsageError
-from grader.parent import processes, runner
+from grader.parent import processes, runner, stubs
 from grader.sandbox import copying
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """A run that `started` began, with what was read of the submission before any of its code ran."""
+
+    run: runner.PendingRun
+    unwritten: Mapping[str, tuple[str, ...]]  # exercise id: functions that still raise NotImplementedError
 
 
 def select(names: Sequence[str]) -> tuple[course.Exercise, ...]:
@@ -38,7 +46,7 @@ def grade_submission(
     time_limit: float = 600.0,
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     carried: Mapping[str, scoring.Outcome] | None = None,
-    progress: Callable[[int], None] = lambda done: None,
+    progress: runner.Progress = runner.no_progress,
 ) -> scoring.Grade:
     """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot.
 
@@ -60,12 +68,13 @@ def started(
     time_limit: float = 600.0,
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     skip: Sequence[str] = (),
-) -> Iterator[runner.PendingRun]:
+) -> Iterator[Pending]:
     """The judge of `submission` starting now, so that its sandbox imports the SDKs while the caller reads
     the rubrics; `finish` it in the block (leaving the block any other way stops it)."""
     _refuse_links(submission)
     if not submission.is_dir():
         raise UsageError(f"--submission {submission}: no such directory")
+    unwritten = stubs.every_unwritten(submission, [e.id for e in exercises])  # before the submission runs
     pending = runner.start_child(
         [e.id for e in exercises],
         submission=submission.resolve(),
@@ -75,7 +84,7 @@ def started(
         skip=skip,
     )
     try:
-        yield pending
+        yield Pending(pending, unwritten)
     finally:
         pending.cancel()
 
@@ -103,15 +112,15 @@ def _refuse_links(submission: Path) -> None:
 
 
 def finish(
-    pending: runner.PendingRun,
+    pending: Pending,
     rubrics: Sequence[rubric.ExerciseRubric],
     *,
     time_limit: float,
     carried: Mapping[str, scoring.Outcome] | None = None,
-    progress: Callable[[int], None] = lambda done: None,
+    progress: runner.Progress = runner.no_progress,
 ) -> scoring.Grade:
     """Grade to the end what `started` began, and score it against `rubrics`."""
-    run = pending.finish(progress)
+    run = pending.run.finish(progress)
     notes = processes.missing()
     if run.hit_time_limit:
         notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")
@@ -119,4 +128,8 @@ def finish(
         notes.append(f"{run.rejected_records} forged or corrupt result line(s) were ignored")
     missing = "timeout" if run.hit_time_limit else "failed"
     result = scoring.grade(rubrics, {**(carried or {}), **run.outcomes}, missing_status=missing, notes=notes)
-    return dataclasses.replace(result, sandbox=run.sandbox)
+    # The suites are staff files: read after the judge started, off the path to the first check.
+    later = {}
+    for exercise_id, functions in pending.unwritten.items():
+        later[exercise_id] = stubs.hidden_only(functions, stubs.names_in_code(rubric.suite_files(exercise_id)))
+    return dataclasses.replace(result, sandbox=run.sandbox, unwritten=dict(pending.unwritten), hidden_only=later)

@@ -29,6 +29,8 @@ def as_json(grade: Grade) -> dict[str, Any]:
                 "score": e.score,
                 "max_score": e.max_score,
                 "hidden_points_not_run": e.hidden_not_run,
+                "unwritten": list(grade.unwritten.get(e.id, ())),
+                "unwritten_hidden_only": list(grade.hidden_only.get(e.id, ())),
                 "tests": [
                     {
                         "id": r.check.id,
@@ -39,6 +41,8 @@ def as_json(grade: Grade) -> dict[str, Any]:
                         "visibility": r.check.visibility,
                         "hint": r.check.hint,
                         "feedback": r.feedback,
+                        "cause": r.cause,
+                        "output": r.output,
                     }
                     for r in e.results
                 ],

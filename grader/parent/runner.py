@@ -30,6 +30,14 @@ MAX_RESTARTS = 8
 NOTHING_COLLECTED = 5  # pytest's exit code when no check was selected to run
 DEFAULT_CHECK_TIMEOUT = 10.0  # seconds per check; the frozen clock means no honest check comes close
 
+Running = tuple[str, float]  # the check running now and the seconds it has run so far
+# Told, while a run goes on, how many checks have ended and which one runs (for the live progress line).
+Progress = Callable[[int, Running | None], None]
+
+
+def no_progress(done: int, running: Running | None) -> None:
+    """A Progress that shows nothing."""
+
 
 @dataclass(frozen=True)
 class ChildRun:
@@ -76,7 +84,7 @@ class _Watchdog:
     """
 
     def __init__(
-        self, parent_channel: channel.ParentChannel, hard_limit: float, progress: Callable[[int], None]
+        self, parent_channel: channel.ParentChannel, hard_limit: float, progress: Progress
     ) -> None:
         self._channel = parent_channel
         self._hard_limit = hard_limit
@@ -86,14 +94,16 @@ class _Watchdog:
     def __call__(self) -> bool:
         records, _ = channel.read_records(self._channel)
         ended = {r["id"] for r in records if r.get("event") == "end"}
-        self._progress(len(ended))
         started = [r["id"] for r in records if r.get("event") == "start" and r["id"] not in ended]
         if not started:
             self._running = None
+            self._progress(len(ended), None)
             return False
         if self._running is None or self._running[0] != started[-1]:
-            self._running = (started[-1], time.monotonic())
-        return time.monotonic() - self._running[1] > self._hard_limit
+            self._running = (str(started[-1]), time.monotonic())
+        running_for = time.monotonic() - self._running[1]
+        self._progress(len(ended), (self._running[0], running_for))
+        return running_for > self._hard_limit
 
 
 @dataclass(frozen=True)
@@ -167,7 +177,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
 
 
 def _collect(
-    launched: _Launched, run: _RunSettings, *, progress: Callable[[int], None], stop_now: bool = False
+    launched: _Launched, run: _RunSettings, *, progress: Progress, stop_now: bool = False
 ) -> _Attempt:
     """Wait for the attempt's judge (or, `stop_now`, stop it), then read its records; nothing of it stays."""
     parent_channel = launched.parent_channel
@@ -201,7 +211,7 @@ def run_child(
     suites_dir: Path = SUITES_DIR,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     skip: Sequence[str] = (),
-    progress: Callable[[int], None] = lambda done: None,
+    progress: Progress = no_progress,
 ) -> ChildRun:
     """Run the suites but the `skip` checks; when student code kills the child, pin it on the running check
     and go on without it. `progress` is told how many checks have ended."""
@@ -224,7 +234,7 @@ class PendingRun:
         self._deadline = time.monotonic() + time_limit
         self._first: _Launched | None = _launch(run, sorted(self._skip), time_limit=time_limit)
 
-    def finish(self, progress: Callable[[int], None] = lambda done: None) -> ChildRun:
+    def finish(self, progress: Progress = no_progress) -> ChildRun:
         first, self._first = self._first, None
         try:
             return _run_attempts(
@@ -238,7 +248,7 @@ class PendingRun:
         first, self._first = self._first, None
         try:
             if first is not None:
-                _collect(first, self._run, progress=lambda done: None, stop_now=True)
+                _collect(first, self._run, progress=no_progress, stop_now=True)
         finally:
             self._release()
 
@@ -289,7 +299,7 @@ def _run_attempts(
     deadline: float,
     time_limit: float,
     skip: Sequence[str],
-    progress: Callable[[int], None],
+    progress: Progress,
 ) -> ChildRun:
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
@@ -306,7 +316,13 @@ def _run_attempts(
         returncode = attempt.returncode
         ended = {
             r["id"]: Outcome(
-                r["id"], str(r["status"]), str(r.get("feedback", "")), bool(r.get("staff_error")), _seconds(r)
+                r["id"],
+                str(r["status"]),
+                str(r.get("feedback", "")),
+                bool(r.get("staff_error")),
+                _seconds(r),
+                str(r.get("cause", "")),
+                str(r.get("output", "")),
             )
             for r in attempt.records
             if r.get("event") == "end"
@@ -337,23 +353,30 @@ def _seconds(record: dict[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) and value >= 0 else 0.0
 
 
-def _add(progress: Callable[[int], None], before: int, done: int) -> None:
-    progress(before + done)
+def _add(progress: Progress, before: int, done: int, running: Running | None) -> None:
+    progress(before + done, running)
 
 
 def _crash_outcome(check_id: str, returncode: int | None, stopped_by: str, time_limit: float) -> Outcome:
     if stopped_by == "time limit":
-        return Outcome(check_id, "timeout", f"Grading hit its time limit of {time_limit:.0f} s while this check ran.")
+        return Outcome(
+            check_id,
+            "timeout",
+            f"Grading hit its time limit of {time_limit:.0f} s while this check ran.",
+            cause="grading hit its time limit",
+        )
     if stopped_by == "watchdog":
         return Outcome(
             check_id,
             "timeout",
             "This check ran out of time and could not be interrupted normally (for example very deep recursion "
             "or a long computation in C), so its process was stopped; the other checks ran in a fresh one.",
+            cause="ran out of time and could not be interrupted",
         )
     return Outcome(
         check_id,
         "error",
         f"The grading process ended during this check (exit code {returncode}): your code ended or crashed it "
         "(os._exit, a fatal signal, running out of memory). The other checks were graded in a fresh process.",
+        cause="the grading process ended during the check",
     )

@@ -39,6 +39,8 @@ def _test(exercise: ExerciseResult, index: int, result: CheckResult, hidden_visi
         lines.append(f"Hint: {check.hint}")
     if result.feedback:
         lines += ["", result.feedback]
+    if result.output:  # in this test's own output, so it shows when (and only when) the test does
+        lines += ["", result.output]
     return {
         "name": f"{exercise.id}: {check.name}",
         "number": f"{_position(exercise.id)}.{index}",
@@ -50,7 +52,7 @@ def _test(exercise: ExerciseResult, index: int, result: CheckResult, hidden_visi
         "output_format": OUTPUT_FORMAT,
         "tags": [exercise.id],
         "visibility": "visible" if check.visibility == "visible" else hidden_visibility,
-        "extra_data": {"check_id": check.id, "grader_status": result.status},
+        "extra_data": {"check_id": check.id, "grader_status": result.status, "cause": result.cause},
     }
 
 

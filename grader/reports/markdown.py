@@ -8,8 +8,11 @@ and HTML are not rendered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from grader.reports import grouping
 
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
 _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "timeout": "⏱️"}
@@ -23,6 +26,15 @@ def _fence(text: str) -> str:
         longest = max(longest, run)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
+
+
+def _code(text: str) -> str:
+    """Untrusted text inline, as code: a run of backticks longer than any inside it, so it cannot close early."""
+    flat = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def _cell(text: object) -> str:
@@ -44,15 +56,22 @@ def render(report: Mapping[str, Any], *, title: str = "Grade", feedback: bool = 
         passed = sum(1 for t in e["tests"] if t["status"] == "passed")
         lines.append(f"| {_cell(e['id'])} | {e['score']}/{e['max_score']} | {passed}/{len(e['tests'])} |")
     lines.append(f"| **Total** | **{score}/{max_score}** | |")
-    failed = [(e, t) for e in exercises for t in e["tests"] if t["status"] != "passed"]
-    if failed:
+    # The terminal's entries: one per cause, the cause first (grader/reports/grouping.py).
+    entries = [entry for e in exercises for entry in grouping.entries(grouping.from_report(e))]
+    if entries:
         lines += ["", "### Checks to fix", ""]
-    for e, t in failed:
-        icon = _ICON.get(t["status"], "❌")
-        lines.append(f"{icon} **{_cell(e['id'])}: {_cell(t['name'])}** ({t['status']}, {t['max_score']} pt)  ")
-        lines.append(f"Hint: {_cell(t['hint'])}")
-        if feedback and t.get("feedback"):
-            lines += ["", _fence(str(t["feedback"]))]
+    for entry in entries:
+        icon = _ICON.get(entry.status, "❌")
+        # The title may quote the submission (an import error's file and message): in code, where nothing renders.
+        lines.append(f"{icon} **{_cell(entry.exercise)}**: {_code(entry.title)} ({_cell(entry.tag)})  ")
+        if entry.checks:
+            lines.append(f"Checks: {_cell('; '.join(entry.checks))}  ")
+        if entry.hint:
+            lines.append(f"Hint: {_cell(entry.hint)}")
+        if feedback and entry.feedback:
+            lines += ["", _fence(entry.feedback)]
+        if feedback and entry.output:
+            lines += ["", "What your code printed:", "", _fence(entry.output)]
         lines.append("")
     notes = [
         f"{e['id']} has {e['hidden_points_not_run']} more point(s) in hidden checks that run at official grading."

@@ -7,165 +7,194 @@ the JSON report holds all of it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.padding import Padding
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from grader.parent import untrusted
-from grader.scoring import CheckResult, ExerciseResult, Grade
+from grader.reports import grouping
+from grader.scoring import CheckResult, Grade
 
 FEEDBACK_LINES = 8  # per entry; the rest is in the JSON report
-_NOT_IMPLEMENTED = re.compile(r"^Not implemented yet: (\w+)")
-_NOT_RUN_AGAIN = re.compile(r" (\w+)\(\) ran out of time in an earlier check, so it was not run again\.$")
+OUTPUT_LINES = 10  # the last lines the code printed, under its failure; the JSON report keeps 20 per stream
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
 
 
-def _unstarted(result: CheckResult) -> str | None:
-    found = _NOT_IMPLEMENTED.match(result.feedback)
-    return found.group(1) if found else None
+def _wrapped(console: Console, text: Text, width: int) -> list[Text]:
+    lines = list(text.wrap(console, max(20, width)))
+    for line in lines:
+        line.rstrip()
+    return lines or [Text("")]
 
 
-def _entry(console: Console, mark: str, text: str, tag: str, style: str) -> None:
-    """One line per entry; wrapped text keeps its indent and the tag never breaks."""
-    grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1)
-    grid.add_column(no_wrap=True, justify="right")
-    grid.add_row(Text(mark, style=style), Text(text, style=style), Text(tag, style="dim"))
-    console.print(grid)
+def _entry(console: Console, mark: str, text: Text | str, tag: str, style: str) -> None:
+    """The entry's first line ends with its tag (right-aligned); wrapped text keeps its indent. No trailing spaces."""
+    body = text if isinstance(text, Text) else Text(text)
+    body.stylize(style)
+    width = console.width
+    lines = _wrapped(console, body, width - len(mark) - len(tag) - 3)
+    first = Text(f"{mark} ", style=style).append_text(lines[0])
+    first.append(" " * max(1, width - len(first) - len(tag)) + tag, style="dim")
+    console.print(first, no_wrap=True, crop=False, soft_wrap=True)
+    for line in lines[1:]:
+        console.print(Text(" " * (len(mark) + 1)).append_text(line), no_wrap=True, crop=False, soft_wrap=True)
 
 
-def _indented(console: Console, text: str, style: str = "") -> None:
+def _say(console: Console, text: Text) -> None:
+    """A line of text, wrapped to the terminal without trailing spaces."""
+    for line in _wrapped(console, text, console.width):
+        console.print(line, no_wrap=True, crop=False, soft_wrap=True)
+
+
+def _indented(console: Console, text: str, style: str = "", *, limit: int = FEEDBACK_LINES, tail: bool = False) -> None:
     lines = text.splitlines()
-    shown = lines[:FEEDBACK_LINES]
-    if len(lines) > FEEDBACK_LINES:
-        shown.append(f"... ({len(lines) - FEEDBACK_LINES} more lines in the JSON report)")
+    shown = lines[-limit:] if tail else lines[:limit]
+    more = f"... ({len(lines) - limit} more lines in the JSON report)"
+    if len(lines) > limit:
+        shown = [more, *shown] if tail else [*shown, more]
     for line in shown:  # feedback quotes the submission: control characters are shown, never obeyed
-        console.print(Padding(untrusted.plain(line, style=style), (0, 0, 0, 4)))
+        for part in _wrapped(console, untrusted.plain(line, style=style), console.width - 4):
+            console.print(Text("    ").append_text(part), no_wrap=True, crop=False, soft_wrap=True)
+
+
+def _exercise_failures(console: Console, exercise: grouping.Exercise) -> None:
+    for entry in grouping.entries(exercise):
+        style = _STATUS_STYLE.get(entry.status, "red")
+        _entry(console, "✗", Text(f"{entry.exercise}: ").append_text(untrusted.plain(entry.title)), entry.tag, style)
+        if entry.checks:
+            _indented(console, f"checks: {'; '.join(entry.checks)}", "dim")
+        if entry.hint:
+            _indented(console, f"hint: {entry.hint}", "cyan")
+        if entry.feedback:
+            _indented(console, entry.feedback)
+        if entry.not_run_again:
+            names = ", ".join(f"{h}()" for h in entry.not_run_again)
+            _indented(console, f"Not run again after their first timeout: {names}.")
+        if entry.output:
+            _indented(console, entry.output, "dim", limit=OUTPUT_LINES, tail=True)
+
+
+_LEVEL_STYLE = {"full": "green", "strong": "green", "partial": "yellow"}
+
+
+def sandbox_line(sandbox: Mapping[str, Any], *, verbose: bool = False, official: bool = False) -> Text:
+    """The sandbox's level in one short line; its layers and what is missing only with `verbose` (and in the JSON).
+
+    Official grading (staff read it) always gets the detail, and a weak level there is no student's normal.
+    """
+    if not sandbox:
+        return Text("Sandbox: not used", style="dim")
+    level = str(sandbox.get("level", "none"))
+    line = Text(f"Sandbox: {level}", style=_LEVEL_STYLE.get(level, "red"))
+    if level == "partial" and not official:
+        # A student's own machine rarely allows every layer; nothing there needs their action.
+        line.append(" (normal on your own computer; nothing to do)", style="dim")
+    if verbose or official:
+        line.append(f" ({', '.join(sandbox.get('layers', [])) or 'no layer'})", style="dim")
+        if missing := sandbox.get("missing"):
+            line.append(f"; missing: {', '.join(missing)}", style="dim")
+    return line
+
+
+def print_report(grade: Grade, console: Console, *, verbose: bool = False, official: bool = False) -> None:
+    """The sandbox's level, passing checks (verbose only), what to fix, notes, then the table and the total."""
+    _say(console, sandbox_line(grade.sandbox, verbose=verbose, official=official))
+    if verbose:
+        for e in grade.exercises:
+            for r in e.results:
+                if r.status == "passed":
+                    _entry(console, "✓", f"{e.id}: {r.check.name}", _points([r]), "green")
+    failing = [grouping.from_grade(e, grade) for e in grade.exercises]
+    if any(grouping.entries(f) for f in failing):
+        console.print(Text("To fix", style="bold"))
+        for f in failing:
+            _exercise_failures(console, f)
+        console.print()
+    for note in grade.notes:
+        _say(console, untrusted.plain(f"Note: {note}", style="yellow"))
+    console.print(_table(grade))
+    _say(console, Text(total_line(grade), style="bold"))
 
 
 def _points(results: list[CheckResult]) -> str:
     return f"{sum(r.check.points for r in results)} pt"
 
 
-def _exercise_failures(console: Console, exercise: ExerciseResult) -> None:
-    failed = [r for r in exercise.results if r.status != "passed"]
-    if not failed:
-        return
-    unstarted = [r for r in failed if _unstarted(r)]
-    functions = list(dict.fromkeys(name for r in unstarted if (name := _unstarted(r))))
-    if unstarted and len(failed) == len(exercise.results):  # nothing passes yet: one line, whatever else failed
-        text = f"{exercise.id}: not started; write {', '.join(functions)}"
-        _entry(console, "✗", text, f"{len(failed)} checks, {_points(failed)}", "red")
-        return
-    if unstarted:
-        text = f"{exercise.id}: not written yet: {', '.join(functions)}"
-        _entry(console, "✗", text, f"{len(unstarted)} checks, {_points(unstarted)}", "red")
-    groups: dict[tuple[str, str], list[CheckResult]] = {}
-    for r in failed:
-        if r in unstarted:
-            continue
-        # Checks share a cause when they share their (non-empty) feedback: an import error, a hang
-        # (the first timeout of a function and its later fail-fast checks read alike).
-        feedback = _NOT_RUN_AGAIN.sub("", r.feedback)
-        key = (r.status, feedback) if feedback else (r.status, r.check.id)
-        groups.setdefault(key, []).append(r)
-    for (status, feedback), members in groups.items():
-        style = _STATUS_STYLE.get(status, "red")
-        if len(members) == 1:
-            (r,) = members
-            _entry(console, "✗", f"{exercise.id}: {r.check.name}", f"{status}, {_points(members)}", style)
-            _indented(console, f"hint: {r.check.hint}", "cyan")
-        else:
-            names = "; ".join(r.check.name for r in members)
-            text = f"{exercise.id}: {len(members)} checks, one cause: {names}"
-            _entry(console, "✗", text, f"{status}, {_points(members)}", style)
-        _indented(console, feedback if len(members) > 1 else members[0].feedback)
-        hung = list(dict.fromkeys(m.group(1) for r in members if (m := _NOT_RUN_AGAIN.search(r.feedback))))
-        if len(members) > 1 and hung:
-            _indented(console, f"Not run again after their first timeout: {', '.join(f'{h}()' for h in hung)}.")
-
-
-def sandbox_line(sandbox: Mapping[str, Any]) -> Text:
-    """The header line naming the confinement the submission ran under."""
-    if not sandbox:
-        return Text("Sandbox: not used", style="dim")
-    level = str(sandbox.get("level", "none"))
-    line = Text(f"Sandbox: {level}", style={"full": "green", "strong": "green", "partial": "yellow"}.get(level, "red"))
-    line.append(f" ({', '.join(sandbox.get('layers', [])) or 'no layer'})", style="dim")
-    if missing := sandbox.get("missing"):
-        line.append(f"; missing: {', '.join(missing)}", style="dim")
-    return line
-
-
-def print_report(grade: Grade, console: Console, *, verbose: bool = False) -> None:
-    """The sandbox's level, passing checks (verbose only), what to fix, notes, then the table and the total."""
-    console.print(sandbox_line(grade.sandbox))
-    if verbose:
-        for e in grade.exercises:
-            for r in e.results:
-                if r.status == "passed":
-                    _entry(console, "✓", f"{e.id}: {r.check.name}", _points([r]), "green")
-    if any(r.status != "passed" for e in grade.exercises for r in e.results):
-        console.print(Text("To fix", style="bold"))
-        for e in grade.exercises:
-            _exercise_failures(console, e)
-        console.print()
-    hidden = [(e.id, e.hidden_not_run) for e in grade.exercises if e.hidden_not_run]
-    if hidden:
-        total = sum(points for _, points in hidden)
-        console.print(
-            Text(
-                f"Hidden checks worth {total} more points ({', '.join(f'{i} {p}' for i, p in hidden)}) are not in "
-                "this copy of the grader; they run at official grading.",
-                style="yellow",
-            )
-        )
-    for note in grade.notes:
-        console.print(untrusted.plain(f"Note: {note}", style="yellow"))
-    console.print(_table(grade))
-    console.print(Text(f"Total: {grade.score}/{grade.max_score} ({grade.percent:.1f}%)", style="bold"))
+def total_line(grade: Grade) -> str:
+    """The total; with hidden checks absent from this copy, the public score and what they hold apart."""
+    hidden = sum(e.hidden_not_run for e in grade.exercises)
+    if not hidden:
+        return f"Total: {grade.score}/{grade.max_score} ({grade.percent:.1f}%)"
+    public = grade.max_score - hidden
+    return (
+        f"Total: {grade.score}/{public} in public checks; "
+        f"{hidden} pt more are graded by hidden checks when you submit"
+    )
 
 
 def _table(grade: Grade) -> Table:
+    hidden = any(e.hidden_not_run for e in grade.exercises)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Exercise")
-    table.add_column("Score", justify="right")
+    table.add_column("Public" if hidden else "Score", justify="right")
+    if hidden:
+        table.add_column("Hidden", justify="right")
     table.add_column("Checks passed", justify="right")
     for e in grade.exercises:
         passed = sum(1 for r in e.results if r.status == "passed")
-        style = "green" if e.score == e.max_score else ("red" if e.score == 0 else "yellow")
-        table.add_row(e.id, Text(f"{e.score}/{e.max_score}", style=style), f"{passed}/{len(e.results)}")
+        public = e.max_score - e.hidden_not_run
+        style = "green" if e.score == public else ("red" if e.score == 0 else "yellow")
+        row: list[str | Text] = [e.id, Text(f"{e.score}/{public}", style=style)]
+        if hidden:
+            row.append(Text(f"+{e.hidden_not_run} pt" if e.hidden_not_run else "", style="dim"))
+        table.add_row(*row, f"{passed}/{len(e.results)}")
     return table
 
 
-@contextmanager
-def progress(console: Console, total: int) -> Iterator[Callable[[int], None]]:
-    """A live progress line on a terminal; nothing at all when the output is a file or a pipe.
+SLOW_AFTER = 2.0  # seconds a check runs before the progress line says how long it has run
 
-    Yields the callback the runner calls with the number of checks finished so far.
+
+@contextmanager
+def progress(
+    console: Console, names: Mapping[str, str], *, check_timeout: float
+) -> Iterator[Callable[[int, tuple[str, float] | None], None]]:
+    """A live progress line on a terminal naming the check that runs; nothing when the output is a file or a pipe.
+
+    `names`: the checks to run (id: name). Yields the callback the runner calls with the number of checks
+    finished so far and the check running now, with the seconds it has run.
     """
+    total = len(names)
     if not console.is_terminal or total <= 0:
-        yield lambda done: None
+        yield lambda done, running: None
         return
     bar = Progress(
         SpinnerColumn(),
-        TextColumn("Grading"),
-        BarColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=10),
         MofNCompleteColumn(),
         TextColumn("checks"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
-    task = bar.add_task("grading", total=total)
+    task = bar.add_task("Grading", total=total)
+
+    def update(done: int, running: tuple[str, float] | None) -> None:
+        text = "Grading"
+        if running is not None:
+            check_id, seconds = running
+            name = names.get(check_id, check_id.rpartition("::")[2])
+            text = f"{name[:32]} (check {min(done + 1, total)} of {total})"
+            if seconds >= SLOW_AFTER:
+                text += f": {seconds:.0f} s of its {check_timeout:g} s"
+        bar.update(task, completed=min(done, total), description=escape(text))
+
     with bar:
-        yield lambda done: bar.update(task, completed=min(done, total))
+        yield update
