@@ -16,11 +16,12 @@ from grader.exitcodes import EXIT_CANNOT_GRADE
 from grader.parent import hardening, untrusted
 
 # In the order `--help` lists them. Only the command that runs is imported: grading starts sooner.
-COMMAND_NAMES = ("grade", "live", "record", "validate", "export", "gradescope", "comment", "batch", "merge")
+COMMAND_NAMES = ("grade", "live", "record", "validate", "export", "gradescope", "comment", "batch", "merge",
+                 "grades-export")  # fmt: skip
 
 
 def _command(name: str) -> ModuleType:
-    return importlib.import_module(f"grader.commands.{name}")
+    return importlib.import_module(f"grader.commands.{name.replace('-', '_')}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="write no class report")
     parser.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="do not compare the submissions' code (similarity.csv, similarity.html and the report's section)",
+    )
+    parser.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
@@ -164,8 +169,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Gradebook written to {escape(str(args.csv))}: {len(rows)} row(s): {summary}")
     if args.feedback_dir is not None:
         console.print(f"Feedback for each student (Markdown and JSON) in {escape(str(args.feedback_dir))}")
+    similar = None
+    if not args.no_similarity:
+        similar = shards.write_similarity(entries, exercises, out, console, title=f"{directory.name}{part}")
     if report_path is not None:
-        shards.write_class_report(rows, exercises, report_path, console, title=f"Class report: {directory.name}{part}")
+        shards.write_class_report(
+            rows,
+            exercises,
+            report_path,
+            console,
+            title=f"Class report: {directory.name}{part}",
+            feedback=args.feedback_dir,
+            similar=similar,
+        )
     if counts["grader-error"]:
         console.print("[bold magenta]Grader problem:[/] some checks could not be graded because of the harness.")
         return EXIT_CANNOT_GRADE
