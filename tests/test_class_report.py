@@ -330,7 +330,10 @@ def test_sharding_then_merging_gives_the_same_gradebook(batch: Batch, tmp_path: 
         for written in (out / "feedback").iterdir():
             assert (merged / "feedback" / written.name).read_bytes() == written.read_bytes(), (k, written.name)
     page = tables_of((merged / "class-report.html").read_text())
-    assert page["summary"] == tables_of((batch.out / "class-report.html").read_text())["summary"]
+    unsharded_page = tables_of((batch.out / "class-report.html").read_text())
+    for table in ("summary", "students", "matrix", "matrix-checks", "findings", "similarity"):
+        assert page[table] == unsharded_page[table], table
+    assert (merged / "similarity.csv").read_text() == (batch.out / "similarity.csv").read_text()
     # A missing shard, a shard given twice or a shard with a lost feedback file is named, and nothing is written.
     missing = _merge(tmp_path / "m1", shards[0], shards[2])
     assert missing.returncode == 2 and "shard 2/3 is missing" in missing.stdout, missing.stdout
