@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def rows_of(out: Path) -> tuple[list[gradebook.Row], int]:
     """The rows of a batch or merge output folder (from its feedback JSON) and the maximum total."""
+    if not (out / shards.MANIFEST).is_file():
+        raise UsageError(f"{out}: no {shards.MANIFEST}; give the output folder of `grader batch` or `grader merge`")
     manifest = shards.read_manifest(out)
     if manifest.feedback is None:
         raise UsageError(f"{out}: graded with --no-feedback; the export reads each submission's feedback JSON")
