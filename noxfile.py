@@ -182,9 +182,11 @@ def gradescope(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False)
 def bench(session: nox.Session) -> None:
-    """Print grading speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time."""
-    install(session, "-e", ".")
+    """Print speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time, and
+    the similarity check's cost on a class of 200 as a ratio to grading it."""
+    install(session, "-e", ".[staff]")  # the similarity check needs copydetect; grading imports none of it
     session.run("python", "tests/bench_grading.py", "--nox", sys.executable, *session.posargs)
+    session.run("python", "tests/bench_similarity.py")
 
 
 @nox.session(python=PYTHON, default=False)

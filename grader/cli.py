@@ -18,6 +18,7 @@ from grader.parent import hardening, untrusted
 # In the order `--help` lists them. Only the command that runs is imported: grading starts sooner.
 COMMAND_NAMES = (
     "grade", "live", "record", "validate", "export", "gradescope", "comment", "batch", "merge", "new-exercise",
+    "grades-export",
 )  # fmt: skip
 
 

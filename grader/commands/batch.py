@@ -64,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the --csv gradebook holds other submissions too: re-grade only those in DIR, keep every other row",
     )
     parser.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="do not compare the submissions' code (similarity.csv, similarity.html and the report's section)",
+    )
+    parser.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
@@ -190,8 +195,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Gradebook written to {escape(str(args.csv))}: {len(rows)} row(s): {summary}")
     if args.feedback_dir is not None:
         console.print(f"Feedback for each student (Markdown and JSON) in {escape(str(args.feedback_dir))}")
+    similar = None
+    if kept and not args.no_similarity:
+        # The comparison needs every submission's code, and --update has only the re-graded ones: the
+        # similarity files of the last full batch are left as they were.
+        console.print("Similarity: not recomputed by --update (the last full batch's files are kept as they were)")
+    elif not args.no_similarity:
+        similar = shards.write_similarity(entries, exercises, out, console, title=f"{directory.name}{part}")
     if report_path is not None:
-        shards.write_class_report(rows, exercises, report_path, console, title=f"Class report: {directory.name}{part}")
+        shards.write_class_report(
+            rows,
+            exercises,
+            report_path,
+            console,
+            title=f"Class report: {directory.name}{part}",
+            feedback=args.feedback_dir,
+            similar=similar,
+        )
     if any(r.status == "grader-error" for r in graded):
         console.print("[bold magenta]Grader problem:[/] some checks could not be graded because of the harness.")
         return EXIT_CANNOT_GRADE

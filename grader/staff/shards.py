@@ -23,10 +23,13 @@ import os
 import re
 import stat
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -294,7 +297,10 @@ def merge(out: Path, folders: Sequence[Path], console: Console) -> list[gradeboo
         Manifest(None, everyone, tuple(sorted(seen)), manifests[0].exercises, csv_name, FEEDBACK_DIR),
     )
     console.print(f"Merged {count} shard(s): {len(rows)} submission(s) into {escape(str(out / csv_name))}")
-    write_class_report(rows, exercises, out / REPORT_FILE, console, title="Class report")
+    similar = merge_similarity(out, folders, exercises, console)
+    write_class_report(
+        rows, exercises, out / REPORT_FILE, console, title="Class report", feedback=target, similar=similar
+    )
     return rows
 
 
@@ -305,6 +311,8 @@ def write_class_report(
     console: Console,
     *,
     title: str,
+    feedback: Path | None = None,
+    similar: Similar | None = None,
 ) -> bool:
     """Write the class report; without the staff extra (matplotlib) say how to get it and go on."""
     try:
@@ -315,6 +323,85 @@ def write_class_report(
             f"installed), which only staff install: {escape(STAFF_EXTRA)}"
         )
         return False
-    class_report.write(rows, exercises, path, title=title)
+    class_report.write(
+        rows,
+        exercises,
+        path,
+        title=title,
+        feedback=feedback,
+        similar=None if similar is None else similar.pairs,
+        clusters=() if similar is None else similar.clusters,
+        similarity_page=None if similar is None else similar.page,
+    )
     console.print(f"Class report written to {escape(str(path))}")
     return True
+
+
+@dataclass(frozen=True)
+class Similar:
+    """What the similarity check found (grader.staff.similarity.Result, without importing copydetect here)."""
+
+    pairs: Sequence[Any]
+    clusters: Sequence[tuple[str, ...]]
+    page: Path | None
+
+
+def _similarity_module(console: Console) -> ModuleType | None:
+    try:
+        from grader.staff import similarity  # copydetect: staff-only, like matplotlib
+    except ImportError as exc:
+        console.print(
+            f"[yellow]Similarity not checked:[/] it needs copydetect ({exc.name} is not installed), which only "
+            f"staff install: {escape(STAFF_EXTRA)}"
+        )
+        return None
+    return similarity
+
+
+def write_similarity(
+    entries: Sequence[gradebook.Entry], exercises: Sequence[course.Exercise], out: Path, console: Console, *, title: str
+) -> Similar | None:
+    """Fingerprint this batch's submissions into `out` (similarity.json, for merge) and compare them."""
+    similarity = _similarity_module(console)
+    if similarity is None:
+        return None
+    modules = [e.id for e in exercises]
+    with tempfile.TemporaryDirectory(prefix="grader-similarity-") as workdir:
+        tokens, sources = similarity.collect(entries, modules, Path(workdir))
+        similarity.write_tokens(out / similarity.TOKENS_FILE, tokens)
+        result = similarity.analyse(tokens, modules, out, sources=sources, title=f"Similar submissions: {title}")
+    return _report_similarity(result, out, console)
+
+
+def _report_similarity(result: Any, out: Path, console: Console) -> Similar:
+    console.print(
+        f"Similarity: {len(result.pairs)} pair(s) flagged in {len(result.clusters)} cluster(s); "
+        f"{escape(str(out / 'similarity.csv'))}"
+        + (f", side by side in {escape(str(result.page))}" if result.page else "")
+    )
+    return Similar(result.pairs, result.clusters, result.page)
+
+
+def merge_similarity(
+    out: Path, folders: Sequence[Path], exercises: Sequence[course.Exercise], console: Console
+) -> Similar | None:
+    """Compare the whole class from the shards' similarity.json, as one batch would have."""
+    missing = [str(f) for f in folders if not (f / "similarity.json").is_file()]
+    if missing:
+        console.print(
+            f"[yellow]Similarity not checked:[/] no similarity.json in {escape(', '.join(missing))} (--no-similarity)"
+        )
+        return None
+    similarity = _similarity_module(console)
+    if similarity is None:
+        return None
+    tokens: dict[str, dict[str, str]] = {}
+    for folder in folders:
+        try:
+            tokens.update(similarity.load_tokens(folder / similarity.TOKENS_FILE))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    modules = [e.id for e in exercises]
+    similarity.write_tokens(out / similarity.TOKENS_FILE, tokens)
+    result = similarity.analyse(tokens, modules, out, sources=None, title="Similar submissions")
+    return _report_similarity(result, out, console)
