@@ -56,8 +56,9 @@ def rows_of(out: Path) -> tuple[list[gradebook.Row], int]:
     if manifest.feedback is None:
         raise UsageError(f"{out}: graded with --no-feedback; the export reads each submission's feedback JSON")
     feedback = out / manifest.feedback
-    rows = [gradebook.row_of(gradebook.read_feedback(feedback, n)) for n in manifest.submissions]
-    maximum = sum(e.weight for e in grading.select(manifest.exercises))
+    exercises = grading.select(manifest.exercises)
+    rows = [shards.feedback_row(feedback, n, exercises) for n in manifest.submissions]
+    maximum = sum(e.weight for e in exercises)
     return rows, maximum
 
 

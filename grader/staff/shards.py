@@ -179,6 +179,17 @@ def read_manifest(folder: Path) -> Manifest:
         raise UsageError(f"{path}: not a batch manifest ({type(exc).__name__}: {exc}); was it edited?") from None
 
 
+def feedback_row(feedback: Path, name: str, exercises: Sequence[course.Exercise]) -> gradebook.Row:
+    """Submission `name`'s row rebuilt from its feedback JSON in `feedback`, read bounded and checked field by field
+    (`--update` and `grades-export` read a folder that `merge` may have written from shards)."""
+    as_json, _ = gradebook.feedback_paths(feedback, name)
+    raw = read_bounded(as_json, MAX_FEEDBACK_BYTES)
+    try:
+        return gradebook.row_of(json.loads(raw.decode("utf-8")), name, exercises)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{as_json}: not the feedback JSON of {name!r} ({exc})") from None
+
+
 def _csv_names(path: Path, limit: int) -> list[str]:
     try:
         text = read_bounded(path, MAX_CSV_BYTES).decode("utf-8")

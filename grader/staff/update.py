@@ -9,7 +9,6 @@ keeps their rows (rebuilt from their feedback JSON, as `merge` does) and replace
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,15 +71,4 @@ def kept_rows(names: Sequence[str], feedback_dir: Path | None, exercises: Sequen
             f"--update: the gradebook was graded on {', '.join(held_exercises)}, this run on {', '.join(ids)}; "
             "grade the same exercises (-e) so every row has the same columns. Nothing was written."
         )
-    rows = []
-    for name in names:
-        as_json, _ = gradebook.feedback_paths(feedback_dir, name)
-        try:
-            raw = shards.read_bounded(as_json, shards.MAX_FEEDBACK_BYTES)
-            rows.append(gradebook.row_of(json.loads(raw.decode("utf-8")), name, exercises))
-        except (OSError, ValueError, RecursionError) as exc:
-            raise UsageError(
-                f"--update keeps {name!r} from its feedback JSON, but {as_json} cannot be used ({exc}); "
-                "nothing was written"
-            ) from None
-    return rows
+    return [shards.feedback_row(feedback_dir, name, exercises) for name in names]
