@@ -17,7 +17,6 @@ from pathlib import Path
 from grader.sandbox import confinement, copying, landlock, mounts, seccomp
 
 _PR_SET_PDEATHSIG = 1
-SHM_BYTES = 16 * 1024 * 1024  # the box's own /dev/shm: multiprocessing's semaphores need a few pages
 _PR_SET_DUMPABLE = 4
 
 
@@ -62,7 +61,7 @@ def _namespaces(policy: confinement.Policy) -> None:
     if policy.uid is not None:
         os.chown(policy.home, policy.uid, policy.uid)
         mounts.name_the_uid(box, policy.uid, policy.home)
-    mounts.private_shm(size=SHM_BYTES)
+    mounts.private_shm(box)
     # Last: the tmpfs laid over a hidden folder also hides the submission's source from here on.
     # Listable folders are not bound whole (their own modes could bar the uid): the readable files in
     # them are, and binding a file makes its folders on the way.
@@ -90,7 +89,7 @@ def confine(policy_json: str) -> None:
     if "landlock" in layers:
         devices = [d for d in confinement.DEVICES if os.path.exists(d)]
         readable = (*confinement.SYSTEM_READABLE, *policy.readable)
-        # /dev/shm is writable only where it is the box's own tmpfs (scratch-cap), never the machine's.
+        # /dev/shm is writable only where it is a folder of the box (scratch-cap), never the machine's.
         own_shm = ["/dev/shm"] if "scratch-cap" in layers and os.path.isdir("/dev/shm") else []
         writable = [policy.box, *own_shm]
         _layer("landlock", lambda: landlock.restrict(readable, writable, devices, listable=policy.listable))

@@ -82,12 +82,16 @@ def box_tmpfs(box: Path, *, size: int, inodes: int) -> None:
     mount("tmpfs", str(box), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},nr_inodes={inodes},mode=0755")
 
 
-def private_shm(*, size: int) -> bool:
-    """A /dev/shm of the box's own, capped and shared with no one: POSIX semaphores (multiprocessing's locks,
-    values, events) live there, so correct code that uses them works. False where the machine has none."""
+def private_shm(box: Path) -> bool:
+    """/dev/shm as a folder of the box: POSIX semaphores (multiprocessing's locks, values, events) live there,
+    so correct code that uses them works, counted in the box's cap and shared with no one. False where the
+    machine has no /dev/shm."""
     if not os.path.isdir("/dev/shm"):
         return False
-    mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},nr_inodes=1024,mode=1777")
+    own = box / ".shm"
+    own.mkdir()
+    os.chmod(own, 0o1777)  # as /dev/shm itself: anyone may create, only the owner may remove
+    mount(str(own), "/dev/shm", None, MS_BIND)
     return True
 
 
