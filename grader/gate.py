@@ -60,8 +60,17 @@ def decode(data: bytes) -> dict[str, Any]:
 
 def _walk(value: Any, clean: bool) -> Any:
     """Bound the depth without recursion; with `clean` False, also replace lone surrogates in every str."""
-    if clean and not isinstance(value, dict | list):
-        return value
+    if clean:  # the common case: only containers are visited, one level at a time
+        level = [value]
+        for _ in range(MAX_DEPTH + 1):
+            below: list[Any] = []
+            for container in level:
+                inside = container.values() if type(container) is dict else container
+                below += [c for c in inside if type(c) is dict or type(c) is list]
+            if not below:
+                return value
+            level = below
+        raise GateError(f"a message was nested more than {MAX_DEPTH} deep")
     root: list[Any] = [value]
     stack: list[tuple[Any, int]] = [(root, 0)]
     while stack:
