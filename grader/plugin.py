@@ -119,6 +119,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if grading.channel is not None:
         grading.channel.started(item.nodeid)
     watch = item.stash[LEAKS] = leaks.LeakWatch(grading.keys, grading.settings.submission)
+    grading.link.phase = "setup"
     try:
         grading.sandbox.begin(
             timeout=grading.settings.check_timeout,
@@ -134,9 +135,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
+        grading.link.phase = "teardown"
         ended = grading.sandbox.end()
         shown = ended or {}
         record.output = captured.render(shown.get("stdout"), shown.get("stderr"), grading.link.events.logs)
+        grading.link.phase = "between checks"
+        record.notes.extend(grading.link.api.refused)  # requests outside the call: the student's, said so
         if ended is not None:
             watch.inspect_sandbox(ended, grading.link.events.logs)
             record.notes.extend(
@@ -158,6 +162,19 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                     "output": leaks.redact(outcome.output, watch.keys),
                 }
             )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Only while the check's body runs may its API requests be served (and only those its calls send)."""
+    grading = item.config.stash.get(SESSION, None)
+    if grading is None:
+        return (yield)
+    grading.link.phase = "call"
+    try:
+        return (yield)
+    finally:
+        grading.link.phase = "teardown"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

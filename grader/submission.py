@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import traceback
@@ -33,8 +34,17 @@ def install_package(directory: Path) -> None:
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     package = types.ModuleType(PACKAGE)
+    init = str(directory / "__init__.py")
+    # A real package, with a spec and a loader, so correct code finds its own files as anywhere else
+    # (`importlib.resources.files(__package__)`, `pkgutil.get_data`). The loader only reads: it never runs
+    # __init__.py, which runs later, inside a check (_run_package_init).
+    loader = importlib.machinery.SourceFileLoader(PACKAGE, init)
+    spec = importlib.machinery.ModuleSpec(PACKAGE, loader, origin=init, is_package=True)
+    spec.submodule_search_locations = [str(directory)]
+    spec.has_location = True
+    package.__spec__, package.__loader__ = spec, loader
     package.__path__ = [str(directory)]
-    package.__file__ = str(directory / "__init__.py")
+    package.__file__ = init
     package.__package__ = PACKAGE
     sys.modules[PACKAGE] = package
 

@@ -1,6 +1,7 @@
 """Frames between the judge and the sandbox: a length, then one JSON object (never pickle).
 
-Both ends use this module, so it stays small and imports nothing from the rest of the grader. The
+Both ends use this module, so it stays small and imports nothing from the rest of the grader but the
+gate, which decodes every frame. The
 judge reads with a deadline and a size cap: a sandbox that floods or stalls the socket costs its
 own check, never the judge's memory or time.
 """
@@ -11,6 +12,8 @@ import json
 import socket
 import time
 from typing import Any
+
+from grader import gate
 
 MAX_FRAME = 8 * 1024 * 1024  # one message; a streamed body crosses chunk by chunk, far below this
 _HEADER = 4
@@ -58,13 +61,15 @@ def _read_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
 
 
 def receive(sock: socket.socket, deadline: float | None = None) -> dict[str, Any]:
+    return receive_sized(sock, deadline)[0]
+
+
+def receive_sized(sock: socket.socket, deadline: float | None = None) -> tuple[dict[str, Any], int]:
+    """One message, decoded by the gate, and its size in bytes (what the judge's budgets count)."""
     size = int.from_bytes(_read_exact(sock, _HEADER, deadline), "big")
     if size > MAX_FRAME:
         raise WireViolation(f"a message announced {size} bytes, over the {MAX_FRAME}-byte frame limit")
     try:
-        message = json.loads(_read_exact(sock, size, deadline))
-    except ValueError as exc:
-        raise WireViolation(f"a message was not JSON ({exc})") from None
-    if not isinstance(message, dict):
-        raise WireViolation(f"a message was a JSON {type(message).__name__}, not an object")
-    return message
+        return gate.decode(_read_exact(sock, size, deadline)), _HEADER + size
+    except gate.GateError as exc:
+        raise WireViolation(str(exc)) from None

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from grader import cli
+from grader.reports import github
 from grader.reports.pr_comment import MARKER
 
 REPO = "course/student-repo"
@@ -220,3 +221,87 @@ def test_missing_report_is_a_staff_error_naming_it(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("COLUMNS", "300")
     assert cli.main(["comment", "--report", str(tmp_path / "nowhere.json")]) == 2
     assert "nowhere.json" in capsys.readouterr().out
+
+
+# -- issue 20 class 13: the report comes from the job that ran student code ------------------------------
+
+
+def _forged(path: Path, mutate: Any) -> Path:
+    _report(path, 4)
+    data = json.loads(path.read_text())
+    mutate(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda d: d.update(exercises="all of them"), id="exercises-not-a-list"),
+        pytest.param(lambda d: d["exercises"][0].update(tests=[{"id": 1}]), id="check-without-fields"),
+        pytest.param(lambda d: d["exercises"][0]["tests"][0].update(status="passed-honestly"), id="unknown-status"),
+        pytest.param(lambda d: d["exercises"][0]["tests"][0].update(name=["a", "list"]), id="name-not-text"),
+        pytest.param(lambda d: d.update(score="10/10"), id="score-not-a-number"),
+        pytest.param(lambda d: d.update(score=-5), id="score-negative"),
+        pytest.param(lambda d: d["exercises"][0].update(tests=7), id="tests-not-a-list"),
+        pytest.param(lambda d: d.update(schema=2), id="unknown-schema"),
+    ],
+)
+def test_class13_a_malformed_report_is_refused_with_exit_2_and_no_traceback(
+    github_api, tmp_path, monkeypatch, capsys, mutate
+):
+    state, url = github_api
+    _env(monkeypatch, tmp_path, url, PR_EVENT)
+    code = cli.main(["comment", "--report", str(_forged(tmp_path / "r.json", mutate))])
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert "r.json" in out.out and "not a valid grade report" in out.out
+    assert "Traceback" not in out.out + out.err
+    assert state.ours() == []  # nothing posted
+
+
+def test_class13_a_deeply_nested_or_huge_report_is_refused(github_api, tmp_path, monkeypatch, capsys):
+    state, url = github_api
+    _env(monkeypatch, tmp_path, url, PR_EVENT)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"schema": 1, "score": 1, "max_score": 1, "exercises": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert cli.main(["comment", "--report", str(deep)]) == 2
+    huge = tmp_path / "huge.json"
+    with open(huge, "w") as f:
+        f.write('{"schema": 1, "notes": ["' + "x" * (17 * 1024 * 1024) + '"]}')
+    assert cli.main(["comment", "--report", str(huge)]) == 2
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err and "MiB" in out.out
+    assert state.ours() == []
+
+
+def test_class13_names_hints_and_notes_are_capped_so_the_comment_fits(github_api, tmp_path, monkeypatch):
+    """Thousands of checks with long names and hints (all within the schema): the comment stays postable."""
+    state, url = github_api
+    _env(monkeypatch, tmp_path, url, PR_EVENT)
+
+    def flood(data: dict[str, Any]) -> None:
+        check = {"id": "x", "name": "N" * 1_000, "score": 0, "max_score": 1, "status": "failed",
+                 "visibility": "visible", "hint": "H <script>alert(1)</script>" * 40,
+                 "feedback": "F" * 1_000}  # fmt: skip
+        data["exercises"] = [{"id": f"e{i}", "score": 0, "max_score": 1, "tests": [check] * 100} for i in range(10)]
+        data["notes"] = ["n" * 10_000] * 100
+
+    assert cli.main(["comment", "--report", str(_forged(tmp_path / "r.json", flood))]) == 0
+    (posted,) = state.ours()
+    assert len(posted["body"]) <= 65_536
+    assert "<script>" not in posted["body"]
+    assert "The rest was cut" in posted["body"]
+    assert posted["body"].count("```") % 2 == 0  # no code block left open by the cut
+
+
+def test_a_grade_that_did_not_complete_is_commented_without_points(github_api, tmp_path, monkeypatch):
+    """`complete: false` (a harness problem): the comment says grading did not complete and shows no score."""
+    state, url = github_api
+    _env(monkeypatch, tmp_path, url, PR_EVENT)
+    path = _report(tmp_path / "r.json", 4)
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "complete": False}))
+    assert cli.main(["comment", "--report", str(path)]) == 0
+    body = state.ours()[0]["body"]
+    assert github.INCOMPLETE in body and "4/10" not in body and "Grade:" not in body

@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from grader.errors import UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_OK
-from grader.reports import github, markdown, pr_comment
+from grader.reports import checked, github, markdown, pr_comment
 
 NAME = "comment"
 HELP = "post the grade report as a pull-request comment (create, or update the earlier one)"
@@ -29,15 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_report(path: Path) -> dict[str, Any]:
+    """The report, checked and capped: the job that wrote it ran student code, so nothing in it is trusted."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--report {path}: no such file; run `python -m grader grade --json {path}` first") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--report {path}: not a readable JSON report ({exc})") from None
-    if not isinstance(data, dict) or not {"score", "max_score", "exercises"} <= data.keys():
-        raise UsageError(f"--report {path}: not a grade report (needs score, max_score and exercises)")
-    return data
+        return checked.load(path)
+    except checked.ReportError as exc:
+        raise UsageError(f"--report {exc}") from None
 
 
 def _event(environ: Mapping[str, str]) -> dict[str, Any] | None:

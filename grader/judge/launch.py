@@ -28,7 +28,7 @@ KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 RECORD_VARIABLES = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 
 # The grader's own modules the sandbox imports (grader/sandbox/ is readable whole).
-SANDBOX_MODULES = ("__init__.py", "wire.py", "submission.py", "clock.py", "given.py", "py.typed")
+SANDBOX_MODULES = ("__init__.py", "wire.py", "gate.py", "submission.py", "clock.py", "given.py", "py.typed")
 
 
 @dataclass(frozen=True)

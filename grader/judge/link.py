@@ -18,12 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import wire
+import httpx2
+
+from grader import gate, wire
 from grader.judge import launch
 from grader.judge.http import ApiServer
 
 STARTUP_SECONDS = 60.0  # importing both SDKs on a loaded machine; not counted against any check
 MAX_EVENTS = 20_000  # sleeps, writes and calls reported in one check
+# Bytes the sandbox may send the judge: everything the judge keeps (log records, output, values, requests)
+# arrived in these, so they bound its memory. An honest check sends a few hundred KiB; a whole run, a few MiB.
+CHECK_BUDGET = 48 * 1024 * 1024
+RUN_BUDGET = 768 * 1024 * 1024
+MAX_LOG_TEXT = 10_000  # characters of one log record's message kept (the rest is cut, and said so)
+# What the judge asks that runs the student's function: only meanwhile are API requests served.
+_CALLS = frozenset({"call", "await", "next", "iter", "item", "len", "get"})
 
 
 TIMEOUT_MESSAGE = (
@@ -62,11 +71,18 @@ class CheckEvents:
     sinks: dict[tuple[str, int], Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     logs: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0
-    clock_now: float | None = None  # the sandbox's clock at its latest request
+    received: int = 0  # bytes of every message in this check (CHECK_BUDGET)
+
+
+def _flood(what: str, budget: int) -> str:
+    return (
+        f"Your code sent the grader more than {budget // (1024 * 1024)} MiB {what} (log records, printed output, "
+        "returned values and requests together), so the check was stopped there: log, print and return less."
+    )
 
 
 class SandboxLink:
-    def __init__(self, submission: Path, launcher: launch.Launcher) -> None:
+    def __init__(self, submission: Path, launcher: launch.Launcher, *, online: bool = False) -> None:
         self.submission = submission
         self.launcher = launcher
         self.process: subprocess.Popen[bytes] | None = None
@@ -74,8 +90,11 @@ class SandboxLink:
         self.ready = False
         self.deadline: float | None = None
         self.events = CheckEvents()
-        self.api = ApiServer()
+        # Offline by construction; only a recording run (staff, the reference solution) reaches the real APIs.
+        self.api = ApiServer(httpx2.HTTPTransport()) if online else ApiServer()
         self.starts = 0
+        self.phase = "between checks"  # the pytest phase of the current check: setup, call, teardown
+        self.received = 0  # bytes of every message in this run (RUN_BUDGET)
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -104,7 +123,7 @@ class SandboxLink:
             ) from None
         if message.get("op") != "ready":
             self.stop()
-            raise SandboxStartError(f"the sandbox said {message.get('op')!r} before it was ready")
+            raise SandboxStartError(f"the sandbox said {gate.text(message.get('op'), 100)!r} before it was ready")
         self.ready = True
 
     def stop(self) -> int | None:
@@ -132,8 +151,11 @@ class SandboxLink:
     # -- one check -------------------------------------------------------------------------------
 
     def begin(self, *, timeout: float, exercise: str, clock: str | None, seed: str) -> None:
-        self._await_ready()
         self.events = CheckEvents()
+        self.api.refused.clear()
+        if self.received > RUN_BUDGET:  # spent in an earlier check: no new sandbox for this one
+            raise SandboxFailure(_flood("in this run", RUN_BUDGET))
+        self._await_ready()
         self.deadline = time.monotonic() + timeout
         self.request({"op": "begin", "exercise": exercise, "clock": clock, "seed": seed})
 
@@ -158,26 +180,28 @@ class SandboxLink:
         if self.process is None or not self.ready:
             self._await_ready()
         assert self.sock is not None
+        self.api.closed = self._closed(message)
         try:
             wire.send(self.sock, message)
             while True:
-                incoming = wire.receive(self.sock, self.deadline)
-                op = incoming.get("op")
-                if op == "reply":
+                incoming, size = wire.receive_sized(self.sock, self.deadline)
+                self._spent(size)
+                try:
+                    parsed = gate.from_sandbox(incoming)
+                except gate.GateError as exc:
+                    raise wire.WireViolation(str(exc)) from None
+                if isinstance(parsed, gate.Reply):
                     return incoming
-                if op == "http":
+                if isinstance(parsed, gate.Http):
                     self._count()
-                    now = incoming.get("now")
-                    if isinstance(now, int | float):
-                        self.events.clock_now = float(now)
-                    wire.send(self.sock, self.api.request(incoming))
-                elif op == "read":
-                    wire.send(self.sock, self.api.read(incoming))
-                elif op == "event":
+                    wire.send(self.sock, self.api.request(parsed))
+                elif isinstance(parsed, gate.Read):
+                    wire.send(self.sock, self.api.read(parsed))
+                elif isinstance(parsed, gate.Event):
                     self._count()
                     self._event(incoming)
                 else:
-                    raise wire.WireViolation(f"unexpected message {op!r}")
+                    raise wire.WireViolation(f"unexpected message {type(parsed).__name__.lower()!r}")
         except wire.WireTimeout:
             self.stop()
             raise SandboxTimeout(TIMEOUT_MESSAGE) from None
@@ -193,6 +217,31 @@ class SandboxLink:
         except BaseException:
             self.stop()  # mid-exchange: the sandbox's next message would answer the wrong question
             raise
+        finally:
+            self.api.closed = f"{self.phase}, while the grader waited for your code to answer"
+
+    def _closed(self, message: dict[str, Any]) -> str | None:
+        """Why the API refuses requests during `message`, or None when it runs the student's function in a check."""
+        op = message.get("op")
+        ref = message.get("ref")
+        if self.phase == "call" and op in _CALLS and not (op == "get" and isinstance(ref, dict) and "m" in ref):
+            return None
+        if self.phase == "call":
+            what = "importing your module" if op in ("get", "begin") else "preparing the check (a client, a value)"
+            return f"while the grader was {what}, before your function was called"
+        if self.phase == "setup":
+            return "while the check was being set up, before your function was called"
+        if self.phase == "teardown":
+            return "after the check had called your function (while it was cleaned up)"
+        return "between checks"
+
+    def _spent(self, size: int) -> None:
+        self.events.received += size
+        self.received += size
+        if self.events.received > CHECK_BUDGET:
+            raise SandboxFailure(_flood("in this check", CHECK_BUDGET))
+        if self.received > RUN_BUDGET:
+            raise SandboxFailure(_flood("in this run", RUN_BUDGET))
 
     def _count(self) -> None:
         self.events.count += 1
@@ -203,7 +252,13 @@ class SandboxLink:
         kind = message.get("ev")
         if kind == "log":
             name, level, text = message.get("name"), message.get("levelno"), message.get("message")
-            self.events.logs.append({"name": str(name), "levelno": level, "message": str(text)})
+            self.events.logs.append(
+                {
+                    "name": gate.text(name, 200),
+                    "levelno": level if type(level) is int else None,
+                    "message": gate.text(text, MAX_LOG_TEXT),
+                }
+            )
             return
         if kind == "sleep":
             sink = self.events.sinks.get(("sleep", 0))

@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Any
 
+from grader import gate
 from grader.errors import StaffError
 from grader.judge import given
 from grader.judge.link import TIMEOUT_MESSAGE, SandboxFailure, SandboxLink, SandboxTimeout
 from grader.submission import NOT_IMPORTED, StudentImportError
 
 # Built-in bases an exception stand-in may take: never the ones that stop pytest or a generator.
+MAX_TEXT = 100_000  # characters of an exception's text or an import error kept (the sandbox caps it too)
 _NOT_INHERITED = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit", "StopIteration", "StopAsyncIteration"})
 
 
@@ -451,11 +453,13 @@ class Session:
         if "raised" in reply:
             raise self.decode(reply["raised"])
         if "import_error" in reply:
-            raise StudentImportError(str(reply["import_error"]))
+            raise StudentImportError(gate.text(reply["import_error"], MAX_TEXT))
         if reply.get("stop"):
             raise StopIteration
         if "error" in reply:
-            raise SandboxFailure(f"The process running your code could not do what the check asked: {reply['error']}")
+            raise SandboxFailure(
+                f"The process running your code could not do what the check asked: {gate.text(reply['error'], 2_000)}"
+            )
         raise SandboxFailure("The process running your code sent an empty reply.")
 
     # -- values ----------------------------------------------------------------------------------
@@ -496,9 +500,14 @@ class Session:
             number = int(data["exc"])
             if number not in self._objects:
                 names = tuple(str(n) for n in data["mro"])
-                where = [(str(f[0]), int(f[1]), str(f[2]) if len(f) > 2 else "") for f in data.get("where", [])]
+                where = [
+                    (gate.text(f[0], 300), int(f[1]), gate.text(f[2], 300) if len(f) > 2 else "")
+                    for f in data.get("where", [])
+                ]
                 handle = Remote(self, {"h": number}, names[0] if names else "exception")
-                error = _instance_class(names)(str(data["text"]), names=names, where=where, handle=handle)
+                # Shown to people (feedback, terminal, --github, CSV): made safe here, once.
+                text = gate.text(data["text"], MAX_TEXT)
+                error = _instance_class(names)(text, names=names, where=where, handle=handle)
                 self._objects[number] = error
                 if isinstance(data.get("cause"), dict):
                     error.__cause__ = self.decode(data["cause"])

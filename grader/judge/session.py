@@ -26,11 +26,11 @@ def start(settings: Settings) -> GradingSession:
     started = early.take(settings.submission, settings.sandbox, settings.record)
     if started is not None:
         keys = started.keys
-        link = SandboxLink(settings.submission, started.launcher)
+        link = SandboxLink(settings.submission, started.launcher, online=settings.record)
         link.adopt(started.process, started.sock)
     else:
         keys, extra = sandbox_keys(settings.record)
-        link = SandboxLink(settings.submission, Launcher(settings.sandbox, {**keys, **extra}))
+        link = SandboxLink(settings.submission, Launcher(settings.sandbox, {**keys, **extra}), online=settings.record)
         link.start()  # it imports the SDKs while this process collects the suites
     if not settings.record:
         replay.preload(settings.cassettes)

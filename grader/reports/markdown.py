@@ -38,8 +38,8 @@ def _code(text: str) -> str:
 
 
 def _cell(text: object) -> str:
-    """Staff text inside a table cell: no pipes or line breaks that would break the row."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text inside a table cell or a heading: no pipes or line breaks that would break the row, no HTML tags."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render(report: Mapping[str, Any], *, title: str = "Grade", feedback: bool = True) -> str:
@@ -84,4 +84,19 @@ def render(report: Mapping[str, Any], *, title: str = "Grade", feedback: bool = 
     if feedback and len(text) > MAX_CHARS:
         text = render(report, title=title, feedback=False)
         text += "\n_Feedback left out: too long for one comment; see the report artifact._\n"
+    if len(text) > MAX_CHARS:  # names and hints alone (a report with thousands of checks): cut at a line
+        text = _cut(text, MAX_CHARS - 200)
+        text += "\n_The rest was cut: too long for one comment; see the report artifact._\n"
     return text
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` up to the last whole line within `limit` characters, with a code block left open closed again."""
+    kept = text[: text.rfind("\n", 0, limit) + 1]
+    fence = ""
+    for line in kept.splitlines():
+        if line.startswith("```") and not fence:
+            fence = line.removesuffix("text")  # the opening fence, without its language tag
+        elif fence and line == fence:
+            fence = ""
+    return kept + (f"{fence}\n" if fence else "")

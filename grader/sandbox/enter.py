@@ -60,6 +60,8 @@ def _namespaces(policy: confinement.Policy) -> None:
     policy.home.mkdir(mode=0o700)
     if policy.uid is not None:
         os.chown(policy.home, policy.uid, policy.uid)
+        mounts.name_the_uid(box, policy.uid, policy.home)
+    mounts.private_shm(box)
     # Last: the tmpfs laid over a hidden folder also hides the submission's source from here on.
     # Listable folders are not bound whole (their own modes could bar the uid): the readable files in
     # them are, and binding a file makes its folders on the way.
@@ -87,7 +89,10 @@ def confine(policy_json: str) -> None:
     if "landlock" in layers:
         devices = [d for d in confinement.DEVICES if os.path.exists(d)]
         readable = (*confinement.SYSTEM_READABLE, *policy.readable)
-        _layer("landlock", lambda: landlock.restrict(readable, [policy.box], devices, listable=policy.listable))
+        # /dev/shm is writable only where it is a folder of the box (scratch-cap), never the machine's.
+        own_shm = ["/dev/shm"] if "scratch-cap" in layers and os.path.isdir("/dev/shm") else []
+        writable = [policy.box, *own_shm]
+        _layer("landlock", lambda: landlock.restrict(readable, writable, devices, listable=policy.listable))
     if "seccomp" in layers:
         _layer("seccomp", seccomp.load)
     if policy.uid is not None:

@@ -80,3 +80,37 @@ def make_reachable(paths: Iterable[Path], writable: Path) -> None:
 
 def box_tmpfs(box: Path, *, size: int, inodes: int) -> None:
     mount("tmpfs", str(box), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},nr_inodes={inodes},mode=0755")
+
+
+def private_shm(box: Path) -> bool:
+    """/dev/shm as a folder of the box: POSIX semaphores (multiprocessing's locks, values, events) live there,
+    so correct code that uses them works, counted in the box's cap and shared with no one. False where the
+    machine has no /dev/shm."""
+    if not os.path.isdir("/dev/shm"):
+        return False
+    own = box / ".shm"
+    own.mkdir()
+    os.chmod(own, 0o1777)  # as /dev/shm itself: anyone may create, only the owner may remove
+    mount(str(own), "/dev/shm", None, MS_BIND)
+    return True
+
+
+def name_the_uid(box: Path, uid: int, home: Path) -> None:
+    """The machine's /etc/passwd and /etc/group with a line for the box's uid, bound read-only over them.
+
+    Correct code asks who it runs as (`pwd.getpwuid(os.getuid())`, `getpass.getuser()`); a uid with no
+    entry raises KeyError there. The copies are root's, in the box, which the uid cannot write.
+    """
+    for name, line in (
+        ("passwd", f"grader-sandbox:x:{uid}:{uid}:grader sandbox:{home}:/usr/sbin/nologin\n"),
+        ("group", f"grader-sandbox:x:{uid}:\n"),
+    ):
+        original = Path("/etc") / name
+        if not original.is_file():
+            continue
+        text = original.read_text(encoding="utf-8", errors="replace")
+        copy = box / f".etc-{name}"
+        copy.write_text(text + ("" if text.endswith("\n") or not text else "\n") + line, encoding="utf-8")
+        os.chmod(copy, 0o644)
+        mount(str(copy), str(original), None, MS_BIND)
+        mount(None, str(original), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)

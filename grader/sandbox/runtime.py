@@ -10,6 +10,7 @@ only change what it is seen to do, which it could do honestly anyway.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import gc
 import importlib
 import inspect
@@ -59,12 +60,58 @@ class _Link:
 
 
 class _Capture(io.TextIOBase):
-    """sys.stdout / sys.stderr of a check: kept (capped) for the judge, which looks for leaked keys."""
+    """sys.stdout / sys.stderr of a check: kept (capped) for the judge, which looks for leaked keys.
 
-    def __init__(self, name: str) -> None:
+    It behaves as the real text stream does for correct code: `reconfigure(...)`, `.buffer` (bytes written
+    there are kept as UTF-8 text), `.encoding`, and `.fileno()`, the sandbox's own descriptor (its log
+    file, never the judge's output), which `faulthandler.enable()` and subprocesses need.
+    """
+
+    def __init__(self, name: str, fd: int) -> None:
         self.name = name
         self.parts: list[str] = []
         self.size = 0
+        self._fd = fd
+        self._errors = "strict"
+        self.line_buffering = False
+        self.write_through = False
+        self.buffer = _CaptureBuffer(self)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return self._errors
+
+    def reconfigure(
+        self,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        line_buffering: bool | None = None,
+        write_through: bool | None = None,
+    ) -> None:
+        """As TextIOWrapper's: bad names raise as there; what is kept is text, so the rest changes nothing in it."""
+        if encoding is not None:
+            codecs.lookup(encoding)
+        if errors is not None:
+            codecs.lookup_error(errors)
+            self._errors = errors
+        if newline not in (None, "", "\n", "\r", "\r\n"):
+            raise ValueError(f"illegal newline value: {newline!r}")
+        if line_buffering is not None:
+            self.line_buffering = bool(line_buffering)
+        if write_through is not None:
+            self.write_through = bool(write_through)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return False
 
     def write(self, s: str) -> int:
         if type(s) is not str:
@@ -82,6 +129,24 @@ class _Capture(io.TextIOBase):
         self.parts.clear()
         self.size = 0
         return text
+
+
+class _CaptureBuffer(io.BufferedIOBase):
+    """`sys.stdout.buffer`: bytes written here join the captured text (as UTF-8, undecodable bytes replaced)."""
+
+    def __init__(self, text: _Capture) -> None:
+        self._text = text
+
+    def write(self, b: Any) -> int:
+        data = bytes(b)
+        self._text.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._text.fileno()
 
 
 class _KeptList(list):  # type: ignore[type-arg]
@@ -150,7 +215,7 @@ class Runtime:
         self.handles = Handles()
         self.encoder = Encoder(self.handles, directory)
         self.decoder = Decoder(self.handles, self._special)
-        self.stdout, self.stderr = _Capture("<stdout>"), _Capture("<stderr>")
+        self.stdout, self.stderr = _Capture("<stdout>", 1), _Capture("<stderr>", 2)
         self.retired: list[_Capture] = []  # earlier sys.stdout objects that code may still hold and write to
         self.logs = _Logs(link)
         self.clock: AbstractContextManager[Any] | None = None
@@ -215,7 +280,7 @@ class Runtime:
     def op_fresh_stdout(self, message: dict[str, Any]) -> Any:
         """A new sys.stdout from now on, so that code which bound the old one earlier is seen writing elsewhere."""
         self.retired.append(self.stdout)
-        self.stdout = _Capture("<stdout>")
+        self.stdout = _Capture("<stdout>", 1)
         sys.stdout = self.stdout
         return None
 

@@ -198,7 +198,10 @@ for shm in ('/dev/shm', '/tmp'):
         with open(f'{shm}/hoard-' + str(os.getpid()), 'w') as f:
             f.write('x')
         os.unlink(f.name)
-        escaped.append('wrote to ' + shm)
+        # Writing is an escape only outside the box's capped tmpfs: the box's own /dev/shm (issue 20 class 14,
+        # for multiprocessing) is a folder of that tmpfs, on the same device as its home, counted in its cap.
+        if os.stat(shm).st_dev != os.stat(os.path.expanduser('~')).st_dev:
+            escaped.append('wrote to ' + shm)
     except OSError:
         pass
 import shutil, tempfile
