@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-FAKE_TOKEN = "ghs_testsFakeToken0000000000000000000000"
+FAKE_TOKEN = "ghs_test_fake"  # obviously fake: no job here calls GitHub
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
