@@ -49,7 +49,7 @@ def start(argv: list[str]) -> None:
         return
     plan = launch.SandboxPlan.from_options(options.grader_sandbox_layers, options.grader_sandbox_uid)
     keys, extra = launch.sandbox_keys(options.grader_record)
-    launcher = launch.Launcher(plan, {**keys, **extra})
+    launcher = launch.Launcher(plan, {**keys, **extra}, server_fd=options.grader_fork_server)
     if launcher.server is not None:  # it imports the SDKs now; the first check forks its sandbox
         _started.append(Started(submission, plan, options.grader_record, keys, launcher, None, None))
         return

@@ -97,6 +97,8 @@ class ForkServerError(Exception):
 class ForkServer:
     """The judge's end of a `grader.sandbox.forkserver`: started at once, it imports the SDKs meanwhile."""
 
+    process: subprocess.Popen[bytes] | None  # None: another process started it (`attach`)
+
     def __init__(self, root: Path, env: dict[str, str]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
@@ -119,6 +121,15 @@ class ForkServer:
             raise
         finally:
             theirs.close()
+
+    @classmethod
+    def attach(cls, fd: int) -> ForkServer:
+        """The server a batch worker started (ready) and handed to this judge as `fd`; closing it closes only `fd`."""
+        server = cls.__new__(cls)
+        server.control = socket.socket(fileno=fd)
+        server.ready = True
+        server.process = None
+        return server
 
     def _ask(self, message: dict[str, object], fds: Sequence[int] = (), timeout: float = 10.0) -> dict[str, object]:
         self._await_ready()
@@ -172,9 +183,15 @@ class ForkServer:
         code = self._ask({"op": "wait", "pid": pid}, timeout=30.0).get("code")
         return code if type(code) is int else -1
 
+    def reset(self) -> None:
+        """Kill every sandbox of the server that still runs (after a judge, before the next one)."""
+        self._ask({"op": "reset"}, timeout=30.0)
+
     def close(self) -> None:
-        """End the server (its children die with it) and wait for it."""
+        """End the server (its children die with it) and wait for it; an attached one is only let go."""
         self.control.close()
+        if self.process is None:
+            return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -217,7 +234,9 @@ class Launcher:
     server that is gone or unsafe is closed and every later sandbox starts as its own interpreter.
     """
 
-    def __init__(self, plan: SandboxPlan, env: dict[str, str], *, fork: bool | None = None) -> None:
+    def __init__(
+        self, plan: SandboxPlan, env: dict[str, str], *, fork: bool | None = None, server_fd: int | None = None
+    ) -> None:
         self.plan = plan
         self.extra_env = env
         self.root = Path(tempfile.mkdtemp(prefix="grader-judge-"))
@@ -228,7 +247,9 @@ class Launcher:
         self.fallback: str | None = None  # why sandboxes are started as interpreters, when they are
         if fork is None:
             fork = forkserver.available()
-        if fork:
+        if server_fd is not None and fork:  # a batch worker's warm server, shared by its judges
+            self.server = ForkServer.attach(server_fd)
+        elif fork:
             home = self.root / "server-home"
             home.mkdir(mode=0o700)
             self.server = ForkServer(self.root, confinement.environment(home, {}))

@@ -16,8 +16,10 @@ Why it cannot be reached from a sandbox:
 
 Requests (JSON, one packet each): {"op": "fork", "policy": ..., "submission": ...} with the sandbox's
 socket and log as SCM_RIGHTS -> {"pid": N}; {"op": "wait", "pid": N} -> {"code": C} (as Popen's
-returncode). Fork is Linux only: elsewhere (macOS, whose system libraries are not fork-safe once
-loaded, and Windows) the judge starts one interpreter per sandbox, as before.
+returncode); {"op": "reset"}: every child still running killed (a batch worker's server, between two
+submissions: it serves one judge after another, each sandbox a fresh fork of the clean server).
+Fork is Linux only: elsewhere (macOS, whose system libraries are not fork-safe once loaded, and
+Windows) the judge starts one interpreter per sandbox, as before.
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ class _Server:
                     reply = self.fork(message, fds)
                 elif message.get("op") == "wait":
                     reply = self.wait(int(message["pid"]))
+                elif message.get("op") == "reset":
+                    self.end()
+                    reply = {"reset": True}
                 else:
                     reply = {"error": f"unknown request {message.get('op')!r}"}
             finally:
@@ -144,6 +149,7 @@ class _Server:
             self.control.send(json.dumps(reply).encode())
 
     def end(self) -> None:
+        """Every sandbox still running killed and reaped (between two judges of a batch worker, and at the end)."""
         import signal
 
         for pid in self.live:
@@ -155,6 +161,8 @@ class _Server:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+        self.live.clear()
+        self.codes.clear()
 
 
 def main(fd: int) -> None:

@@ -8,6 +8,7 @@ feedback of visible checks, and a submission that goes after the fork server its
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -266,3 +267,41 @@ def test_a_sandbox_ended_is_replaced_by_a_fresh_fork_and_nothing_outlives_the_la
         launcher.close()
     assert not _alive(server) and not _alive(second.pid)
     assert not launcher.root.exists()
+
+
+# Each submission's sandboxes say which process forked them, and mark the grader's own runtime module, in
+# their memory, for a later sandbox of the same server to find.
+MARK = """
+import os as _os
+import sys as _sys
+
+
+def ask_openai(client, prompt, **kwargs):
+    runtime = _sys.modules["grader.sandbox.runtime"]
+    before = getattr(runtime, "_left_by", None)
+    runtime._left_by = _WHO
+    raise ValueError(f"SERVER={_os.getppid()} BEFORE={before}")
+"""
+
+
+@needs_fork
+def test_a_batch_worker_forks_every_submission_from_one_clean_server(tmp_path: Path):
+    from tests.test_batch import run_batch
+
+    folder = tmp_path / "class"
+    for name in ("ada", "bob", "cy"):
+        submission = folder / name
+        shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+        module = submission / "basic_call.py"
+        module.write_text(module.read_text() + f"\n_WHO = {name!r}\n" + MARK)
+    done = run_batch(folder, tmp_path / "grades.csv", "-j", "1", "--check-timeout", "5", exercises=("basic_call",))
+    assert done.returncode == 0, done.stdout + done.stderr
+    servers: set[str] = set()
+    for name in ("ada", "bob", "cy"):
+        report = json.loads((tmp_path / "feedback" / f"{name}.json").read_text())
+        feedback = " ".join(t["feedback"] for e in report["exercises"] for t in e["tests"])
+        servers.update(re.findall(r"SERVER=(\d+)", feedback))
+        left = set(re.findall(r"BEFORE=(\w+)", feedback))
+        assert "None" in left and left <= {"None", name}, left  # its own earlier checks only, never another's
+    assert len(servers) == 1, servers  # one warm server for the worker, not one per submission
+    assert not _alive(int(servers.pop()))  # and it ended with the batch
