@@ -299,6 +299,10 @@ class PendingRun:
         self._deadline = time.monotonic() + time_limit
         self._first: _Launched | None = _launch(run, sorted(self._skip), time_limit=time_limit)
 
+    @property
+    def submission(self) -> Path:
+        return self._run.submission
+
     def finish(self, progress: Callable[[int], None] = lambda done: None) -> ChildRun:
         first, self._first = self._first, None
         try:

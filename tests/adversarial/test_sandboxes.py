@@ -305,3 +305,22 @@ def test_a_batch_worker_forks_every_submission_from_one_clean_server(tmp_path: P
         assert "None" in left and left <= {"None", name}, left  # its own earlier checks only, never another's
     assert len(servers) == 1, servers  # one warm server for the worker, not one per submission
     assert not _alive(int(servers.pop()))  # and it ended with the batch
+
+
+def test_class6_a_large_file_and_thousands_of_small_ones_still_grade_and_are_named(grade, tmp_path: Path):
+    submission = _copy(tmp_path)
+    with open(submission / "dataset.bin", "wb") as handle:
+        handle.truncate(200 * 1024**2)  # sparse: no disk is used, but it is larger than the sandbox's box
+    notes = submission / "notes"
+    notes.mkdir()
+    for number in range(3000):
+        (notes / f"note-{number}.txt").write_text("x")
+    run = grade(submission, "basic_call", "--check-timeout", "5")
+    assert run.returncode == 0, run.output
+    basic = run.exercise("basic_call")
+    assert basic["score"] == basic["max_score"], [t["feedback"] for t in basic["tests"] if t["status"] != "passed"][:1]
+    assert "Grader problem" not in run.output
+    assert run.report is not None
+    named = [note for note in run.report["notes"] if "left out of grading" in note]
+    assert len(named) == 1, run.report["notes"]
+    assert named[0].startswith("dataset.bin and 2,") and "\n" not in named[0], named  # the largest, then a count
