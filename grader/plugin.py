@@ -8,6 +8,8 @@ faults, gated streams) before a verdict is decided from what was served and what
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 import tempfile
 import time
 from collections.abc import Generator, Iterator
@@ -78,6 +80,14 @@ def _is_hidden(item: pytest.Item) -> bool:
     return item.path.name.startswith("test_hidden")
 
 
+def _seed(item: pytest.Item) -> str:
+    """The seed of the sandbox's `random` in a clocked check: the same on every run of the check, and no
+    name of it (a hidden check's id must never reach the sandbox). Keyed by the suite's own text, which the
+    sandbox cannot read."""
+    key = hashlib.sha256(item.path.read_bytes()).digest()
+    return hmac.new(key, item.nodeid.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def _clock_start(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("clock")
     if marker is None and item.get_closest_marker("faults") is None:
@@ -124,8 +134,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         grading.sandbox.begin(
             timeout=grading.settings.check_timeout,
             exercise=_exercise_id(item),
+            hidden=record.hidden,
             clock=_clock_start(item),
-            seed=item.nodeid,
+            seed=_seed(item),
         )
     except SandboxFailure as exc:
         record.phases.append(PhaseResult("setup", exc.status, str(exc)))

@@ -5,6 +5,10 @@ Run from the repository root: `python -m tests.bench_batch [--submissions N] [--
 is the figure for planning a class on a CI matrix).
 The goal on a 2-core machine is -j 2 at least 1.7x as fast as -j 1; other load on the machine
 lowers both figures, so the load average is printed beside them.
+
+Issue 23's figure: batch CPU seconds per submission / CPU seconds of importing openai and anthropic in a
+fresh interpreter (goal at most 0.6), with each worker's sandboxes forked from one warm server, and the
+same batch with GRADER_FORK_SERVER=0 (an interpreter per sandbox) in the same run for comparison.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import csv
 import os
 import resource
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +42,16 @@ def build(directory: Path, count: int) -> int:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def sdk_import_cpu() -> float:
+    """CPU seconds of `import openai, anthropic` in a fresh interpreter (median of 3)."""
+    samples = []
+    for _ in range(3):
+        before = _children_cpu()
+        subprocess.run([sys.executable, "-c", "import openai, anthropic"], check=True)
+        samples.append(_children_cpu() - before)
+    return statistics.median(samples)
 
 
 def measure(directory: Path, jobs: int, workdir: Path, exercises: tuple[str, ...]) -> tuple[float, int, float]:
@@ -80,6 +97,19 @@ def main() -> None:
             )
         if 1 in rates and 2 in rates:
             print(f"speed-up -j 2 / -j 1: {rates[2] / rates[1]:.2f}x (goal >= 1.7x)")
+        # Issue 23: A/B in one run, -j 1, fork server on and off, each next to the SDK import's CPU.
+        for label, switch in (("fork server", None), ("interpreter per sandbox", "0")):
+            if switch is not None:
+                os.environ["GRADER_FORK_SERVER"] = switch
+            try:
+                sdk = sdk_import_cpu()
+                _, rows, cpu = measure(workdir / "class", 1, workdir, exercises)
+            finally:
+                os.environ.pop("GRADER_FORK_SERVER", None)
+            print(
+                f"{label}: {cpu / rows:.2f} CPU s per submission / {sdk:.2f} CPU s SDK import = "
+                f"{cpu / rows / sdk:.2f} (goal <= 0.6)"
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
 - the figure of the trust boundary's goal: a full grade divided by the time a fresh interpreter takes
   to import openai and anthropic (median of each, measured in this run; goal at most 1.5). The judge
   imports no SDK and starts the sandbox at once, so the two processes' start-up overlaps.
+- issue 23: the full grade with every sandbox started as its own interpreter (GRADER_FORK_SERVER=0) in
+  the same rounds, for an A/B of the fork server; and the wall time of grading a submission whose every
+  function loops forever, at the default settings (goal under 60 s; `--no-hangs` leaves it out);
 - the student's loop: a second `nox -s grade` (environment reused, nothing installed) divided by
   the SDK import time above, median of 5 each; goal at most 2.0. Needs nox in
   the Python given by --nox (the nox bench session passes its own).
@@ -16,7 +19,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +52,27 @@ def full_grade() -> None:
             capture_output=True,
             cwd=tmp,
         )
+
+
+def full_grade_interpreters() -> None:
+    os.environ["GRADER_FORK_SERVER"] = "0"
+    try:
+        full_grade()
+    finally:
+        os.environ.pop("GRADER_FORK_SERVER", None)
+
+
+def all_hanging() -> float:
+    """Wall seconds of grading the stubs with every `raise NotImplementedError` turned into an endless loop."""
+    with tempfile.TemporaryDirectory() as tmp:
+        submission = Path(tmp) / "hanging"
+        shutil.copytree(ROOT / "exercises", submission, ignore=shutil.ignore_patterns("__pycache__"))
+        for module in submission.glob("*.py"):
+            text = re.sub(r"^([ \t]*)raise NotImplementedError.*$", r"\1while True:\n\1    pass", module.read_text(),
+                          flags=re.M)  # fmt: skip
+            module.write_text(text)
+        command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission), "--json", f"{tmp}/r.json"]
+        return timed(lambda: subprocess.run(command, check=True, capture_output=True, cwd=tmp))
 
 
 def import_floor() -> None:
@@ -90,11 +116,13 @@ def describe(label: str, samples: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (default 5)")
+    parser.add_argument("--no-hangs", action="store_true", help="leave out the all-hanging submission (minutes)")
     parser.add_argument("--nox", metavar="PYTHON", help="a Python with nox installed: also time `nox -s grade`")
     args = parser.parse_args()
     floor: list[float] = []
     sdk: list[float] = []
     full: list[float] = []
+    interpreters: list[float] = []
     alone: list[tuple[float, float, int]] = []
     # Round by round, not each measurement's runs in a block: a shared machine's speed drifts, and a
     # ratio of two figures taken minutes apart measures the drift as much as the grader.
@@ -102,12 +130,18 @@ def main() -> int:
         floor.append(timed(import_floor))
         sdk.append(timed(sdk_import))
         full.append(timed(full_grade))
+        interpreters.append(timed(full_grade_interpreters))
         alone.append(error_handler_alone())
     print(describe("import floor (pytest, openai, anthropic, vcr, freezegun)", floor))
     print(describe("SDK import (openai, anthropic) in a fresh interpreter", sdk))
     print(describe("full grade of tests/reference (all exercises)", full))
     ratio = statistics.median(full) / statistics.median(sdk)
     print(f"{'full grade / SDK import (goal <= 1.5)':<52} {ratio:13.2f}x")
+    print(describe("full grade, an interpreter per sandbox (A/B)", interpreters))
+    ratio = statistics.median(interpreters) / statistics.median(sdk)
+    print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
+    if not args.no_hangs:
+        print(f"{'a submission whose every function hangs (goal < 60 s)':<52} {all_hanging():6.1f} s (one run)")
     print(describe("error_handler alone: real wall time", [a[0] for a in alone]))
     simulated, sleeps = alone[0][1], alone[0][2]
     print(f"{'error_handler alone: simulated backoff':<52} {simulated:13.2f} s   in {sleeps} sleeps, none real")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +24,8 @@ class Started:
     record: bool
     keys: dict[str, str]
     launcher: launch.Launcher
-    process: subprocess.Popen[bytes]
-    sock: socket.socket
+    process: launch.SandboxProcess | None  # None: the launcher's fork server is warming up instead
+    sock: socket.socket | None
 
 
 _started: list[Started] = []
@@ -50,7 +49,10 @@ def start(argv: list[str]) -> None:
         return
     plan = launch.SandboxPlan.from_options(options.grader_sandbox_layers, options.grader_sandbox_uid)
     keys, extra = launch.sandbox_keys(options.grader_record)
-    launcher = launch.Launcher(plan, {**keys, **extra})
+    launcher = launch.Launcher(plan, {**keys, **extra}, server_fd=options.grader_fork_server)
+    if launcher.server is not None:  # it imports the SDKs now; the first check forks its sandbox
+        _started.append(Started(submission, plan, options.grader_record, keys, launcher, None, None))
+        return
     process, sock = launch.spawn(launcher, submission)
     _started.append(Started(submission, plan, options.grader_record, keys, launcher, process, sock))
 
@@ -62,8 +64,10 @@ def take(submission: Path, plan: launch.SandboxPlan, record: bool) -> Started | 
     started = _started.pop()
     if (started.submission, started.plan, started.record) == (submission, plan, record):
         return started
-    started.process.kill()  # started for other settings: never serve it
-    started.process.wait()
-    started.sock.close()
+    if started.process is not None:  # started for other settings: never serve it
+        started.process.kill()
+        started.process.wait()
+    if started.sock is not None:
+        started.sock.close()
     started.launcher.close()
     return None

@@ -9,9 +9,11 @@ the cassettes, the reference solutions or anything else in the repository.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,9 +21,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import grader
-from grader.sandbox import confinement, users
+from grader.sandbox import confinement, forkserver, users
 
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 # Where a recording run's reference solution sends its requests (staff only; a local fake in tests).
@@ -73,18 +76,187 @@ def listable_paths() -> tuple[str, ...]:
     return (str(package), str(package.parent))
 
 
-class Launcher:
-    """Starts sandboxes for one judge; each start gets a fresh box under a private folder."""
+class SandboxProcess(Protocol):
+    """What the judge needs of a sandbox process, started (Popen) or forked (`Forked`)."""
 
-    def __init__(self, plan: SandboxPlan, env: dict[str, str]) -> None:
+    @property
+    def pid(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self) -> int: ...
+
+
+SERVER_STARTUP_SECONDS = 60.0  # importing both SDKs on a loaded machine
+
+
+class ForkServerError(Exception):
+    """The fork server is gone or refused: the launcher falls back to starting interpreters."""
+
+
+class ForkServer:
+    """The judge's end of a `grader.sandbox.forkserver`: started at once, it imports the SDKs meanwhile."""
+
+    process: subprocess.Popen[bytes] | None  # None: another process started it (`attach`)
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = ours
+        self.ready = False
+        self.log = root / "forkserver.log"
+        try:
+            with open(self.log, "wb") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-I", "-B", "-m", "grader.sandbox.forkserver", str(theirs.fileno())],
+                    pass_fds=(theirs.fileno(),),
+                    cwd=root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+
+    @classmethod
+    def attach(cls, fd: int) -> ForkServer:
+        """The server a batch worker started (ready) and handed to this judge as `fd`; closing it closes only `fd`."""
+        server = cls.__new__(cls)
+        server.control = socket.socket(fileno=fd)
+        server.ready = True
+        server.process = None
+        return server
+
+    def _ask(self, message: dict[str, object], fds: Sequence[int] = (), timeout: float = 10.0) -> dict[str, object]:
+        self._await_ready()
+        try:
+            if fds:
+                socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+            else:
+                self.control.send(json.dumps(message).encode())
+            return self._receive(timeout)
+        except OSError as exc:
+            raise ForkServerError(f"the fork server is gone ({exc})") from None
+
+    def _receive(self, timeout: float) -> dict[str, object]:
+        self.control.settimeout(timeout)
+        try:
+            data = self.control.recv(forkserver.MAX_PACKET)
+        except TimeoutError:
+            raise ForkServerError("the fork server did not answer") from None
+        finally:
+            self.control.settimeout(None)
+        if not data:
+            raise ForkServerError("the fork server ended")
+        reply = json.loads(data)
+        if not isinstance(reply, dict):
+            raise ForkServerError("the fork server sent no object")
+        if "error" in reply:
+            raise ForkServerError(str(reply["error"]))
+        return reply
+
+    def _await_ready(self) -> None:
+        if self.ready:
+            return
+        try:
+            hello = self._receive(SERVER_STARTUP_SECONDS)
+        except OSError as exc:
+            raise ForkServerError(f"the fork server did not start ({exc})") from None
+        if hello.get("op") != "ready" or hello.get("threads") != 1:
+            raise ForkServerError(f"the fork server is not safe to fork from: {hello}")
+        self.ready = True
+
+    def fork(self, policy: confinement.Policy, sock: socket.socket, log: int) -> Forked:
+        reply = self._ask(
+            {"op": "fork", "policy": policy.to_json(), "submission": str(policy.submission)}, (sock.fileno(), log)
+        )
+        pid = reply.get("pid")
+        if type(pid) is not int:
+            raise ForkServerError(f"the fork server answered {reply}")
+        return Forked(self, pid)
+
+    def wait(self, pid: int) -> int:
+        code = self._ask({"op": "wait", "pid": pid}, timeout=30.0).get("code")
+        return code if type(code) is int else -1
+
+    def reset(self) -> None:
+        """Kill every sandbox of the server that still runs (after a judge, before the next one)."""
+        self._ask({"op": "reset"}, timeout=30.0)
+
+    def close(self) -> None:
+        """End the server (its children die with it) and wait for it; an attached one is only let go."""
+        self.control.close()
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+
+class Forked:
+    """A sandbox forked by the server: a child of the server, so its exit code is asked of the server."""
+
+    def __init__(self, server: ForkServer, pid: int) -> None:
+        self.server = server
+        self._pid = pid
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            try:
+                self.returncode = self.server.wait(self._pid)
+            except ForkServerError:
+                self.returncode = -signal.SIGKILL  # it died with its server
+        return self.returncode
+
+
+class Launcher:
+    """Starts sandboxes for one judge; each start gets a fresh box under a private folder.
+
+    Where fork is available each sandbox is forked from a warm server started with the launcher; a
+    server that is gone or unsafe is closed and every later sandbox starts as its own interpreter.
+    """
+
+    def __init__(
+        self, plan: SandboxPlan, env: dict[str, str], *, fork: bool | None = None, server_fd: int | None = None
+    ) -> None:
         self.plan = plan
         self.extra_env = env
         self.root = Path(tempfile.mkdtemp(prefix="grader-judge-"))
         os.chmod(self.root, 0o711)  # the sandbox's uid may pass through to its own box, never list
         self.starts = 0
         self.log: Path | None = None
+        self.server: ForkServer | None = None
+        self.fallback: str | None = None  # why sandboxes are started as interpreters, when they are
+        if fork is None:
+            fork = forkserver.available()
+        if server_fd is not None and fork:  # a batch worker's warm server, shared by its judges
+            self.server = ForkServer.attach(server_fd)
+        elif fork:
+            home = self.root / "server-home"
+            home.mkdir(mode=0o700)
+            self.server = ForkServer(self.root, confinement.environment(home, {}))
+        else:
+            self.fallback = f"fork is not used on {sys.platform}"
 
-    def __call__(self, sock: socket.socket, submission: Path) -> subprocess.Popen[bytes]:
+    def __call__(self, sock: socket.socket, submission: Path) -> SandboxProcess:
         """Start a sandbox serving `sock` (its end of the pair) on its own copy of `submission`."""
         self.starts += 1
         box = self.root / f"box-{self.starts}"
@@ -101,6 +273,14 @@ class Launcher:
         confinement.prepare_box(policy)
         self.log = self.root / f"sandbox-{self.starts}.log"
         with open(self.log, "wb") as log:
+            if self.server is not None:
+                try:
+                    return self.server.fork(policy, sock, log.fileno())
+                except ForkServerError as exc:
+                    self.fallback = f"the fork server failed ({exc})"
+                    self.server.close()
+                    self.server = None
+                    sys.stderr.write(f"grader: {self.fallback}; sandboxes start as interpreters from now on\n")
             return subprocess.Popen(
                 confinement.command(policy, sock.fileno()),
                 pass_fds=(sock.fileno(),),
@@ -118,8 +298,11 @@ class Launcher:
             users.kill_all(self.plan.uid)
 
     def close(self) -> None:
-        """After the judge's last sandbox: its processes killed, then every box and log removed."""
+        """After the judge's last sandbox: its processes and its fork server killed, then every box and log removed."""
         self.clean_up()
+        if self.server is not None:
+            self.server.close()
+            self.server = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     def last_words(self) -> str:
@@ -145,7 +328,7 @@ def sandbox_keys(record: bool) -> tuple[dict[str, str], dict[str, str]]:
     return planted_keys(), {}
 
 
-def spawn(launcher: Launcher, submission: Path) -> tuple[subprocess.Popen[bytes], socket.socket]:
+def spawn(launcher: Launcher, submission: Path) -> tuple[SandboxProcess, socket.socket]:
     """Start one sandbox serving `submission` on a new socket; the judge's end of the socket comes back."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

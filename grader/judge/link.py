@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +84,7 @@ class SandboxLink:
     def __init__(self, submission: Path, launcher: launch.Launcher, *, online: bool = False) -> None:
         self.submission = submission
         self.launcher = launcher
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: launch.SandboxProcess | None = None
         self.sock: socket.socket | None = None
         self.ready = False
         self.deadline: float | None = None
@@ -95,6 +94,7 @@ class SandboxLink:
         self.starts = 0
         self.phase = "between checks"  # the pytest phase of the current check: setup, call, teardown
         self.received = 0  # bytes of every message in this run (RUN_BUDGET)
+        self.serving: tuple[str, bool] | None = None  # the (exercise, hidden) the current sandbox serves
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class SandboxLink:
         if self.process is None:
             self.adopt(*launch.spawn(self.launcher, self.submission))
 
-    def adopt(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
+    def adopt(self, process: launch.SandboxProcess, sock: socket.socket) -> None:
         """Serve a sandbox that was started for this link (by `start`, or before pytest loaded)."""
         self.process, self.sock, self.ready = process, sock, False
         self.starts += 1

@@ -15,6 +15,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--grader-check-timeout": {"metavar": "S", "type": float, "default": 10.0, "help": "seconds per check"},
     "--grader-sandbox-layers": {"metavar": "L,L", "default": "none", "help": "confinement layers of the sandbox"},
     "--grader-sandbox-uid": {"metavar": "UID", "type": int, "default": None, "help": "the sandbox's own uid"},
+    "--grader-fork-server": {"metavar": "FD", "type": int, "default": None, "help": "fork sandboxes from this server"},
     # Not pytest's --deselect, which matches prefixes: leaving out test_x would also leave out test_x_y.
     "--grader-skip": {"metavar": "ID", "action": "append", "default": [], "help": "leave out this check (exact id)"},
 }

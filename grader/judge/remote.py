@@ -297,9 +297,17 @@ class Session:
         self.functions: dict[tuple[int, str, str], str] = {}
         self._guards: dict[int, tuple[str, str]] = {}  # handle -> the student function whose result it is
 
-    def begin(self, *, timeout: float, exercise: str, clock: str | None, seed: str) -> None:
-        """Start a check in the sandbox (its clock frozen first, with the exercise imported for it)."""
+    def begin(self, *, timeout: float, exercise: str, hidden: bool, clock: str | None, seed: str) -> None:
+        """Start a check in the sandbox (its clock frozen first, with the exercise imported for it).
+
+        Each exercise and visibility gets a sandbox of its own, fresh from the launcher: one that imported
+        another exercise, or saw what a hidden check sent, never serves this check."""
         self.reset()
+        phase = (exercise, hidden)
+        if self.link.serving != phase:
+            self.link.stop()
+            self.link.serving = phase
+        self.link.start()  # now, so that `starts` below names the sandbox this check runs in
         importing = exercise not in self.hung_imports and (self.link.starts, exercise) not in self._imported
         try:
             self.link.begin(

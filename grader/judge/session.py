@@ -27,11 +27,13 @@ def start(settings: Settings) -> GradingSession:
     if started is not None:
         keys = started.keys
         link = SandboxLink(settings.submission, started.launcher, online=settings.record)
-        link.adopt(started.process, started.sock)
+        if started.process is not None and started.sock is not None:
+            link.adopt(started.process, started.sock)
     else:
         keys, extra = sandbox_keys(settings.record)
         link = SandboxLink(settings.submission, Launcher(settings.sandbox, {**keys, **extra}), online=settings.record)
-        link.start()  # it imports the SDKs while this process collects the suites
+        if link.launcher.server is None:
+            link.start()  # it imports the SDKs while this process collects the suites (a server does, if any)
     if not settings.record:
         replay.preload(settings.cassettes)
     return GradingSession(settings, channel, keys, link, Session(link))

@@ -122,6 +122,9 @@ def finish(
     """Grade to the end what `started` began, and score it against `rubrics`."""
     run = pending.run.finish(progress)
     notes = processes.missing()
+    left_out = copying.describe(copying.select(pending.run.submission))  # the same choice the sandbox's copy made
+    if left_out is not None:
+        notes.append(left_out)
     if run.hit_time_limit:
         notes.append(f"grading hit its time limit of {time_limit:.0f} s; unfinished checks score 0")
     if run.rejected_records:

@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 _PR_SET_CHILD_SUBREAPER = 36
+_T = TypeVar("_T")
 POLL_SECONDS = 0.2
 _active: set[int] = set()
 _active_lock = threading.Lock()
@@ -118,6 +119,21 @@ def _orphans() -> list[int]:
         if ppid == me and pid not in _active:
             found.append(pid)
     return found
+
+
+def start_spared(start: Callable[[], _T], pid: Callable[[_T], int]) -> _T:
+    """Start a long-lived helper of the parent (a batch worker's fork server): recorded under the sweep's
+    lock as it starts, so that no grading child's end-of-run sweep takes it for an orphan."""
+    with _active_lock:
+        started = start()
+        _active.add(pid(started))
+    return started
+
+
+def release_spared(pid: int) -> None:
+    """After the helper has ended."""
+    with _active_lock:
+        _active.discard(pid)
 
 
 def _kill_tree(process: subprocess.Popen[bytes]) -> None:

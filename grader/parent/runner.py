@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from grader.errors import StaffError
 from grader.judge import launch
 from grader.parent import processes
 from grader.rubric import ExerciseRubric, suite_files
-from grader.sandbox import confinement, users
+from grader.sandbox import confinement, forkserver, users
 from grader.scoring import Outcome
 
 # Variables that must never reach student code: real credentials and endpoints.
@@ -65,6 +68,70 @@ def _tail(path: Path) -> str:
     data = path.read_bytes()
     text = data[-OUTPUT_CAP:].decode("utf-8", "replace")
     return ("... (output truncated)\n" if len(data) > OUTPUT_CAP else "") + text
+
+
+class _SharedServers(threading.local):
+    """One warm fork server per batch worker (thread), started on its first submission."""
+
+    server: launch.ForkServer | None = None
+    root: Path | None = None
+
+
+_shared: list[tuple[_SharedServers, list[tuple[launch.ForkServer, Path]]]] = []
+
+
+@contextmanager
+def shared_fork_servers() -> Iterator[None]:
+    """Within the block, the judges each thread starts fork their sandboxes from one server per thread
+    (it imports the SDKs once for every submission the thread grades); all of them end with the block."""
+    if not forkserver.available():
+        yield
+        return
+    started: list[tuple[launch.ForkServer, Path]] = []
+    _shared.append((_SharedServers(), started))
+    try:
+        yield
+    finally:
+        _shared.pop()
+        for server, root in started:
+            server.close()
+            processes.release_spared(_server_pid(server))
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _server_pid(server: launch.ForkServer) -> int:
+    assert server.process is not None  # started here, not attached
+    return server.process.pid
+
+
+def _worker_server() -> launch.ForkServer | None:
+    """This thread's warm server in a `shared_fork_servers` block (started and ready), else None."""
+    if not _shared:
+        return None
+    local, started = _shared[-1]
+    if local.server is None:
+        root = Path(tempfile.mkdtemp(prefix="grader-forkserver-"))
+        home = root / "home"
+        home.mkdir(mode=0o700)
+        env = confinement.environment(home, {})
+        server = processes.start_spared(lambda: launch.ForkServer(root, env), _server_pid)
+        started.append((server, root))
+        try:
+            server.reset()  # waits until it is ready: a judge handed this server never sees its greeting
+        except launch.ForkServerError:
+            return None
+        local.server = server
+    return local.server
+
+
+def _let_go(server: launch.ForkServer | None) -> None:
+    """After a judge: its sandboxes still running are killed; a server that does not answer is dropped."""
+    if server is None or not _shared:
+        return
+    try:
+        server.reset()
+    except launch.ForkServerError:
+        _shared[-1][0].server = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +196,12 @@ class _Launched:
     workdir: tempfile.TemporaryDirectory[str]
     log: Path
     judge: processes.Limited
+    server: launch.ForkServer | None  # the batch worker's fork server this judge used
 
 
 def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _Launched:
+    server = None if run.record else _worker_server()
+    server_fd = None if server is None else os.dup(server.control.fileno())
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=run.record)
     env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
@@ -154,6 +224,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         "--grader-sandbox-layers", launch.layers_option(layers),
         *(["--grader-sandbox-uid", str(uid)] if uid is not None and "uid" in layers else []),
         *(["--grader-record"] if run.record else []),
+        *(["--grader-fork-server", str(server_fd)] if server_fd is not None else []),
         *(["-k", " or ".join(run.only)] if run.only else []),
         *(arg for check_id in skip for arg in ("--grader-skip", check_id)),
         *run.files,
@@ -165,7 +236,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
             cwd=Path(workdir.name),
             env=env,
             output=log,
-            pass_fds=(parent_channel.fd, parent_channel.results_fd),
+            pass_fds=(parent_channel.fd, parent_channel.results_fd, *([] if server_fd is None else [server_fd])),
             limits=processes.Limits(time_limit=time_limit),
         )
     except BaseException:
@@ -173,7 +244,10 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         channel.close_parent_channel(parent_channel)
         workdir.cleanup()
         raise
-    return _Launched(parent_channel, workdir, log, judge)
+    finally:
+        if server_fd is not None:
+            os.close(server_fd)  # the judge has its copy
+    return _Launched(parent_channel, workdir, log, judge, server)
 
 
 def _collect(
@@ -190,6 +264,7 @@ def _collect(
             )
         finally:
             os.close(parent_channel.fd)
+            _let_go(launched.server)
             if run.uid is not None:
                 users.kill_all(run.uid)  # whatever the sandbox left running, even if the judge could not
         output = _tail(launched.log)
@@ -233,6 +308,10 @@ class PendingRun:
         self._run, self._slot, self._time_limit, self._skip = run, slot, time_limit, tuple(skip)
         self._deadline = time.monotonic() + time_limit
         self._first: _Launched | None = _launch(run, sorted(self._skip), time_limit=time_limit)
+
+    @property
+    def submission(self) -> Path:
+        return self._run.submission
 
     def finish(self, progress: Progress = no_progress) -> ChildRun:
         first, self._first = self._first, None
@@ -343,6 +422,8 @@ def _run_attempts(
         if attempt.stopped_by == "time limit" or not (crashed or (ended and returncode not in (0, 1))):
             break
     sandbox = confinement.status(run.caps) if run.caps is not None else {"level": "none", "layers": [], "missing": {}}
+    # How each sandbox came to be: forked from a warm server (Linux), or started as its own interpreter.
+    sandbox["start"] = "fork" if forkserver.available() else "interpreter"
     return ChildRun(
         outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit", sandbox
     )

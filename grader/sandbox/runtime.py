@@ -535,16 +535,9 @@ def _number(value: object) -> float | str:
     return number if number == number and abs(number) != float("inf") else repr(number)
 
 
-def main(fd: int, submission_dir: str) -> None:
-    """Serve the judge on the inherited socket `fd`, with the submission copied at `submission_dir`."""
-    directory = Path(submission_dir).resolve()
-    sock = socket.socket(fileno=fd)
-    link = _Link(sock)
-    transport.install(link.call)
-    network.install()
-    runtime = Runtime(link, directory)
-    sys.stdout, sys.stderr = runtime.stdout, runtime.stderr
-    logging.getLogger().addHandler(runtime.logs)
+def preload() -> None:
+    """What every sandbox needs before the submission exists: the held clock, the SDKs and what they load
+    on first use, frozen out of the collector's way. A fork server does this once for all its sandboxes."""
     from grader import clock
 
     clock.hold()  # before the SDKs load, so no check pays for freezegun's scan of them
@@ -556,9 +549,21 @@ def main(fd: int, submission_dir: str) -> None:
             importlib.import_module(name)
         except ImportError:  # another SDK version: it loads what it needs when used, only slower
             pass
-
     gc.freeze()  # the SDKs' million objects live as long as we do: no collection need ever walk them again
-    gc.enable()  # off since __main__ started: the submission's garbage is collected as usual
+
+
+def serve(fd: int, submission_dir: str) -> None:
+    """Serve the judge on the inherited socket `fd` (after `preload`), the submission copied at
+    `submission_dir`; never returns."""
+    directory = Path(submission_dir).resolve()
+    sock = socket.socket(fileno=fd)
+    link = _Link(sock)
+    transport.install(link.call)
+    network.install()
+    runtime = Runtime(link, directory)
+    sys.stdout, sys.stderr = runtime.stdout, runtime.stderr
+    logging.getLogger().addHandler(runtime.logs)
+    gc.enable()  # off since the process started: the submission's garbage is collected as usual
 
     submission.install_package(directory)
     try:
@@ -566,3 +571,9 @@ def main(fd: int, submission_dir: str) -> None:
     except (wire.WireClosed, wire.WireViolation):
         pass
     os._exit(0)
+
+
+def main(fd: int, submission_dir: str) -> None:
+    """Serve the judge on the inherited socket `fd`, with the submission copied at `submission_dir`."""
+    preload()
+    serve(fd, submission_dir)

@@ -1,0 +1,326 @@
+"""Issue 20, classes 2 and 7, and issue 23's fork server: one sandbox per exercise and visibility, forked
+from a warm server that no sandbox can reach.
+
+Each attack is written as a submission through the public interface only: a module that sabotages
+its process at import, a submission that stores what hidden checks send it and replays it into the
+feedback of visible checks, and a submission that goes after the fork server its sandbox came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader import course
+from grader.judge import launch
+from grader.sandbox import forkserver
+from tests.conftest import REFERENCE, GradeRun
+
+# A module that, at its import, breaks everything the process it runs in could still be asked to do.
+SABOTAGE = """
+import atexit as _atexit
+import importlib as _importlib
+import os as _os
+import sys as _sys
+import threading as _threading
+
+
+class _AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def _always_equal(*args, **kwargs):
+    return _AlwaysEqual()
+
+
+for _name in {others!r}:
+    try:
+        _module = _importlib.import_module("exercises." + _name)
+    except BaseException:
+        continue
+    for _attr, _value in list(vars(_module).items()):
+        if callable(_value) and not isinstance(_value, type) and getattr(_value, "__module__", "") == _module.__name__:
+            setattr(_module, _attr, _always_equal)
+_sys.setrecursionlimit(45)
+_atexit.register(_os._exit, 0)
+_threading.Thread(target=_threading.Event().wait, daemon=True).start()
+"""
+
+
+def _copy(tmp_path: Path) -> Path:
+    submission = tmp_path / "submission"
+    shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    return submission
+
+
+def test_class7_a_module_that_sabotages_its_process_costs_only_its_own_exercise(grade, tmp_path: Path):
+    saboteur = course.COURSE[0].id  # graded first: in a shared process it would reach every other exercise
+    others = [e.id for e in course.COURSE if e.id != saboteur]
+    submission = _copy(tmp_path)
+    module = submission / f"{saboteur}.py"
+    module.write_text(module.read_text() + SABOTAGE.format(others=others))
+    run = grade(submission, "--check-timeout", "5")
+    assert run.returncode == 0, run.output
+    for exercise in others:
+        graded = run.exercise(exercise)
+        failed = [(t["id"], t["feedback"][:200]) for t in graded["tests"] if t["status"] != "passed"]
+        assert graded["score"] == graded["max_score"], failed
+    assert "Grader problem" not in run.output
+
+
+# Everything a call sees is kept in memory and in a file in the sandbox's home, tagged with a token drawn
+# when the module loads; every call raises it all into its check's feedback. The check ids come from the
+# runtime's own `begin` messages (the submission rewrites the sandbox's copy of it).
+REPLAY = """
+import secrets as _secrets
+import sys as _sys
+from pathlib import Path as _Path
+
+_TOKEN = "TOK" + _secrets.token_hex(6) + "END"
+_seen = []
+_runtime = _sys.modules.get("grader.sandbox.runtime")
+if _runtime is not None:
+    _begin = _runtime.Runtime.op_begin
+
+    def _spying_begin(self, message):
+        _seen.append("BEGIN " + repr(message))
+        return _begin(self, message)
+
+    _runtime.Runtime.op_begin = _spying_begin
+
+
+def _everything(entry):
+    _seen.append(entry)
+    store = _Path.home() / "seen.txt"
+    try:
+        with open(store, "a", encoding="utf-8") as handle:
+            handle.write(entry + "\\n")
+        kept = store.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        kept = []
+    return " | ".join(dict.fromkeys(kept + _seen))
+
+
+def ask_openai(client, prompt, **kwargs):
+    raise ValueError("LOG " + _everything(f"{_TOKEN} openai {prompt!r} {kwargs!r}"))
+
+
+def ask_anthropic(client, prompt, **kwargs):
+    raise ValueError("LOG " + _everything(f"{_TOKEN} anthropic {prompt!r} {kwargs!r}"))
+"""
+
+_TOKENS = re.compile(r"TOK[0-9a-f]{12}END")
+
+
+def test_class2_what_hidden_checks_send_never_reaches_visible_feedback(grade, tmp_path: Path):
+    submission = _copy(tmp_path)
+    module = submission / "basic_call.py"
+    module.write_text(module.read_text() + REPLAY)
+    run = grade(submission, "basic_call", "--check-timeout", "5")
+    assert run.returncode == 0, run.output
+    tests = run.exercise("basic_call")["tests"]
+    hidden = [t for t in tests if t["visibility"] == "hidden"]
+    visible = [t for t in tests if t["visibility"] != "hidden"]
+    assert hidden and visible
+    hidden_tokens = {token for t in hidden for token in _TOKENS.findall(t["feedback"])}
+    assert hidden_tokens, "the hidden checks never ran the submission's code"
+    hidden_names = {t["id"].rpartition("::")[2] for t in hidden}
+    for check in visible:
+        assert not set(_TOKENS.findall(check["feedback"])) & hidden_tokens, check["feedback"]
+        assert not [name for name in hidden_names if name in check["feedback"]], check["feedback"]
+        assert "test_hidden" not in check["feedback"]
+
+
+def test_the_sandbox_is_never_told_a_check_id(grade, tmp_path: Path):
+    submission = _copy(tmp_path)
+    module = submission / "basic_call.py"
+    module.write_text(module.read_text() + REPLAY)
+    run = grade(submission, "basic_call", "--check-timeout", "5")
+    begins = [t["feedback"] for t in run.exercise("basic_call")["tests"] if "BEGIN" in t["feedback"]]
+    assert begins, run.output  # the spy saw the begin messages
+    for feedback in begins:
+        assert "test_" not in feedback and "::" not in feedback, feedback
+
+
+# The fork server the sandbox came from: found by its command line (any uid may read that in /proc),
+# then signalled, traced, read and written by every route; each that works is an escape.
+REACH_THE_SERVER = """
+def _reach():
+    import ctypes, os, socket
+    escaped = []
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if entry.isdigit() and b"grader.sandbox.forkserver" in handle.read():
+                    found.append(int(entry))  # forked sandboxes carry the server's command line too
+        except OSError:
+            pass
+    mine = os.getpid()
+    found = [pid for pid in found if pid != mine]
+    if not found:
+        raise RuntimeError("NOT FOUND: no fork server in /proc")
+    for pid in sorted(set(found + [os.getppid()])):
+        try:
+            os.kill(pid, 0)
+            escaped.append(f"can signal {pid}")
+        except OSError:
+            pass
+        for name, mode in (("mem", "rb"), ("environ", "rb"), ("maps", "rb"), ("oom_score_adj", "w")):
+            try:
+                with open(f"/proc/{pid}/{name}", mode) as handle:
+                    if "w" in mode:
+                        handle.write("1000")
+                    else:
+                        handle.read(64)
+                escaped.append(f"/proc/{pid}/{name} ({mode})")
+            except OSError:
+                pass
+        try:
+            os.listdir(f"/proc/{pid}/fd")
+            escaped.append(f"listed /proc/{pid}/fd")
+        except OSError:
+            pass
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.ptrace(16, pid, None, None) == 0:  # PTRACE_ATTACH
+            escaped.append(f"ptrace {pid}")
+    kind, size = ctypes.c_int(0), ctypes.c_uint(4)
+    for fd in range(3, 256):  # getsockopt(SO_TYPE) through libc: a socket object would trip the audit hook
+        if libc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_TYPE, ctypes.byref(kind), ctypes.byref(size)) != 0:
+            continue
+        if kind.value == socket.SOCK_SEQPACKET:
+            escaped.append(f"holds the fork server's socket (fd {fd})")
+    if escaped:
+        raise RuntimeError("ESCAPED: " + "; ".join(escaped))
+
+
+_reach()
+"""
+
+needs_fork = pytest.mark.skipif(not forkserver.available(), reason="sandboxes are forked on Linux only")
+
+
+@needs_fork
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the full level needs root")
+def test_no_sandbox_can_signal_trace_read_or_write_its_fork_server(grade: Callable[..., GradeRun], tmp_path: Path):
+    submission = _copy(tmp_path)
+    module = submission / "basic_call.py"
+    module.write_text(module.read_text() + REACH_THE_SERVER)
+    run = grade(submission, "basic_call", "--check-timeout", "5")
+    assert run.returncode == 0, run.output
+    basic = run.exercise("basic_call")
+    assert basic["score"] == basic["max_score"], [t["feedback"] for t in basic["tests"] if t["status"] != "passed"][:1]
+    assert run.report is not None and run.report["sandbox"]["level"] == "full"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return int(handle.read().rpartition(")")[2].split()[1])
+
+
+def _ready(sock: socket.socket) -> dict[str, object]:
+    from grader import wire
+
+    return wire.receive(sock, time.monotonic() + 60)
+
+
+@needs_fork
+def test_a_sandbox_ended_is_replaced_by_a_fresh_fork_and_nothing_outlives_the_launcher(tmp_path: Path):
+    launcher = launch.Launcher(launch.NO_CONFINEMENT, launch.planted_keys(), fork=True)
+    try:
+        assert launcher.server is not None
+        server = launcher.server.process.pid
+        first, first_sock = launch.spawn(launcher, _copy(tmp_path))
+        assert _ready(first_sock)["op"] == "ready"
+        assert _parent(first.pid) == server  # forked, not a new interpreter
+        first.kill()
+        assert first.wait() == -9
+        second, second_sock = launch.spawn(launcher, tmp_path / "submission")
+        assert _ready(second_sock)["op"] == "ready"
+        assert second.pid != first.pid and _parent(second.pid) == server
+        assert launcher.server is not None and launcher.server.process.pid == server
+        for sock in (first_sock, second_sock):
+            sock.close()
+    finally:
+        launcher.close()
+    assert not _alive(server) and not _alive(second.pid)
+    assert not launcher.root.exists()
+
+
+# Each submission's sandboxes say which process forked them, and mark the grader's own runtime module, in
+# their memory, for a later sandbox of the same server to find.
+MARK = """
+import os as _os
+import sys as _sys
+
+
+def ask_openai(client, prompt, **kwargs):
+    runtime = _sys.modules["grader.sandbox.runtime"]
+    before = getattr(runtime, "_left_by", None)
+    runtime._left_by = _WHO
+    raise ValueError(f"SERVER={_os.getppid()} BEFORE={before}")
+"""
+
+
+@needs_fork
+def test_a_batch_worker_forks_every_submission_from_one_clean_server(tmp_path: Path):
+    from tests.test_batch import run_batch
+
+    folder = tmp_path / "class"
+    for name in ("ada", "bob", "cy"):
+        submission = folder / name
+        shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+        module = submission / "basic_call.py"
+        module.write_text(module.read_text() + f"\n_WHO = {name!r}\n" + MARK)
+    done = run_batch(folder, tmp_path / "grades.csv", "-j", "1", "--check-timeout", "5", exercises=("basic_call",))
+    assert done.returncode == 0, done.stdout + done.stderr
+    servers: set[str] = set()
+    for name in ("ada", "bob", "cy"):
+        report = json.loads((tmp_path / "feedback" / f"{name}.json").read_text())
+        feedback = " ".join(t["feedback"] for e in report["exercises"] for t in e["tests"])
+        servers.update(re.findall(r"SERVER=(\d+)", feedback))
+        left = set(re.findall(r"BEFORE=(\w+)", feedback))
+        assert "None" in left and left <= {"None", name}, left  # its own earlier checks only, never another's
+    assert len(servers) == 1, servers  # one warm server for the worker, not one per submission
+    assert not _alive(int(servers.pop()))  # and it ended with the batch
+
+
+def test_class6_a_large_file_and_thousands_of_small_ones_still_grade_and_are_named(grade, tmp_path: Path):
+    submission = _copy(tmp_path)
+    with open(submission / "dataset.bin", "wb") as handle:
+        handle.truncate(200 * 1024**2)  # sparse: no disk is used, but it is larger than the sandbox's box
+    notes = submission / "notes"
+    notes.mkdir()
+    for number in range(3000):
+        (notes / f"note-{number}.txt").write_text("x")
+    run = grade(submission, "basic_call", "--check-timeout", "5")
+    assert run.returncode == 0, run.output
+    basic = run.exercise("basic_call")
+    assert basic["score"] == basic["max_score"], [t["feedback"] for t in basic["tests"] if t["status"] != "passed"][:1]
+    assert "Grader problem" not in run.output
+    assert run.report is not None
+    named = [note for note in run.report["notes"] if "left out of grading" in note]
+    assert len(named) == 1, run.report["notes"]
+    assert named[0].startswith("dataset.bin and 2,") and "\n" not in named[0], named  # the largest, then a count
