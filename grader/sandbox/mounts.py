@@ -16,6 +16,7 @@ from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
@@ -40,7 +41,8 @@ def mount(source: str | None, target: str | None, fstype: str | None, flags: int
 
 
 def private_namespace(network: bool) -> None:
-    unshare(CLONE_NEWNS | (CLONE_NEWNET if network else 0))
+    # Its own IPC namespace too: SysV objects and POSIX queues die with it (seccomp also denies SysV IPC).
+    unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if network else 0))
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here propagates to the machine
 
 

@@ -11,8 +11,29 @@ import socket
 from typing import Any
 
 # Denied outright: memory outside RLIMIT_AS (memfd), routes around the socket() rule (io_uring can
-# open sockets itself), and ways to gain privileges or reach other processes (namespaces, ptrace, bpf).
+# open sockets itself), ways to gain privileges or reach other processes (namespaces, ptrace, bpf), and
+# SysV IPC and POSIX message queues, whose segments, queues and semaphores outlive the sandbox that made them and are shared by
+# the machine's IPC namespace: a later sandbox (a visible check after a hidden one) could read them.
 _DENIED = (
+    "shmget",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "ipc",  # the multiplexed form on 32-bit architectures
+    "mq_open",  # POSIX message queues live in the IPC namespace too
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
     "memfd_create",
     "memfd_secret",
     "io_uring_setup",

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +23,8 @@ import pytest
 
 from grader import course
 from grader.judge import launch
-from grader.sandbox import forkserver
+from grader.parent import grading
+from grader.sandbox import confinement, forkserver
 from tests.conftest import REFERENCE, GradeRun
 
 # A module that, at its import, breaks everything the process it runs in could still be asked to do.
@@ -324,3 +327,145 @@ def test_class6_a_large_file_and_thousands_of_small_ones_still_grade_and_are_nam
     named = [note for note in run.report["notes"] if "left out of grading" in note]
     assert len(named) == 1, run.report["notes"]
     assert named[0].startswith("dataset.bin and 2,") and "\n" not in named[0], named  # the largest, then a count
+
+
+# What a check sends, kept where a later sandbox of the same grade could look: a SysV shared-memory
+# segment and message queue (they outlive their process and are not files, so no box or Landlock rule
+# covers them), and a file in the folder above the sandbox's own box (where the earlier boxes sit).
+MACHINE_WIDE = """
+import ctypes as _ct
+import os as _os
+import secrets as _secrets
+from pathlib import Path as _Path
+
+_TOKEN = "TOK" + _secrets.token_hex(6) + "END"
+_KEY = {key}
+_libc = _ct.CDLL(None, use_errno=True)
+_libc.shmat.restype = _ct.c_void_p
+_libc.shmat.argtypes = [_ct.c_int, _ct.c_void_p, _ct.c_int]
+_SIZE = 1 << 16
+
+
+def _segment(entry):
+    shmid = _libc.shmget(_KEY, _SIZE, 0o1666)  # IPC_CREAT
+    if shmid < 0:
+        return "shm refused errno=" + str(_ct.get_errno())
+    address = _libc.shmat(shmid, None, 0)
+    if address in (None, _ct.c_void_p(-1).value):
+        return "shmat refused"
+    old = _ct.string_at(address).decode("utf-8", "replace")
+    new = (old + " | " + entry).encode()[-(_SIZE - 1):]
+    _ct.memmove(address, new + b"\\0", len(new) + 1)
+    return old
+
+
+class _Message(_ct.Structure):
+    _fields_ = [("mtype", _ct.c_long), ("mtext", _ct.c_char * 4096)]
+
+
+def _queue(entry):
+    queue = _libc.msgget(_KEY + 1, 0o1666)
+    if queue < 0:
+        return "msg refused"
+    seen = []
+    message = _Message()
+    while _libc.msgrcv(queue, _ct.byref(message), 4096, 0, 0o4000) >= 0:  # IPC_NOWAIT
+        seen.append(message.mtext.decode("utf-8", "replace"))
+    for kept in [*seen, entry]:
+        out = _Message(1, kept.encode()[:4000])
+        _libc.msgsnd(queue, _ct.byref(out), len(out.mtext) + 1, 0o4000)
+    return " | ".join(seen)
+
+
+def _posix_queue(entry):
+    name = b"/grader-test-{key}"
+    _libc.mq_open.restype = _ct.c_int
+    queue = _libc.mq_open(name, 0o102 | 0o4000, 0o666, None)  # O_CREAT | O_RDWR | O_NONBLOCK
+    if queue < 0:
+        return "mq refused errno=" + str(_ct.get_errno())
+    seen = []
+    buffer = _ct.create_string_buffer(8192)
+    while _libc.mq_receive(queue, buffer, 8192, None) >= 0:
+        seen.append(buffer.value.decode("utf-8", "replace"))
+    for kept in [*seen, entry]:
+        data = kept.encode()[:4000]
+        _libc.mq_send(queue, data, len(data), 0)
+    return " | ".join(seen)
+
+
+def _beside(entry):
+    found = []
+    above = _Path(_os.getcwd()).resolve().parent.parent
+    try:
+        for path in above.glob("*/*/seen.txt"):
+            found.append(path.read_text(errors="replace"))
+    except OSError:
+        pass
+    try:
+        with open("seen.txt", "a") as handle:
+            handle.write(entry + "\\n")
+    except OSError:
+        pass
+    return " | ".join(found)
+
+
+def _everything(entry):
+    return entry + " SHM " + _segment(entry) + " MSG " + _queue(entry) + " MQ " + _posix_queue(entry) + " FILES " + _beside(entry)
+
+
+def ask_openai(client, prompt, **kwargs):
+    raise ValueError("LOG " + _everything(f"{{_TOKEN}} openai {{prompt!r}}"))
+
+
+def ask_anthropic(client, prompt, **kwargs):
+    raise ValueError("LOG " + _everything(f"{{_TOKEN}} anthropic {{prompt!r}}"))
+"""
+
+# Where the box is on disk and the sandbox shares the machine's IPC namespace: a container without
+# CAP_SYS_ADMIN (run as root here, so that this machine's private Python stays readable to the sandbox).
+ON_DISK = confinement.Capabilities(
+    ("seccomp", "landlock", "rlimits", "nproc", "session", "env-allowlist"),
+    {"uid": "masked by the test", "scratch-cap": "masked by the test", "netns": "masked by the test"},
+)
+
+
+def _remove_ipc(key: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    shmid = libc.shmget(key, 0, 0)
+    if shmid >= 0:
+        libc.shmctl(shmid, 0, None)  # IPC_RMID
+    queue = libc.msgget(key + 1, 0)
+    if queue >= 0:
+        libc.msgctl(queue, 0, None)
+    libc.mq_unlink(f"/grader-test-{key}".encode())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SysV IPC and the box as tested here are Linux")
+@pytest.mark.parametrize("level", ["full", "on-disk"])
+def test_class2_no_machine_wide_channel_carries_hidden_inputs_to_visible_checks(
+    level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    if level == "on-disk":
+        monkeypatch.setattr(confinement, "probe", lambda: ON_DISK)
+    elif os.geteuid() != 0:
+        pytest.skip("the full level needs root")
+    key = secrets.randbelow(1 << 30) + 0x1000
+    submission = _copy(tmp_path)
+    module = submission / "basic_call.py"
+    module.write_text(module.read_text() + MACHINE_WIDE.format(key=key))
+    exercise = next(e for e in course.gradable() if e.id == "basic_call")
+    try:
+        result = grading.grade_submission([exercise], submission, time_limit=240, check_timeout=5)
+    finally:
+        _remove_ipc(key)
+    checks = result.exercises[0].results
+    hidden = [c for c in checks if c.check.visibility == "hidden"]
+    visible = [c for c in checks if c.check.visibility != "hidden"]
+    assert hidden and visible
+    hidden_tokens = {token for c in hidden for token in _TOKENS.findall(c.feedback)}
+    assert hidden_tokens, [c.feedback for c in hidden][:1]
+    for check in visible:
+        leaked = set(_TOKENS.findall(check.feedback)) & hidden_tokens
+        assert not leaked, check.feedback
