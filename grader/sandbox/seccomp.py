@@ -12,8 +12,8 @@ from typing import Any
 
 # Denied outright: memory outside RLIMIT_AS (memfd), routes around the socket() rule (io_uring can
 # open sockets itself), ways to gain privileges or reach other processes (namespaces, ptrace, bpf), and
-# SysV IPC and POSIX message queues, whose segments, queues and semaphores outlive the sandbox that made them and are shared by
-# the machine's IPC namespace: a later sandbox (a visible check after a hidden one) could read them.
+# SysV IPC and POSIX message queues: they outlive the sandbox that made them and are shared by the
+# machine's IPC namespace, so a later sandbox (a visible check after a hidden one) could read them.
 _DENIED = (
     "shmget",
     "shmat",

@@ -410,7 +410,8 @@ def _beside(entry):
 
 
 def _everything(entry):
-    return entry + " SHM " + _segment(entry) + " MSG " + _queue(entry) + " MQ " + _posix_queue(entry) + " FILES " + _beside(entry)
+    channels = (("SHM", _segment), ("MSG", _queue), ("MQ", _posix_queue), ("FILES", _beside))
+    return entry + "".join(f" {{name}} {{channel(entry)}}" for name, channel in channels)
 
 
 def ask_openai(client, prompt, **kwargs):
