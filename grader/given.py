@@ -2,7 +2,7 @@
 
 To give students a new dataclass, define it here as the contract states it, under `@given("<exercise id>")`
 (the module of `exercises/` that defines it), and write the same class in that exercise's stub. The
-sandbox (grader/sandbox/values.py) then sends a value of the submission's class as its fields, and the
+sandbox (grader/sandbox/inside/values.py) then sends a value of the submission's class as its fields, and the
 judge (grader/judge/given.py, its own import of this file in its own process) rebuilds it as this class,
 so a check never runs a method of the submission's class.
 """

@@ -214,7 +214,7 @@ def test_class3_a_clock_far_in_the_future_is_not_computed_with(grade, tmp_path: 
     """The clock reading each request carries says year 3e12; the fault script's dates come from the judge's clock."""
     attack = """
 import types as _types
-import grader.sandbox.transport as _transport
+import grader.sandbox.inside.transport as _transport
 _transport.time = _types.SimpleNamespace(time=lambda: 1e20)
 """
     run = grade(_reference_with(tmp_path, "error_handler", attack), "error_handler")

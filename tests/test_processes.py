@@ -14,7 +14,7 @@ import pytest
 from grader import course
 from grader.errors import StaffError
 from grader.parent import grading, processes
-from grader.sandbox import users
+from grader.sandbox.outside import users
 from tests.conftest import REFERENCE
 
 WINDOW = 3.0  # seconds the slow start keeps its child unregistered (the fast run needs well under one)

@@ -11,7 +11,7 @@ SCRIPT = r"""
 import asyncio, json, sys
 import httpx2
 import httpx2._transports.default as default
-from grader.sandbox import transport
+from grader.sandbox.inside import transport
 
 tls = []
 real_tls = default.create_ssl_context

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from grader import course, rubric
-from grader.sandbox import copying
+from grader.sandbox.outside import copying
 from grader.staff import unpack
 from tests.conftest import REFERENCE, ROOT, STUBS, run_grade
 

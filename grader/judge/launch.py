@@ -1,6 +1,6 @@
 """How the judge starts a sandbox: confined by the layers the parent found, in a fresh box each time.
 
-The policy comes from `grader.sandbox.confinement`: the sandbox's first, trusted step puts every
+The policy comes from `grader.sandbox.outside.confinement`: the sandbox's first, trusted step puts every
 layer in force on its own process (uid, seccomp, Landlock, namespaces, rlimits) before it imports
 the SDKs or the submission. What the sandbox may read is narrower than the judge's own view: Python and
 the installed packages, and of the grader only the modules the sandbox runs; never the suites,
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 import grader
-from grader.sandbox import confinement, forkserver, users
+from grader.sandbox.outside import confinement, forkserver, users
 
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 # Where a recording run's reference solution sends its requests (staff only; a local fake in tests).
@@ -95,7 +95,7 @@ class ForkServerError(Exception):
 
 
 class ForkServer:
-    """The judge's end of a `grader.sandbox.forkserver`: started at once, it imports the SDKs meanwhile."""
+    """The judge's end of a `grader.sandbox.outside.forkserver`: started at once, it imports the SDKs meanwhile."""
 
     process: subprocess.Popen[bytes] | None  # None: another process started it (`attach`)
 
@@ -107,7 +107,7 @@ class ForkServer:
         try:
             with open(self.log, "wb") as log:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-I", "-B", "-m", "grader.sandbox.forkserver", str(theirs.fileno())],
+                    [sys.executable, "-I", "-B", "-m", "grader.sandbox.outside.forkserver", str(theirs.fileno())],
                     pass_fds=(theirs.fileno(),),
                     cwd=root,
                     env=env,

@@ -11,7 +11,7 @@ from pathlib import Path
 from grader import course, rubric, scoring
 from grader.errors import UsageError
 from grader.parent import processes, runner, stubs
-from grader.sandbox import copying
+from grader.sandbox.outside import copying
 
 
 @dataclasses.dataclass(frozen=True)

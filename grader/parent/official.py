@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 
 from grader.errors import UsageError
-from grader.sandbox import confinement
+from grader.sandbox.outside import confinement
 
 
 def is_ci(environ: Mapping[str, str] | None = None) -> bool:

@@ -22,7 +22,7 @@ from grader.errors import StaffError
 from grader.judge import launch
 from grader.parent import processes
 from grader.rubric import ExerciseRubric, suite_files
-from grader.sandbox import confinement, forkserver, users
+from grader.sandbox.outside import confinement, forkserver, users
 from grader.scoring import Outcome
 
 # Variables that must never reach student code: real credentials and endpoints.

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from grader import course
-from grader.sandbox import copying
+from grader.sandbox.outside import copying
 
 MAX_MEMBERS = 2_000
 MAX_BYTES = 50 * 1024 * 1024

@@ -8,7 +8,7 @@ import pytest
 
 from grader import cli, course
 from grader.parent import grading
-from grader.sandbox import confinement
+from grader.sandbox.outside import confinement
 from tests.conftest import REFERENCE
 
 WEAK = confinement.Capabilities(

@@ -24,7 +24,7 @@ import pytest
 from grader import course
 from grader.judge import launch
 from grader.parent import grading
-from grader.sandbox import confinement, forkserver
+from grader.sandbox.outside import confinement, forkserver
 from tests.conftest import REFERENCE, GradeRun
 
 # A module that, at its import, breaks everything the process it runs in could still be asked to do.
@@ -95,7 +95,7 @@ from pathlib import Path as _Path
 
 _TOKEN = "TOK" + _secrets.token_hex(6) + "END"
 _seen = []
-_runtime = _sys.modules.get("grader.sandbox.runtime")
+_runtime = _sys.modules.get("grader.sandbox.inside.runtime")
 if _runtime is not None:
     _begin = _runtime.Runtime.op_begin
 
@@ -169,7 +169,7 @@ def _reach():
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if entry.isdigit() and b"grader.sandbox.forkserver" in handle.read():
+                if entry.isdigit() and b"grader.sandbox.outside.forkserver" in handle.read():
                     found.append(int(entry))  # forked sandboxes carry the server's command line too
         except OSError:
             pass
@@ -280,7 +280,7 @@ import sys as _sys
 
 
 def ask_openai(client, prompt, **kwargs):
-    runtime = _sys.modules["grader.sandbox.runtime"]
+    runtime = _sys.modules["grader.sandbox.inside.runtime"]
     before = getattr(runtime, "_left_by", None)
     runtime._left_by = _WHO
     raise ValueError(f"SERVER={_os.getppid()} BEFORE={before}")

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import submission, wire
-from grader.sandbox import network, transport
-from grader.sandbox.values import Decoder, Encoder, Handles
+from grader.sandbox.inside import network, transport
+from grader.sandbox.inside.values import Decoder, Encoder, Handles
 
 OUTPUT_CAP = 200_000  # characters of stdout or stderr kept per check
 LOG_CAP = 1_000  # log records kept per check

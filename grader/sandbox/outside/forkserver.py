@@ -1,4 +1,4 @@
-"""`python -I -B -m grader.sandbox.forkserver FD`: a warm, trusted process that forks one sandbox per request.
+"""`python -I -B -m grader.sandbox.outside.forkserver FD`: a warm, trusted process that forks one sandbox per request.
 
 The server imports what every sandbox needs before any submission exists (the SDKs, the sandbox
 runtime, what the SDKs load on first use: `runtime.preload`) and never imports or runs student code.
@@ -67,7 +67,7 @@ def _child(policy_json: str, submission: str, sock_fd: int, log_fd: int) -> None
         keep = sorted({0, 1, 2, sock_fd})
         for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
             os.closerange(low + 1, high)
-        from grader.sandbox import confinement, enter
+        from grader.sandbox.outside import confinement, enter
 
         policy = confinement.Policy.from_json(policy_json)
         os.environ.clear()
@@ -79,7 +79,7 @@ def _child(policy_json: str, submission: str, sock_fd: int, log_fd: int) -> None
         enter.confine(policy_json)
         _prctl(_PR_SET_DUMPABLE, 1)  # its own /proc/self, as a freshly started process of its uid has
         sys.argv = ["grader.sandbox"]
-        from grader.sandbox import runtime
+        from grader.sandbox.inside import runtime
 
         runtime.serve(sock_fd, submission)
     except BaseException as exc:  # a child must never return into the server's loop
@@ -174,7 +174,7 @@ def main(fd: int) -> None:
     _prctl(_PR_SET_PDEATHSIG, 9)  # gone with the judge that started it
     _prctl(_PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
     control = socket.socket(fileno=fd)
-    from grader.sandbox import runtime
+    from grader.sandbox.inside import runtime
 
     runtime.preload()
     server = _Server(control)

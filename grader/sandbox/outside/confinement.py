@@ -1,7 +1,7 @@
 """Confinement of the process that runs student code: the policy, what this machine allows, the launch.
 
 The launcher starts `command(policy, fd)` with `policy.env` as its whole environment: the sandbox's
-first step (`grader.sandbox.enter.confine`, trusted code, started as the grader's own user) puts
+first step (`grader.sandbox.outside.enter.confine`, trusted code, started as the grader's own user) puts
 every layer of the policy in force on its own process, and only then does that process import the
 SDKs and the submission. No preexec_fn: the parent has threads (batch), where one is unsafe.
 
@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import landlock, seccomp
+from grader.sandbox.outside import landlock, seccomp
 
 ALL_LAYERS = ("uid", "seccomp", "landlock", "netns", "scratch-cap", "rlimits", "nproc", "session", "env-allowlist")
 # Everything a root grader on Linux with CAP_SYS_ADMIN can have.
@@ -238,7 +238,7 @@ def make_policy(
 
 def prepare_box(policy: Policy) -> None:
     """Lay out the box on disk when the confine step will not (no private mount namespace)."""
-    from grader.sandbox import copying
+    from grader.sandbox.outside import copying
 
     box = Path(policy.box)
     box.mkdir(mode=0o700, exist_ok=True)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.sandbox import confinement, copying, landlock, mounts, seccomp
+from grader.sandbox.outside import confinement, copying, landlock, mounts, seccomp
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
