@@ -76,7 +76,10 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--all-exercises", action="store_true", help="grade the whole course, not two exercises")
+    parser.add_argument("--cpu-only", action="store_true", help="only issue 23's CPU figure (nox -s bench)")
     args = parser.parse_args()
+    if args.cpu_only:
+        args.jobs = []
     exercises = () if args.all_exercises else EXERCISES
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         workdir = Path(tmp)

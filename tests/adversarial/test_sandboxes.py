@@ -470,3 +470,20 @@ def test_class2_no_machine_wide_channel_carries_hidden_inputs_to_visible_checks(
     for check in visible:
         leaked = set(_TOKENS.findall(check.feedback)) & hidden_tokens
         assert not leaked, check.feedback
+
+
+def test_the_fork_servers_warm_up_makes_every_kind_of_request_offline(monkeypatch: pytest.MonkeyPatch):
+    """The warm-up runs each SDK's calls (reply, stream, each error status) against canned replies only."""
+    import socket as socket_module
+
+    from grader.sandbox.inside import warmup
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the warm-up opened a socket")
+
+    monkeypatch.setattr(socket_module, "create_connection", refuse)
+    monkeypatch.setattr(socket_module.socket, "connect", refuse)
+    answered = warmup.warm()
+    kinds = 2 + len(warmup._ERRORS)  # a reply, a stream, then one request per error status
+    assert answered.count("/v1/chat/completions") == kinds, answered
+    assert answered.count("/v1/messages") == kinds, answered

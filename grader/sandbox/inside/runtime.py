@@ -535,9 +535,11 @@ def _number(value: object) -> float | str:
     return number if number == number and abs(number) != float("inf") else repr(number)
 
 
-def preload() -> None:
+def preload(*, warm: bool = False) -> None:
     """What every sandbox needs before the submission exists: the held clock, the SDKs and what they load
-    on first use, frozen out of the collector's way. A fork server does this once for all its sandboxes."""
+    on first use, frozen out of the collector's way. A fork server does this once for all its sandboxes,
+    and with `warm` also makes one request of each kind against canned replies (`warmup`): a sandbox
+    started alone would pay for that warm-up without a later sandbox to gain from it."""
     from grader import clock
 
     clock.hold()  # before the SDKs load, so no check pays for freezegun's scan of them
@@ -549,6 +551,11 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:  # another SDK version: it loads what it needs when used, only slower
             pass
+    if warm:
+        from grader.sandbox.inside import warmup
+
+        warmup.warm()
+        gc.collect()  # the warm-up's clients and replies, before the rest is frozen
     gc.freeze()  # the SDKs' million objects live as long as we do: no collection need ever walk them again
 
 

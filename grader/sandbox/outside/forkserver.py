@@ -176,7 +176,7 @@ def main(fd: int) -> None:
     control = socket.socket(fileno=fd)
     from grader.sandbox.inside import runtime
 
-    runtime.preload()
+    runtime.preload(warm=True)
     server = _Server(control)
     ready = {"op": "ready", "pid": os.getpid(), "threads": threading.active_count()}
     control.send(json.dumps(ready).encode())
