@@ -182,11 +182,13 @@ def gradescope(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False)
 def bench(session: nox.Session) -> None:
-    """Print speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time, and
-    the similarity check's cost on a class of 200 as a ratio to grading it."""
+    """Print speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time, the
+    similarity check's cost on a class of 200 as a ratio to grading it, and batch CPU per submission."""
     install(session, "-e", ".[staff]")  # the similarity check needs copydetect; grading imports none of it
     session.run("python", "tests/bench_grading.py", "--nox", sys.executable, *session.posargs)
     session.run("python", "tests/bench_similarity.py")
+    # Issue 23: batch CPU per submission / SDK import CPU, fork server on and off (a few submissions suffice).
+    session.run("python", "-m", "tests.bench_batch", "--submissions", "4", "--all-exercises", "--cpu-only")
 
 
 @nox.session(python=PYTHON, default=False)
