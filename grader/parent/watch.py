@@ -13,7 +13,11 @@ folders removed before the command exits with 128 + the signal (130 for Ctrl-C).
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,6 +111,44 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A temporary folder for everything this watch and its children create, removed at the end: a judge
+    killed half-way (Ctrl-C) cannot remove its own boxes, and nobody else knows their names."""
+    scratch = Path(tempfile.mkdtemp(prefix="grader-watch-"))
+    before, before_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = str(scratch)  # here and in every judge (it inherits TMPDIR)
+    try:
+        yield scratch
+    finally:
+        tempfile.tempdir = before
+        if before_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before_env
+        _remove(scratch)
+
+
+def _remove(folder: Path) -> None:
+    """`folder` and all in it, also where a sandbox (of our own uid, without root) took away our permissions."""
+
+    def allow_and_retry(function: Callable[..., object], path: str, error: object) -> None:
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                _remove(Path(path))
+            else:
+                function(path)
+        except OSError:
+            pass
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=allow_and_retry)
+    else:
+        shutil.rmtree(folder, onerror=allow_and_retry)
+
+
 def run(
     folder: Path,
     watched: Sequence[str],
@@ -119,7 +161,7 @@ def run(
     """Grade `watched`, then re-grade after every save until a stop signal; returns 128 + that signal."""
     stopped: int = signal.SIGINT
     where = untrusted.visible(str(folder))
-    with _stop_on_signals():
+    with _stop_on_signals(), _scratch():
         try:
             with runner.shared_fork_servers():
                 watcher = Watcher(folder)
