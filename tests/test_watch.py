@@ -241,12 +241,10 @@ class Watch:
 
     def pid(self) -> int:
         """The watching grader's pid (not runuser's, when run as another user)."""
-        if "grader grade" in (_read(self.process.pid) or Proc(0, 0, 0, 0, "")).command:
-            return self.process.pid
         deadline = time.monotonic() + HUNG
         while time.monotonic() < deadline:
-            for proc in _descendants(self.process.pid):
-                if "-m grader grade" in proc.command:
+            for proc in [_read(self.process.pid), *_descendants(self.process.pid)]:
+                if proc is not None and proc.command.split()[1:4] == ["-m", "grader", "grade"]:
                     return proc.pid
             time.sleep(0.05)
         raise AssertionError("the grader never started")
@@ -457,7 +455,7 @@ def test_as_a_user_without_root_a_round_stopped_half_way_leaves_nothing(workspac
     subprocess.run(["chown", f"{STUDENT}:{STUDENT}", str(workspace / "tmp")], check=True)
     command = [str(python), "-m", "grader", "grade", "--watch", "basic_call", "--submission", str(submission),
                "--json", str(workspace / "report.json")]  # fmt: skip
-    watch = Watch(platforms.as_user(STUDENT, command, env), workspace, env)
+    watch = Watch(platforms.as_user(STUDENT, command, env), workspace, dict(os.environ))  # runuser passes `env` only
     try:
         watch.wait_round(1)
         assert _scores(workspace) == {"basic_call": 10}, watch.output
