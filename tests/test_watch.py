@@ -155,6 +155,45 @@ def test_all_without_watch_is_refused(tmp_path: Path) -> None:
     assert "--all" in done.stdout and "needs --watch" in done.stdout
 
 
+@LINUX_PROC
+def test_the_last_sweep_ends_a_child_that_no_run_recorded_and_its_group() -> None:
+    """A judge started, but not yet recorded, when Ctrl-C came is owned by nobody: `end_children` ends it and
+    what it started in its group (run in a process of its own: it ends every child of the caller)."""
+    script = """
+import os, subprocess, sys, time
+from grader.parent import processes
+judge = subprocess.Popen([sys.executable, "-c",
+    "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], "
+    "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+    "print(flush=True); time.sleep(600)"], start_new_session=True, stdout=subprocess.PIPE)
+judge.stdout.readline()  # its own child has started
+group = [int(p) for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == judge.pid]
+processes.end_children()
+print(len(group), sum(os.path.exists(f"/proc/{p}") and _state(p) != "Z" for p in group))
+for p in group:  # what a broken sweep left, so that this test fails instead of leaving it
+    try:
+        os.kill(p, 9)
+    except OSError:
+        pass
+"""
+    helpers = """
+import os
+def _pgid(pid):
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return -1
+def _state(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return "gone"
+"""
+    done = subprocess.run([sys.executable, "-c", helpers + script], capture_output=True, text=True, timeout=HUNG)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "0"], done.stdout  # the judge and its child: both ended
+
+
 # --- the watch itself, as a subprocess ------------------------------------------------------------------------
 
 
