@@ -5,7 +5,9 @@ interpreter takes to import openai and anthropic (goal at most 0.6). One watch o
 copy of the reference; each round saves one exercise's module (each exercise in turn, `--repeat` times
 over), times the save to the round's "Total:" line, then times an SDK import while the watch is idle, so
 the two figures are taken side by side on a machine whose speed drifts. Also printed: the first round
-(the fork server's start included) and each exercise's median, since a round grades one exercise.
+(the fork server's start included), each exercise's median (a round grades one exercise, and those that
+import it), and the judge's own start-up (importing pytest and the plugin), the most a judge kept warm
+between rounds could save.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ class Watch:
         self.process.wait(timeout=HUNG)
 
 
-def sdk_import() -> float:
+def imported(modules: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import openai, anthropic"], check=True)
+    subprocess.run([sys.executable, "-c", f"import {modules}"], check=True)
     return time.perf_counter() - start
 
 
@@ -82,6 +84,7 @@ def main() -> int:
             watch.until("Watching ")
             rounds: dict[str, list[float]] = {e: [] for e in exercises}
             imports: list[float] = []
+            judge: list[float] = []  # what a judge kept warm between rounds would save at most
             for n in range(args.repeat):
                 for exercise in exercises:
                     module = submission / f"{exercise}.py"
@@ -90,7 +93,8 @@ def main() -> int:
                     module.write_text(text)
                     rounds[exercise].append(watch.until("Total:") - saved)
                     watch.until("Watching ")
-                    imports.append(sdk_import())
+                    imports.append(imported("openai, anthropic"))
+                    judge.append(imported("pytest, grader.plugin"))
         finally:
             watch.stop()
     every = [s for samples in rounds.values() for s in samples]
@@ -103,6 +107,8 @@ def main() -> int:
     print(f"{'SDK import (openai, anthropic), in the same rounds':<52} median {sdk:6.2f} s   (n={len(imports)})")
     print(f"{'watch: save to total / SDK import (goal <= 0.6)':<52} {statistics.median(every) / sdk:13.2f}x   "
           f"worst exercise {max(statistics.median(s) for s in rounds.values()) / sdk:.2f}x")  # fmt: skip
+    print(f"{'judge start-up (pytest, the plugin), same rounds':<52} median {statistics.median(judge):6.2f} s   "
+          "(the most a judge kept warm would save per round)")  # fmt: skip
     return 0
 
 

@@ -160,7 +160,7 @@ def run(
 ) -> int:
     """Grade `watched`, then re-grade after every save until a stop signal; returns 128 + that signal."""
     stopped: int = signal.SIGINT
-    where = untrusted.visible(str(folder))
+    waiting = untrusted.plain(f"Watching {folder} for saved modules (Ctrl-C to stop).")  # a folder name is no markup
     with _stop_on_signals(), _scratch():
         try:
             with runner.shared_fork_servers():
@@ -168,7 +168,7 @@ def run(
                 try:
                     _round(grade_round, tuple(watched), console)
                     while True:
-                        console.print(f"Watching {where} for saved modules (Ctrl-C to stop).", soft_wrap=True)
+                        console.print(waiting, soft_wrap=True)
                         plan = changes.plan(
                             watcher.wait(), watched, exercise_ids, changes.imports_of(folder, exercise_ids),
                             every_time=every_time,
