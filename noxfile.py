@@ -113,7 +113,9 @@ def install(session: nox.Session, *args: str) -> None:
 def grade(session: nox.Session) -> None:
     """Grade your exercises offline and print the score table (`nox -s grade -- basic_call` for one)."""
     install(session, "-e", ".")
-    session.run("python", "-m", "grader", "grade", *session.posargs)
+    # On Ctrl-C nox waits this long for the grader to end its judge, fork server and sandboxes (`--watch` ends
+    # with exit code 130) before it sends SIGTERM, then SIGKILL; its default, 0.3 s, can cut that clean-up short.
+    session.run("python", "-m", "grader", "grade", *session.posargs, interrupt_timeout=30.0)
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False)
@@ -182,10 +184,12 @@ def gradescope(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False)
 def bench(session: nox.Session) -> None:
-    """Print speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time, the
-    similarity check's cost on a class of 200 as a ratio to grading it, and batch CPU per submission."""
+    """Print speed figures: full grade, import floor, second `nox -s grade`, error_handler simulated time, a
+    `grade --watch` round (saved module to total), the similarity check's cost on a class of 200 as a ratio
+    to grading it, and batch CPU per submission."""
     install(session, "-e", ".[staff]")  # the similarity check needs copydetect; grading imports none of it
     session.run("python", "tests/bench_grading.py", "--nox", sys.executable, *session.posargs)
+    session.run("python", "tests/bench_watch.py")
     session.run("python", "tests/bench_similarity.py")
     # Issue 23: batch CPU per submission / SDK import CPU, fork server on and off (a few submissions suffice).
     session.run("python", "-m", "tests.bench_batch", "--submissions", "4", "--all-exercises", "--cpu-only")

@@ -118,3 +118,21 @@ def grade(
         for rubric in rubrics
     )
     return Grade(exercises, tuple(notes))
+
+
+def regraded(earlier: Grade, later: Grade) -> Grade:
+    """`earlier` with the exercises that `later` graded again replaced by their new results (a `grade --watch`
+    round re-grades only what changed); the notes and the sandbox are the later run's."""
+    fresh = {e.id: e for e in later.exercises}
+    kept = {e.id for e in earlier.exercises} - fresh.keys()
+
+    def merged(field: Mapping[str, tuple[str, ...]], new: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        return {**{k: v for k, v in field.items() if k in kept}, **new}
+
+    return Grade(
+        tuple(fresh.pop(e.id, e) for e in earlier.exercises) + tuple(fresh.values()),
+        later.notes,
+        later.sandbox,
+        merged(earlier.unwritten, later.unwritten),
+        merged(earlier.hidden_only, later.hidden_only),
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import course, rubric
+from grader import course, rubric, scoring
 from grader.errors import StaffError, UsageError
 from grader.exitcodes import EXIT_BELOW, EXIT_CANNOT_GRADE, EXIT_OK
 from grader.parent import grading, official, report, runner, untrusted
@@ -70,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="job summary, step outputs and GitHub Classroom points (default: on when GITHUB_ACTIONS=true)",
     )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="grade, then re-grade the exercises whose modules you save, until Ctrl-C (your own computer only)",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="with --watch: re-grade every exercise on each save, not only the changed"
+    )
 
 
 def passed_before(path: Path) -> dict[str, Outcome]:
@@ -128,9 +136,17 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
     if args.failed and (args.gradescope or args.junit):
         raise UsageError("--failed is for your own edit-grade loop; --gradescope and --junit need a full run")
     before = passed_before(args.json) if args.failed else {}
+    began = time.monotonic()
+    result = _graded(args, console, exercises, before)
+    return _report(args, console, result, time.monotonic() - began)
+
+
+def _graded(
+    args: argparse.Namespace, console: Console, exercises: tuple[course.Exercise, ...], before: dict[str, Outcome]
+) -> Grade:
+    """Grade `exercises` of `args.submission`, the checks that passed `before` carried over (--failed)."""
     chosen = {e.id for e in exercises}
     skip = sorted(k for k in before if k.split("/", 1)[0] in chosen)
-    began = time.monotonic()
     with grading.started(exercises, args.submission, cassettes=args.cassettes, time_limit=args.time_limit,
                          check_timeout=args.check_timeout, skip=skip) as pending:  # fmt: skip
         # The judge is starting (and its sandbox importing the SDKs): meanwhile the rubrics and the
@@ -147,14 +163,61 @@ def _grade(args: argparse.Namespace, console: Console) -> tuple[int, Grade]:
             )
         names = {c.id: c.name for r in rubrics for c in r.checks if c.id not in carried}
         with terminal.progress(console, names, check_timeout=args.check_timeout) as progress:
-            result = grading.finish(
-                pending, rubrics, time_limit=args.time_limit, carried=carried, progress=progress
-            )
-    elapsed = time.monotonic() - began
-    return _report(args, console, result, elapsed)
+            return grading.finish(pending, rubrics, time_limit=args.time_limit, carried=carried, progress=progress)
 
 
-def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: float) -> tuple[int, Grade]:
+_NOT_WITH_WATCH = (
+    "official and CI grading run once and report once; run `nox -s grade -- --watch` on your own computer without it"
+)
+
+
+def _refuse_watch(args: argparse.Namespace) -> None:
+    """UsageError naming what cannot go with --watch (official or machine-read output), or --all without it."""
+    if not args.watch:
+        if args.all:
+            raise UsageError("--all re-grades every exercise on each save, so it needs --watch: `grade --watch --all`")
+        return
+    reasons = [
+        ("--official", args.official),
+        ("GITHUB_ACTIONS=true", official.is_ci()),
+        ("--github", args.github),
+        ("--junit", args.junit is not None),
+        ("--gradescope", args.gradescope is not None),
+        ("--fail-under", args.fail_under is not None),
+    ]
+    refused = [name for name, given in reasons if given]
+    if refused:
+        raise UsageError(f"--watch cannot be used with {' or '.join(refused)}: {_NOT_WITH_WATCH}")
+    if args.failed:
+        raise UsageError("--watch already re-grades only the exercises whose modules you save; leave out --failed")
+
+
+def _watch(args: argparse.Namespace, console: Console) -> int:
+    """Grade, then re-grade what each save changes (grader/parent/watch.py), each round's table the whole
+    course's: the exercises not re-graded keep their last results, as their modules have not changed."""
+    from grader.parent import watch  # watchfiles only when watching
+
+    exercises = grading.select(args.exercises)
+    check_submission(args.submission, exercises)
+    args.submission = _located(args.submission)
+    shown: list[Grade] = []
+
+    def grade_round(ids: tuple[str, ...]) -> None:
+        began = time.monotonic()
+        result = _graded(args, console, tuple(e for e in exercises if e.id in ids), {})
+        if shown:
+            result = scoring.regraded(shown[-1], result)
+        shown[:] = [result]
+        _report(args, console, result, time.monotonic() - began, watching=True)
+
+    every = tuple(e.id for e in course.gradable())
+    watched = tuple(e.id for e in exercises)
+    return watch.run(args.submission, watched, every, grade_round, console, every_time=args.all)
+
+
+def _report(
+    args: argparse.Namespace, console: Console, result: Grade, elapsed: float, *, watching: bool = False
+) -> tuple[int, Grade]:
     from grader.reports import junit, terminal  # junit after grading: not on the path to the first check
 
     report.write_json(result, args.json)
@@ -177,7 +240,7 @@ def _report(args: argparse.Namespace, console: Console, result: Grade, elapsed: 
     if result.staff_errors:
         console.print(
             f"[bold magenta]Grader problem:[/] {len(result.staff_errors)} check(s) could not be graded "
-            "because of the harness, not the submission (see above); exit code 2."
+            "because of the harness, not the submission (see above)" + ("." if watching else "; exit code 2.")
         )
         return EXIT_CANNOT_GRADE, result
     if args.fail_under is not None and result.percent < args.fail_under:
@@ -210,6 +273,9 @@ def _grade_or_say_why(args: argparse.Namespace, console: Console) -> tuple[int, 
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    _refuse_watch(args)
+    if args.watch:
+        return _watch(args, console)
     if not github.active(args.github):
         return _grade_or_say_why(args, console)[0]
     # Under Actions: everything printed while student code runs, or that quotes it, is fenced; the

@@ -105,6 +105,11 @@ def _become_subreaper() -> None:
 
 def _orphans() -> list[int]:
     """Processes re-parented to us that are not a grading child still running."""
+    return [pid for pid in _children() if pid not in _active]
+
+
+def _children() -> list[int]:
+    """Every process whose parent is this one (from /proc)."""
     me = os.getpid()
     found = []
     for entry in Path("/proc").iterdir():
@@ -115,10 +120,33 @@ def _orphans() -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[-1].split()
-        pid, ppid = int(entry.name), int(fields[1])
-        if ppid == me and pid not in _active:
-            found.append(pid)
+        if int(fields[1]) == me:
+            found.append(int(entry.name))
     return found
+
+
+def end_children() -> None:
+    """Kill every process that is still a child of this one, with its group, and reap it (the end of `grade
+    --watch`, which may be stopped between a judge's start and its record, where no `finish_limited` owns it).
+    Without /proc (macOS, Windows) only the `finish_limited` clean-up applies."""
+    caps = probe()
+    if not caps.proc:
+        return
+    kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+    own_group = os.getpgrp() if caps.process_groups else -1
+    for _ in range(10):  # a child's own children are re-parented to us when it dies: go round again
+        with _active_lock:
+            children = _children()
+        if not children:
+            return
+        for pid in children:
+            try:
+                if caps.process_groups and (group := os.getpgid(pid)) != own_group:
+                    os.killpg(group, kill)
+                os.kill(pid, kill)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
 
 
 def start_spared(start: Callable[[], _T], pid: Callable[[_T], int]) -> _T:
