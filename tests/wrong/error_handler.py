@@ -61,8 +61,9 @@ MUTANTS = (
         "error_handler",
         "linear_backoff",
         "grows the delay linearly (base_delay * (n + 1)) instead of exponentially",
+        # Not test_async_variant_retries_with_asyncio_sleep: its two retries (n = 0, 1) are the same linear
+        # or exponential, and its third's ranges overlap, so whether it fails depends on the check's seed.
         (
-            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
             "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_public.py::test_backoff_delay_range",
@@ -192,8 +193,9 @@ MUTANTS = (
             "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_public.py::test_backoff_delay_range",
-            "test_public.py::test_rate_limit_retried_then_returns",
         ),
+        # Not test_rate_limit_retried_then_returns: its one retry draws once, in [e/2, e] half the time, so
+        # whether it fails depends on the check's seed; the checks above draw over many seeds.
         (("    return random.uniform(ceiling / 2, ceiling)\n", "    return random.uniform(0, ceiling)\n"),),
     ),
     Mutant(
