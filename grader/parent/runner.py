@@ -151,14 +151,21 @@ class _Watchdog:
     """
 
     def __init__(
-        self, parent_channel: channel.ParentChannel, hard_limit: float, progress: Progress
+        self,
+        parent_channel: channel.ParentChannel,
+        hard_limit: float,
+        progress: Progress,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self._channel = parent_channel
+        self._cancelled = cancelled  # set when a parallel judge's caller gave up (Ctrl-C): stop at once
         self._hard_limit = hard_limit
         self._running: tuple[str, float] | None = None
         self._progress = progress  # told how many checks have ended, for the live progress line
 
     def __call__(self) -> bool:
+        if self._cancelled is not None and self._cancelled.is_set():
+            return True
         records, _ = channel.read_records(self._channel)
         ended = {r["id"] for r in records if r.get("event") == "end"}
         started = [r["id"] for r in records if r.get("event") == "start" and r["id"] not in ended]
@@ -259,7 +266,12 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
 
 
 def _collect(
-    launched: _Launched, run: _RunSettings, *, progress: Progress, stop_now: bool = False
+    launched: _Launched,
+    run: _RunSettings,
+    *,
+    progress: Progress,
+    stop_now: bool = False,
+    cancelled: threading.Event | None = None,
 ) -> _Attempt:
     """Wait for the attempt's judge (or, `stop_now`, stop it), then read its records; nothing of it stays."""
     parent_channel = launched.parent_channel
@@ -267,7 +279,7 @@ def _collect(
         try:
             ended = processes.finish_limited(
                 launched.judge,
-                watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress),
+                watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress, cancelled),
                 stop_now=stop_now,
             )
         finally:
@@ -416,28 +428,37 @@ class PendingRun:
         finally:
             self._release()
 
-    def _finish_group(self, group: _Group, progress: Progress) -> ChildRun:
+    def _finish_group(
+        self, group: _Group, progress: Progress, cancelled: threading.Event | None = None
+    ) -> ChildRun:
         first, group.first = group.first, None
         return _run_attempts(
             group.run, first, deadline=self._deadline, time_limit=self._time_limit, skip=self._skip,
-            progress=progress,
+            progress=progress, cancelled=cancelled,
         )  # fmt: skip
 
     def _finish_parallel(self, progress: Progress) -> ChildRun:
         together = _Together(progress, len(self._groups))
         results: list[ChildRun | BaseException | None] = [None] * len(self._groups)
+        cancelled = threading.Event()
 
         def grade(i: int) -> None:
             try:
-                results[i] = self._finish_group(self._groups[i], functools.partial(together.tell, i))
+                results[i] = self._finish_group(self._groups[i], functools.partial(together.tell, i), cancelled)
             except BaseException as exc:  # handed to the caller's thread below
                 results[i] = exc
 
         threads = [threading.Thread(target=grade, args=(i,), daemon=True) for i in range(len(self._groups))]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C: every judge is stopped (its watchdog) before the caller goes on
+            cancelled.set()
+            for thread in threads:
+                thread.join()
+            raise
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -569,6 +590,7 @@ def _run_attempts(
     time_limit: float,
     skip: Sequence[str],
     progress: Progress,
+    cancelled: threading.Event | None = None,
 ) -> ChildRun:
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
@@ -579,7 +601,9 @@ def _run_attempts(
             run, sorted({*outcomes, *skip}), time_limit=max(1.0, deadline - time.monotonic())
         )
         first = None
-        attempt = _collect(launched, run, progress=functools.partial(_add, progress, len(outcomes)))
+        attempt = _collect(
+            launched, run, progress=functools.partial(_add, progress, len(outcomes)), cancelled=cancelled
+        )
         outputs.append(attempt.output)
         rejected += attempt.rejected
         returncode = attempt.returncode
@@ -610,6 +634,8 @@ def _run_attempts(
         # pytest itself can end early (an INTERNALERROR, e.g. a timeout while it formats a failure): the
         # checks it never started get a fresh child too, as long as the last one made progress.
         if attempt.stopped_by == "time limit" or not (crashed or (ended and returncode not in (0, 1))):
+            break
+        if cancelled is not None and cancelled.is_set():
             break
     sandbox = confinement.status(run.caps) if run.caps is not None else {"level": "none", "layers": [], "missing": {}}
     # How each sandbox came to be: forked from a warm server (Linux), or started as its own interpreter.
