@@ -9,7 +9,8 @@
   to import openai and anthropic (median of each, measured in this run; goal at most 1.5). The judge
   imports no SDK and starts the sandbox at once, so the two processes' start-up overlaps.
 - issue 23: the full grade with every sandbox started as its own interpreter (GRADER_FORK_SERVER=0) in
-  the same rounds, for an A/B of the fork server; and the wall time of grading a submission whose every
+  the same rounds, for an A/B of the fork server, and with one judge (GRADER_JUDGES=1) for an A/B of the
+  parallel judges; and the wall time of grading a submission whose every
   function loops forever, and one whose every function blocks, at the default settings (goal under 60 s;
   one judge per core; `--no-hangs` leaves them out), printed with the SDK import time of the same run;
 - the student's loop: a second `nox -s grade` (environment reused, nothing installed) divided by
@@ -63,6 +64,14 @@ def full_grade_interpreters() -> None:
         full_grade()
     finally:
         os.environ.pop("GRADER_FORK_SERVER", None)
+
+
+def full_grade_one_judge() -> None:
+    os.environ[runner.JUDGES_VARIABLE] = "1"
+    try:
+        full_grade()
+    finally:
+        os.environ.pop(runner.JUDGES_VARIABLE, None)
 
 
 def all_hanging(how: str = "loop") -> float:
@@ -123,6 +132,7 @@ def main() -> int:
     sdk: list[float] = []
     full: list[float] = []
     interpreters: list[float] = []
+    one_judge: list[float] = []
     alone: list[tuple[float, float, int]] = []
     # Round by round, not each measurement's runs in a block: a shared machine's speed drifts, and a
     # ratio of two figures taken minutes apart measures the drift as much as the grader.
@@ -131,12 +141,16 @@ def main() -> int:
         sdk.append(timed(sdk_import))
         full.append(timed(full_grade))
         interpreters.append(timed(full_grade_interpreters))
+        one_judge.append(timed(full_grade_one_judge))
         alone.append(error_handler_alone())
     print(describe("import floor (pytest, openai, anthropic, vcr, freezegun)", floor))
     print(describe("SDK import (openai, anthropic) in a fresh interpreter", sdk))
     print(describe("full grade of tests/reference (all exercises)", full))
     ratio = statistics.median(full) / statistics.median(sdk)
     print(f"{'full grade / SDK import (goal <= 1.5)':<52} {ratio:13.2f}x")
+    print(describe("full grade, one judge (GRADER_JUDGES=1, A/B)", one_judge))
+    ratio = statistics.median(one_judge) / statistics.median(sdk)
+    print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
     print(describe("full grade, an interpreter per sandbox (A/B)", interpreters))
     ratio = statistics.median(interpreters) / statistics.median(sdk)
     print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
