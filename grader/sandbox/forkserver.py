@@ -234,10 +234,12 @@ class _Server:
             if conn is not None and owner is not conn:
                 continue
             if pid in self.live:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                # Its group, and itself: a child forked a moment ago may not have made its own session yet.
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
                 try:
                     os.waitpid(pid, 0)
                 except ChildProcessError:
