@@ -9,8 +9,10 @@
   to import openai and anthropic (median of each, measured in this run; goal at most 1.5). The judge
   imports no SDK and starts the sandbox at once, so the two processes' start-up overlaps.
 - issue 23: the full grade with every sandbox started as its own interpreter (GRADER_FORK_SERVER=0) in
-  the same rounds, for an A/B of the fork server; and the wall time of grading a submission whose every
-  function loops forever, at the default settings (goal under 60 s; `--no-hangs` leaves it out);
+  the same rounds, for an A/B of the fork server, and with one judge (GRADER_JUDGES=1) for an A/B of the
+  parallel judges; and the wall time of grading a submission whose every
+  function loops forever, and one whose every function blocks, at the default settings (goal under 60 s;
+  one judge per core; `--no-hangs` leaves them out), printed with the SDK import time of the same run;
 - the student's loop: a second `nox -s grade` (environment reused, nothing installed) divided by
   the SDK import time above, median of 5 each; goal at most 2.0. Needs nox in
   the Python given by --nox (the nox bench session passes its own).
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,9 @@ from grader import course, rubric
 from grader.parent import runner
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: `tests` is a package of the checkout
+from tests.support import hanging  # noqa: E402
+
 REFERENCE = ROOT / "tests" / "reference"
 SIMULATED = re.compile(r"grader clock: simulated ([\d.]+) s of waiting in (\d+) sleep")
 
@@ -62,15 +66,20 @@ def full_grade_interpreters() -> None:
         os.environ.pop("GRADER_FORK_SERVER", None)
 
 
-def all_hanging() -> float:
-    """Wall seconds of grading the stubs with every `raise NotImplementedError` turned into an endless loop."""
+def full_grade_one_judge() -> None:
+    os.environ[runner.JUDGES_VARIABLE] = "1"
+    try:
+        full_grade()
+    finally:
+        os.environ.pop(runner.JUDGES_VARIABLE, None)
+
+
+def all_hanging(how: str = "loop") -> float:
+    """Wall seconds of grading a submission whose every function and method hangs (tests/support/hanging.py),
+    at the default settings: one judge per core, each function its full timeout."""
     with tempfile.TemporaryDirectory() as tmp:
         submission = Path(tmp) / "hanging"
-        shutil.copytree(ROOT / "exercises", submission, ignore=shutil.ignore_patterns("__pycache__"))
-        for module in submission.glob("*.py"):
-            text = re.sub(r"^([ \t]*)raise NotImplementedError.*$", r"\1while True:\n\1    pass", module.read_text(),
-                          flags=re.M)  # fmt: skip
-            module.write_text(text)
+        hanging.write(submission, how=how)
         command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission), "--json", f"{tmp}/r.json"]
         return timed(lambda: subprocess.run(command, check=True, capture_output=True, cwd=tmp))
 
@@ -123,6 +132,7 @@ def main() -> int:
     sdk: list[float] = []
     full: list[float] = []
     interpreters: list[float] = []
+    one_judge: list[float] = []
     alone: list[tuple[float, float, int]] = []
     # Round by round, not each measurement's runs in a block: a shared machine's speed drifts, and a
     # ratio of two figures taken minutes apart measures the drift as much as the grader.
@@ -131,17 +141,27 @@ def main() -> int:
         sdk.append(timed(sdk_import))
         full.append(timed(full_grade))
         interpreters.append(timed(full_grade_interpreters))
+        one_judge.append(timed(full_grade_one_judge))
         alone.append(error_handler_alone())
     print(describe("import floor (pytest, openai, anthropic, vcr, freezegun)", floor))
     print(describe("SDK import (openai, anthropic) in a fresh interpreter", sdk))
     print(describe("full grade of tests/reference (all exercises)", full))
     ratio = statistics.median(full) / statistics.median(sdk)
     print(f"{'full grade / SDK import (goal <= 1.5)':<52} {ratio:13.2f}x")
+    print(describe("full grade, one judge (GRADER_JUDGES=1, A/B)", one_judge))
+    ratio = statistics.median(one_judge) / statistics.median(sdk)
+    print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
     print(describe("full grade, an interpreter per sandbox (A/B)", interpreters))
     ratio = statistics.median(interpreters) / statistics.median(sdk)
     print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
     if not args.no_hangs:
-        print(f"{'a submission whose every function hangs (goal < 60 s)':<52} {all_hanging():6.1f} s (one run)")
+        sdk_now = timed(sdk_import)
+        judges = runner.default_judges(len(course.gradable()), record=False, only=())
+        cores = f"{runner.cores()} core(s), {judges} judges"
+        for how, what in (("loop", "loops (while True)"), ("block", "blocks (Event.wait)")):
+            seconds = all_hanging(how)
+            print(f"{f'every function {what}; goal < 60 s':<52} {seconds:6.1f} s (one run; {cores})")
+        print(f"{'  SDK import in the same run':<52} {sdk_now:6.2f} s")
     print(describe("error_handler alone: real wall time", [a[0] for a in alone]))
     simulated, sleeps = alone[0][1], alone[0][2]
     print(f"{'error_handler alone: simulated backoff':<52} {simulated:13.2f} s   in {sleeps} sleeps, none real")

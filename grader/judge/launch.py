@@ -88,6 +88,7 @@ class SandboxProcess(Protocol):
 
 
 SERVER_STARTUP_SECONDS = 60.0  # importing both SDKs on a loaded machine
+CLOSE_SECONDS = 2.0  # for a server told to end to kill its sandboxes and exit (it may be importing the SDKs still)
 
 
 class ForkServerError(Exception):
@@ -124,12 +125,28 @@ class ForkServer:
 
     @classmethod
     def attach(cls, fd: int) -> ForkServer:
-        """The server a batch worker started (ready) and handed to this judge as `fd`; closing it closes only `fd`."""
+        """This judge's connection `fd` to a server its parent started (`connect`); closing it closes only `fd`
+        (the server then kills the sandboxes forked over it). Its first packet is the server's greeting."""
         server = cls.__new__(cls)
         server.control = socket.socket(fileno=fd)
-        server.ready = True
+        server.ready = False
         server.process = None
         return server
+
+    def connect(self) -> int:
+        """A new connection to this server for one judge (its fd, the caller's to pass on and close).
+
+        Not waited for: the server takes it once it has imported the SDKs, and greets the judge there,
+        so judges start while the server warms up."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            socket.send_fds(self.control, [json.dumps({"op": "attach"}).encode()], [theirs.fileno()])
+        except OSError as exc:
+            ours.close()
+            raise ForkServerError(f"the fork server is gone ({exc})") from None
+        finally:
+            theirs.close()
+        return ours.detach()
 
     def _ask(self, message: dict[str, object], fds: Sequence[int] = (), timeout: float = 10.0) -> dict[str, object]:
         self._await_ready()
@@ -192,6 +209,11 @@ class ForkServer:
         self.control.close()
         if self.process is None:
             return
+        try:
+            # The end of its first socket makes it kill and reap every sandbox it forked, then exit.
+            self.process.wait(timeout=CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -195,13 +195,16 @@ class Exercise(Remote):
             # Named, not fetched: the sandbox looks the function up in the module each time it is used.
             return _Guarded(Remote(self._session, {"attr": [exercise, name]}, known), (exercise, name))
         found = self._session.module_attribute(exercise, name)
-        if isinstance(found, Remote) and found._type in ("builtins.function", "builtins.method"):
+        if isinstance(found, Remote) and found._type in _GUARDED:
             self._session.functions[(self._session.link.starts, exercise, name)] = found._type
             return _Guarded(found, (exercise, name))
         return found
 
 
 _hung: set[tuple[str, str]] = set()
+# What a check calls that runs the student's code at once: a function, or a class (its __init__). Only a timeout
+# in the call itself marks a class: its instances' methods are other code, and may work.
+_GUARDED = ("builtins.function", "builtins.method", "builtins.type")
 # What runs the student's code later, when iterated or awaited: a generator, a coroutine, an object of their own class.
 # (Not any handle: an SDK client that make_client returned runs the SDK's code.)
 _RUNS_LATER = ("builtins.generator", "builtins.coroutine", "builtins.async_generator")
@@ -231,6 +234,8 @@ class _Guarded:
             _hung.add(self._key)
             exc.function = self._key[1]
             raise
+        if self._function._type == "builtins.type":
+            return result
         if isinstance(result, Remote) and (result._type in _RUNS_LATER or result._type.startswith("exercises.")):
             self._function._session.guard(result, self._key)
         return result

@@ -47,14 +47,16 @@ def grade_submission(
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     carried: Mapping[str, scoring.Outcome] | None = None,
     progress: runner.Progress = runner.no_progress,
+    judges: int | None = None,
 ) -> scoring.Grade:
-    """Grade `submission` on `exercises` in one child process; StaffError when the harness cannot.
+    """Grade `submission` on `exercises` (by `judges` judges in parallel; default `runner.default_judges`);
+    StaffError when the harness cannot.
 
     `carried` outcomes (from a previous report, `grade --failed`) are not run again but scored as they are.
     """
     skip = sorted(carried or {})
     with started(exercises, submission, cassettes=cassettes, time_limit=time_limit, check_timeout=check_timeout,
-                 skip=skip) as pending:  # fmt: skip
+                 skip=skip, judges=judges) as pending:  # fmt: skip
         rubrics = [rubric.load(e) for e in exercises]  # while the judge starts
         return finish(pending, rubrics, time_limit=time_limit, carried=carried, progress=progress)
 
@@ -68,6 +70,7 @@ def started(
     time_limit: float = 600.0,
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
     skip: Sequence[str] = (),
+    judges: int | None = None,
 ) -> Iterator[Pending]:
     """The judge of `submission` starting now, so that its sandbox imports the SDKs while the caller reads
     the rubrics; `finish` it in the block (leaving the block any other way stops it)."""
@@ -82,6 +85,7 @@ def started(
         time_limit=time_limit,
         check_timeout=check_timeout,
         skip=skip,
+        judges=judges,
     )
     try:
         yield Pending(pending, unwritten)

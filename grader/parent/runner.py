@@ -151,14 +151,21 @@ class _Watchdog:
     """
 
     def __init__(
-        self, parent_channel: channel.ParentChannel, hard_limit: float, progress: Progress
+        self,
+        parent_channel: channel.ParentChannel,
+        hard_limit: float,
+        progress: Progress,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self._channel = parent_channel
+        self._cancelled = cancelled  # set when a parallel judge's caller gave up (Ctrl-C): stop at once
         self._hard_limit = hard_limit
         self._running: tuple[str, float] | None = None
         self._progress = progress  # told how many checks have ended, for the live progress line
 
     def __call__(self) -> bool:
+        if self._cancelled is not None and self._cancelled.is_set():
+            return True
         records, _ = channel.read_records(self._channel)
         ended = {r["id"] for r in records if r.get("event") == "end"}
         started = [r["id"] for r in records if r.get("event") == "start" and r["id"] not in ended]
@@ -186,6 +193,9 @@ class _RunSettings:
     check_timeout: float
     caps: confinement.Capabilities | None  # None: no sandbox (recording runs trusted reference code)
     uid: int | None  # the sandbox's own uid, when the grader runs as root
+    # The fork server this run's parallel judges share (each over a connection of its own); None: the batch
+    # worker's server, or each judge starts its own.
+    server: launch.ForkServer | None = None
 
 
 @dataclass(frozen=True)
@@ -200,8 +210,13 @@ class _Launched:
 
 
 def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _Launched:
-    server = None if run.record else _worker_server()
-    server_fd = None if server is None else os.dup(server.control.fileno())
+    server = run.server or (None if run.record else _worker_server())
+    server_fd = None
+    if server is not None:
+        try:
+            server_fd = server.connect()  # closed when the judge ends: the server then kills its sandboxes
+        except launch.ForkServerError:
+            server = None  # the judge starts its own
     parent_channel = channel.open_parent_channel()
     env = child_environment(record=run.record)
     env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
@@ -247,11 +262,16 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
     finally:
         if server_fd is not None:
             os.close(server_fd)  # the judge has its copy
-    return _Launched(parent_channel, workdir, log, judge, server)
+    return _Launched(parent_channel, workdir, log, judge, server if run.server is None else None)
 
 
 def _collect(
-    launched: _Launched, run: _RunSettings, *, progress: Progress, stop_now: bool = False
+    launched: _Launched,
+    run: _RunSettings,
+    *,
+    progress: Progress,
+    stop_now: bool = False,
+    cancelled: threading.Event | None = None,
 ) -> _Attempt:
     """Wait for the attempt's judge (or, `stop_now`, stop it), then read its records; nothing of it stays."""
     parent_channel = launched.parent_channel
@@ -259,7 +279,7 @@ def _collect(
         try:
             ended = processes.finish_limited(
                 launched.judge,
-                watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress),
+                watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress, cancelled),
                 stop_now=stop_now,
             )
         finally:
@@ -287,12 +307,13 @@ def run_child(
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     skip: Sequence[str] = (),
     progress: Progress = no_progress,
+    judges: int | None = None,
 ) -> ChildRun:
     """Run the suites but the `skip` checks; when student code kills the child, pin it on the running check
     and go on without it. `progress` is told how many checks have ended."""
     pending = start_child(
         [r.exercise.id for r in rubrics], submission=submission, cassettes=cassettes, time_limit=time_limit,
-        record=record, only=only, suites_dir=suites_dir, check_timeout=check_timeout, skip=skip,
+        record=record, only=only, suites_dir=suites_dir, check_timeout=check_timeout, skip=skip, judges=judges,
     )  # fmt: skip
     try:
         return pending.finish(progress)
@@ -300,41 +321,215 @@ def run_child(
         pending.cancel()
 
 
-class PendingRun:
-    """A child run whose first judge is already starting: `finish` grades to the end; `cancel` stops it
-    and frees its uid (a no-op once finished). Its caller reads the rubrics meanwhile."""
+JUDGES_VARIABLE = "GRADER_JUDGES"  # how many judges grade one submission in parallel (staff, benchmarks)
 
-    def __init__(self, run: _RunSettings, slot: users.Slot | None, time_limit: float, skip: Sequence[str]) -> None:
-        self._run, self._slot, self._time_limit, self._skip = run, slot, time_limit, tuple(skip)
+
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def default_judges(exercises: int, *, record: bool, only: Sequence[str]) -> int:
+    """How many judges grade one submission at once: one per core, where a shared warm fork server makes a
+    judge cheap; one in a batch (it grades submissions in parallel already), a recording or a `-k` run."""
+    told = os.environ.get(JUDGES_VARIABLE, "")
+    if told.isdigit() and int(told) >= 1:
+        return min(int(told), exercises)
+    if record or only or _shared or not forkserver.available():
+        return 1
+    return max(1, min(cores(), exercises))
+
+
+_USES_EXERCISE = re.compile(r"""\.exercise\(\s*["'](\w+)["']""")
+
+
+def exercise_groups(exercise_ids: Sequence[str], judges: int, suites_dir: Path = SUITES_DIR) -> list[list[str]]:
+    """The exercises split among `judges` judges, each group in course order.
+
+    An exercise whose suite calls another's functions (providers uses token_counter's usage_of) is graded by
+    the same judge, after it, as one judge grading all would: a function found to hang is then not run
+    again there either. Groups are balanced by their number of checks (each can cost one timeout)."""
+    ids = list(exercise_ids)
+    root = {e: e for e in ids}
+
+    def find(e: str) -> str:
+        while root[e] != e:
+            e = root[e]
+        return e
+
+    checks: dict[str, int] = {}
+    for e in ids:
+        text = "\n".join(f.read_text(encoding="utf-8") for f in suite_files(e, suites_dir))
+        checks[e] = max(1, len(re.findall(r"^\s*(?:async\s+)?def test_", text, re.M)))
+        for used in _USES_EXERCISE.findall(text):
+            if used in root:
+                root[find(e)] = find(used)
+    components: dict[str, list[str]] = {}
+    for e in ids:
+        components.setdefault(find(e), []).append(e)
+    bins: list[list[str]] = [[] for _ in range(max(1, min(judges, len(components))))]
+    load = [0] * len(bins)
+    for component in sorted(components.values(), key=lambda c: -sum(checks[e] for e in c)):
+        lightest = load.index(min(load))
+        bins[lightest].extend(component)
+        load[lightest] += sum(checks[e] for e in component)
+    order = {e: i for i, e in enumerate(ids)}
+    return [sorted(b, key=order.__getitem__) for b in bins if b]
+
+
+class _Group:
+    """One judge's share of a run: its settings (its suites, its own sandbox uid) and its first attempt."""
+
+    def __init__(self, run: _RunSettings, slot: users.Slot | None) -> None:
+        self.run, self.slot = run, slot
+        self.first: _Launched | None = None
+
+
+class PendingRun:
+    """A child run whose judges are already starting: `finish` grades to the end; `cancel` stops them
+    and frees their uids (a no-op once finished). Its caller reads the rubrics meanwhile.
+
+    Several judges (one per group of exercises) run at once and their outcomes are merged: each exercise's
+    checks run as one judge grading everything would run them, so the grade is the same."""
+
+    def __init__(
+        self,
+        runs: Sequence[tuple[_RunSettings, users.Slot | None]],
+        time_limit: float,
+        skip: Sequence[str],
+        server: tuple[launch.ForkServer, Path] | None = None,
+    ) -> None:
+        self._time_limit, self._skip = time_limit, tuple(skip)
         self._deadline = time.monotonic() + time_limit
-        self._first: _Launched | None = _launch(run, sorted(self._skip), time_limit=time_limit)
+        self._server = server
+        self._groups = [_Group(run, slot) for run, slot in runs]  # each slot is freed by `_release` from here on
+        try:
+            for group in self._groups:
+                group.first = _launch(group.run, sorted(self._skip), time_limit=time_limit)
+        except BaseException:
+            self.cancel()
+            raise
 
     @property
     def submission(self) -> Path:
-        return self._run.submission
+        return self._groups[0].run.submission
+
+    @property
+    def judges(self) -> int:
+        return len(self._groups)
 
     def finish(self, progress: Progress = no_progress) -> ChildRun:
-        first, self._first = self._first, None
         try:
-            return _run_attempts(
-                self._run, first, deadline=self._deadline, time_limit=self._time_limit, skip=self._skip,
-                progress=progress,
-            )  # fmt: skip
+            if len(self._groups) == 1:
+                return self._finish_group(self._groups[0], progress)
+            return self._finish_parallel(progress)
         finally:
             self._release()
 
-    def cancel(self) -> None:
-        first, self._first = self._first, None
+    def _finish_group(
+        self, group: _Group, progress: Progress, cancelled: threading.Event | None = None
+    ) -> ChildRun:
+        first, group.first = group.first, None
+        return _run_attempts(
+            group.run, first, deadline=self._deadline, time_limit=self._time_limit, skip=self._skip,
+            progress=progress, cancelled=cancelled,
+        )  # fmt: skip
+
+    def _finish_parallel(self, progress: Progress) -> ChildRun:
+        together = _Together(progress, len(self._groups))
+        results: list[ChildRun | BaseException | None] = [None] * len(self._groups)
+        cancelled = threading.Event()
+
+        def grade(i: int) -> None:
+            try:
+                results[i] = self._finish_group(self._groups[i], functools.partial(together.tell, i), cancelled)
+            except BaseException as exc:  # handed to the caller's thread below
+                results[i] = exc
+
+        threads = [threading.Thread(target=grade, args=(i,), daemon=True) for i in range(len(self._groups))]
+        for thread in threads:
+            thread.start()
         try:
-            if first is not None:
-                _collect(first, self._run, progress=no_progress, stop_now=True)
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C: every judge is stopped (its watchdog) before the caller goes on
+            cancelled.set()
+            for thread in threads:
+                thread.join()
+            raise
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return _merged([r for r in results if isinstance(r, ChildRun)])
+
+    def cancel(self) -> None:
+        try:
+            for group in self._groups:
+                first, group.first = group.first, None
+                if first is not None:
+                    _collect(first, group.run, progress=no_progress, stop_now=True)
         finally:
             self._release()
 
     def _release(self) -> None:
-        slot, self._slot = self._slot, None
-        if slot is not None:
-            slot.release()
+        for group in self._groups:
+            slot, group.slot = group.slot, None
+            if slot is not None:
+                slot.release()
+        server, self._server = self._server, None
+        if server is not None:
+            _close_server(*server)
+
+
+class _Together:
+    """The progress of parallel judges told as one: checks ended in all, and the longest-running check."""
+
+    def __init__(self, progress: Progress, judges: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._done = [0] * judges
+        self._running: list[Running | None] = [None] * judges
+
+    def tell(self, judge: int, done: int, running: Running | None) -> None:
+        with self._lock:
+            self._done[judge], self._running[judge] = done, running
+            now = [r for r in self._running if r is not None]
+            self._progress(sum(self._done), max(now, key=lambda r: r[1]) if now else None)
+
+
+def _merged(runs: Sequence[ChildRun]) -> ChildRun:
+    """The parallel judges' runs as one judge's: every outcome, the worst exit, every output in order."""
+    codes = [r.returncode for r in runs]
+    returncode = None if None in codes else max(codes, key=lambda c: (c not in (0, 1), c or 0))
+    return ChildRun(
+        outcomes={k: v for r in runs for k, v in r.outcomes.items()},
+        returncode=returncode,
+        output="\n".join(r.output for r in runs),
+        rejected_records=sum(r.rejected_records for r in runs),
+        hit_time_limit=any(r.hit_time_limit for r in runs),
+        sandbox=runs[0].sandbox,
+    )
+
+
+def _run_server() -> tuple[launch.ForkServer, Path] | None:
+    """A warm fork server for one submission's parallel judges (it starts importing the SDKs now)."""
+    root = Path(tempfile.mkdtemp(prefix="grader-forkserver-"))
+    try:
+        home = root / "home"
+        home.mkdir(mode=0o700)
+        env = confinement.environment(home, {})
+        return processes.start_spared(lambda: launch.ForkServer(root, env), _server_pid), root
+    except OSError:
+        shutil.rmtree(root, ignore_errors=True)
+        return None  # each judge starts its own
+
+
+def _close_server(server: launch.ForkServer, root: Path) -> None:
+    server.close()
+    processes.release_spared(_server_pid(server))
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def start_child(
@@ -348,27 +543,43 @@ def start_child(
     suites_dir: Path = SUITES_DIR,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     skip: Sequence[str] = (),
+    judges: int | None = None,
 ) -> PendingRun:
-    """Start the judge of the exercises' suites now (it starts its sandbox at once); `finish` the result."""
+    """Start the judges of the exercises' suites now (each starts its sandbox at once); `finish` the result.
+
+    `judges` (default: `default_judges`) judges grade disjoint groups of exercises at once, forking their
+    sandboxes from one warm server, each sandbox under a uid of its own."""
     caps = None if record else confinement.probe()
-    slot = users.acquire() if caps is not None and "uid" in caps.available else None
+    wanted = judges if judges is not None else default_judges(len(exercise_ids), record=record, only=only)
+    groups = exercise_groups(exercise_ids, wanted, suites_dir) if wanted > 1 else [list(exercise_ids)]
+    server = _run_server() if len(groups) > 1 and forkserver.available() else None
+    runs: list[tuple[_RunSettings, users.Slot | None]] = []
     try:
-        run = _RunSettings(
-            files=tuple(str(f) for exercise_id in exercise_ids for f in suite_files(exercise_id, suites_dir)),
-            submission=submission,
-            cassettes=cassettes,
-            record=record,
-            only=tuple(only),
-            suites_dir=suites_dir,
-            check_timeout=check_timeout,
-            caps=caps,
-            uid=None if slot is None else slot.uid,
-        )
-        return PendingRun(run, slot, time_limit, skip)
+        for group in groups:
+            slot = users.acquire() if caps is not None and "uid" in caps.available else None
+            runs.append((
+                _RunSettings(
+                    files=tuple(str(f) for exercise_id in group for f in suite_files(exercise_id, suites_dir)),
+                    submission=submission,
+                    cassettes=cassettes,
+                    record=record,
+                    only=tuple(only),
+                    suites_dir=suites_dir,
+                    check_timeout=check_timeout,
+                    caps=caps,
+                    uid=None if slot is None else slot.uid,
+                    server=None if server is None else server[0],
+                ),
+                slot,
+            ))  # fmt: skip
     except BaseException:
-        if slot is not None:
-            slot.release()
+        for _, slot in runs:
+            if slot is not None:
+                slot.release()
+        if server is not None:
+            _close_server(*server)
         raise
+    return PendingRun(runs, time_limit, skip, server)
 
 
 def _run_attempts(
@@ -379,6 +590,7 @@ def _run_attempts(
     time_limit: float,
     skip: Sequence[str],
     progress: Progress,
+    cancelled: threading.Event | None = None,
 ) -> ChildRun:
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
@@ -389,7 +601,9 @@ def _run_attempts(
             run, sorted({*outcomes, *skip}), time_limit=max(1.0, deadline - time.monotonic())
         )
         first = None
-        attempt = _collect(launched, run, progress=functools.partial(_add, progress, len(outcomes)))
+        attempt = _collect(
+            launched, run, progress=functools.partial(_add, progress, len(outcomes)), cancelled=cancelled
+        )
         outputs.append(attempt.output)
         rejected += attempt.rejected
         returncode = attempt.returncode
@@ -420,6 +634,8 @@ def _run_attempts(
         # pytest itself can end early (an INTERNALERROR, e.g. a timeout while it formats a failure): the
         # checks it never started get a fresh child too, as long as the last one made progress.
         if attempt.stopped_by == "time limit" or not (crashed or (ended and returncode not in (0, 1))):
+            break
+        if cancelled is not None and cancelled.is_set():
             break
     sandbox = confinement.status(run.caps) if run.caps is not None else {"level": "none", "layers": [], "missing": {}}
     # How each sandbox came to be: forked from a warm server (Linux), or started as its own interpreter.
