@@ -24,7 +24,7 @@ from grader import course, rubric, scoring
 from grader.judge import launch
 from grader.judge.link import TIMEOUT_MESSAGE
 from grader.parent import grading, report, runner
-from grader.sandbox import confinement, forkserver
+from grader.sandbox.outside import confinement, forkserver
 from tests.conftest import REFERENCE, run_grade
 from tests.support import hanging
 
