@@ -61,6 +61,7 @@ def _prctl(option: int, value: int) -> None:
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def _child(policy_json: str, submission: str, sock_fd: int, log_fd: int) -> None:
@@ -120,9 +121,17 @@ class _Server:
         self.waiting: dict[socket.socket, int] = {}  # connection -> the sandbox whose end it waits for
 
     def reap(self) -> None:
-        for pid in list(self.live):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
+        """Every child that has ended: the sandboxes (their codes kept for `wait`), and the orphans of their
+        sessions that were re-parented here. A zombie still counts against its uid's process limit, so
+        one left unreaped would cost the next sandbox of that uid its `fork` (EAGAIN)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.live:
                 self.live.discard(pid)
                 self.codes[pid] = os.waitstatus_to_exitcode(status)
 
@@ -251,6 +260,9 @@ class _Server:
 
 def main(fd: int) -> None:
     _prctl(_PR_SET_PDEATHSIG, 9)  # gone with the judge that started it
+    # What a sandbox's processes leave behind (a setsid'd grandchild whose parent exited) is re-parented
+    # here, not to the grader's parent, and reaped before the next fork (`reap`).
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
     control = socket.socket(fileno=fd)
     from grader.sandbox.inside import runtime

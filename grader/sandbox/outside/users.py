@@ -73,6 +73,8 @@ def processes_of(uid: int) -> list[int]:
             status = (entry / "status").read_text()
         except OSError:
             continue
+        if "\nState:\tZ" in status:
+            continue  # a zombie runs nothing; only its parent's wait removes it
         for line in status.splitlines():
             if line.startswith("Uid:"):
                 if uid in {int(v) for v in line.split()[1:]}:
