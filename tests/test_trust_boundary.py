@@ -144,10 +144,26 @@ def test_suites_and_cassettes_on_disk_are_out_of_reach(grade, tmp_path: Path) ->
     assert "PermissionError" in everything or "FileNotFoundError" in everything, run.output
 
 
+# The socket to the judge, found as an attacker would: the one AF_UNIX stream among the process's fds
+# (through libc, since a Python socket object would trip the sandbox's audit hook).
+_JUDGE_FD = (
+    "import ctypes, os, socket\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "value, size = ctypes.c_int(0), ctypes.c_uint(4)\n"
+    "found = [fd for fd in range(3, 256) if libc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_TYPE,"
+    " ctypes.byref(value), ctypes.byref(size)) == 0 and value.value == socket.SOCK_STREAM]\n"
+    "assert len(found) == 1, f'SOCKETS {found}'\n"
+)
 FLOOD_THE_JUDGE = {
-    "oversized_frame": "import os, sys\nos.write(int(sys.argv[1]), (2**31).to_bytes(4, 'big'))\n",
-    "garbage_frame": "import os, sys\nos.write(int(sys.argv[1]), (8).to_bytes(4, 'big') + b'not json')\n",
+    "oversized_frame": _JUDGE_FD + "os.write(found[0], (2**31).to_bytes(4, 'big'))\n",
+    "garbage_frame": _JUDGE_FD + "os.write(found[0], (8).to_bytes(4, 'big') + b'not json')\n",
     "endless_log_records": "import logging\nwhile True:\n    logging.getLogger('x').warning('flood')\n",
+}
+# What the judge says when each attack reaches it (not an error of the attack's own making).
+FLOOD_SEEN = {
+    "oversized_frame": "broke the grader's protocol",
+    "garbage_frame": "broke the grader's protocol",
+    "endless_log_records": "",
 }
 
 
@@ -164,5 +180,8 @@ def test_flooding_the_judge_costs_only_the_check(grade, tmp_path: Path, attack: 
     assert run.returncode == 0, run.output
     basic = run.exercise("basic_call")
     assert basic["score"] <= 6, [(t["id"], t["status"]) for t in basic["tests"]]  # the ask_openai checks fail
+    failed = [t["feedback"] for t in basic["tests"] if t["status"] != "passed"]
+    assert failed and all(FLOOD_SEEN[attack] in feedback for feedback in failed), failed[:2]
+    assert not [f for f in failed if "SOCKETS" in f or "IndexError" in f or "ValueError" in f], failed[:2]
     assert run.exercise("temperature")["score"] == 10, run.output
     assert len(run.output) < 200_000
