@@ -173,6 +173,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                     "output": leaks.redact(outcome.output, watch.keys),
                 }
             )
+            grading.tell_start()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -276,7 +276,7 @@ class Launcher:
             home.mkdir(mode=0o700)
             self.server = ForkServer(self.root, confinement.environment(home, {}))
         else:
-            self.fallback = f"fork is not used on {sys.platform}"
+            self.fallback = forkserver.unavailable() or "this judge was told not to fork"
 
     def __call__(self, sock: socket.socket, submission: Path) -> SandboxProcess:
         """Start a sandbox serving `sock` (its end of the pair) on its own copy of `submission`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from grader.channel import ChildChannel
 from grader.judge import early, replay
@@ -19,6 +19,15 @@ class GradingSession:
     keys: dict[str, str]
     link: SandboxLink
     sandbox: Session
+    said: set[str] = field(default_factory=set)  # why sandboxes start as interpreters, once told to the parent
+
+    def tell_start(self) -> None:
+        """Once sandboxes start as interpreters (no fork server here, or it failed), say so and why."""
+        reason = self.link.launcher.fallback
+        if reason is None or self.said or self.channel is None:
+            return
+        self.channel.write({"event": "sandbox-start", "start": "interpreter", "reason": reason})
+        self.said.add(reason)
 
 
 def start(settings: Settings) -> GradingSession:

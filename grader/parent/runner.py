@@ -290,9 +290,8 @@ def _collect(
         output = _tail(launched.log)
     records, rejected = channel.read_records(parent_channel)
     channel.close_parent_channel(parent_channel)
-    return _Attempt(
-        [r for r in records if isinstance(r, dict) and "id" in r], ended.returncode, output, rejected, ended.stopped_by
-    )
+    kept = [r for r in records if isinstance(r, dict) and ("id" in r or r.get("event") == "sandbox-start")]
+    return _Attempt(kept, ended.returncode, output, rejected, ended.stopped_by)
 
 
 def run_child(
@@ -509,7 +508,7 @@ def _merged(runs: Sequence[ChildRun]) -> ChildRun:
         output="\n".join(r.output for r in runs),
         rejected_records=sum(r.rejected_records for r in runs),
         hit_time_limit=any(r.hit_time_limit for r in runs),
-        sandbox=runs[0].sandbox,
+        sandbox=next((r.sandbox for r in runs if r.sandbox.get("start") == "interpreter"), runs[0].sandbox),
     )
 
 
@@ -638,8 +637,13 @@ def _run_attempts(
         if cancelled is not None and cancelled.is_set():
             break
     sandbox = confinement.status(run.caps) if run.caps is not None else {"level": "none", "layers": [], "missing": {}}
-    # How each sandbox came to be: forked from a warm server (Linux), or started as its own interpreter.
+    # How the sandboxes came to be: forked from a warm server (Linux), or started as their own interpreters,
+    # as the judge said when it started one that way (no server, or a server that failed), and why.
     sandbox["start"] = "fork" if forkserver.available() else "interpreter"
+    said = [r for r in attempt.records if r.get("event") == "sandbox-start"]
+    if said:
+        sandbox["start"] = "interpreter"
+        sandbox["start_reason"] = str(said[0].get("reason", ""))[:300]
     return ChildRun(
         outcomes, returncode, "\n".join(outputs), rejected, attempt.stopped_by == "time limit", sandbox
     )

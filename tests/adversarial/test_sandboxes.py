@@ -487,3 +487,48 @@ def test_the_fork_servers_warm_up_makes_every_kind_of_request_offline(monkeypatc
     kinds = 2 + len(warmup._ERRORS)  # a reply, a stream, then one request per error status
     assert answered.count("/v1/chat/completions") == kinds, answered
     assert answered.count("/v1/messages") == kinds, answered
+
+
+@needs_fork
+def test_a_fork_server_that_fails_is_replaced_by_interpreters_and_the_parent_is_told(tmp_path: Path):
+    import io
+    from types import SimpleNamespace
+
+    from grader.channel import ChildChannel
+    from grader.judge.session import GradingSession
+
+    launcher = launch.Launcher(launch.NO_CONFINEMENT, launch.planted_keys(), fork=True)
+    stream = io.StringIO()
+    grading = GradingSession(None, ChildChannel(b"k", stream), {}, SimpleNamespace(launcher=launcher), None)  # type: ignore[arg-type]
+    try:
+        assert launcher.server is not None and launcher.server.process is not None
+        _first, first_sock = launch.spawn(launcher, _copy(tmp_path))
+        assert _ready(first_sock)["op"] == "ready"
+        grading.tell_start()
+        assert stream.getvalue() == ""  # forked: nothing to tell
+        server = launcher.server.process.pid
+        os.kill(server, 9)  # the server dies (here by our hand; no sandbox can reach it)
+        launcher.server.process.wait()
+        second, second_sock = launch.spawn(launcher, tmp_path / "submission")
+        assert _ready(second_sock)["op"] == "ready"  # a sandbox all the same, started as an interpreter
+        assert _parent(second.pid) == os.getpid() and launcher.server is None
+        assert launcher.fallback is not None and "fork server" in launcher.fallback
+        grading.tell_start()
+        grading.tell_start()
+        records = [json.loads(json.loads(line)["payload"]) for line in stream.getvalue().splitlines()]
+        assert records == [{"event": "sandbox-start", "reason": launcher.fallback, "start": "interpreter"}]
+        for sock in (first_sock, second_sock):
+            sock.close()
+    finally:
+        launcher.close()
+
+
+def test_the_report_says_how_sandboxes_started_and_why(tmp_path: Path):
+    from tests.conftest import run_grade
+
+    run = run_grade(tmp_path, _copy(tmp_path), "basic_call", env={forkserver.SWITCH: "0"})
+    assert run.returncode == 0, run.output
+    assert run.exercise("basic_call")["score"] == run.exercise("basic_call")["max_score"]
+    assert run.report is not None
+    assert run.report["sandbox"]["start"] == "interpreter", run.report["sandbox"]
+    assert run.report["sandbox"]["start_reason"] == f"{forkserver.SWITCH}=0", run.report["sandbox"]

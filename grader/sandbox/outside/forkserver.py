@@ -46,11 +46,18 @@ MAX_PACKET = 1 << 20  # a policy is a few KiB: its paths, limits and environment
 SWITCH = "GRADER_FORK_SERVER"  # "0": start every sandbox as its own interpreter (staff, benchmarks)
 
 
+def unavailable() -> str | None:
+    """Why sandboxes are not forked from a warm server here, or None when they are (Linux by default)."""
+    if os.environ.get(SWITCH) == "0":
+        return f"{SWITCH}=0"
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(socket, "send_fds")):
+        return f"fork is not used on {sys.platform}"
+    return None
+
+
 def available() -> bool:
     """Whether sandboxes are forked from a warm server here (Linux, unless GRADER_FORK_SERVER=0)."""
-    if os.environ.get(SWITCH) == "0":
-        return False
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(socket, "send_fds")
+    return unavailable() is None
 
 
 def _prctl(option: int, value: int) -> None:
