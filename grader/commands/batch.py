@@ -102,8 +102,9 @@ def _grade_all(
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("Grading", total=len(entries))
         # Threads are enough: each worker waits on its own child process, where the work happens. Each
-        # worker's judges fork their sandboxes from one warm server: the SDKs are imported once per worker.
-        with runner.shared_fork_servers(), ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        # worker's judges fork their sandboxes from one warm server, and are forked from one warm judge: the
+        # SDKs, pytest and the suites are loaded once per worker.
+        with runner.warm_workers(), ThreadPoolExecutor(max_workers=args.jobs) as pool:
             futures = {
                 pool.submit(
                     gradebook.grade_entry,

@@ -94,17 +94,34 @@ _checked: dict[Path, dict[str, Any]] = {}
 
 
 def preload(cassettes_dir: Path) -> None:
-    """Read every cassette under `cassettes_dir` into memory; replay then never reads the disk."""
+    """Read every cassette under `cassettes_dir` into memory; replay then never reads the disk.
+
+    A cassette already parsed with the same text (by a warm judge's zygote, `grader.judge.zygote`) is not
+    parsed again; one that changed or went since is read afresh or forgotten."""
+    found: set[Path] = set()
     for path in sorted(cassettes_dir.rglob("*.yaml")):
+        resolved = path.resolve()
         try:
-            _preloaded[path.resolve()] = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue  # reported as missing or corrupt by the check that uses it
+        found.add(resolved)
+        if _preloaded.get(resolved) == text and resolved in _parsed:
+            continue
+        _forget(resolved)
+        _preloaded[resolved] = text
         try:
             load_cassette_file(path)
-            _parsed[path.resolve()] = pickle.dumps(deserialize(_preloaded[path.resolve()], yamlserializer))
+            _parsed[resolved] = pickle.dumps(deserialize(text, yamlserializer))
         except Exception:  # a corrupt cassette is reported by the check that uses it
             pass
+    for gone in [p for p in _preloaded if p.is_relative_to(cassettes_dir.resolve()) and p not in found]:
+        _forget(gone)
+
+
+def _forget(path: Path) -> None:
+    for cache in (_preloaded, _parsed, _checked):
+        cache.pop(path, None)
 
 
 def _read_cassette(path: Path) -> str | None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 _PR_SET_CHILD_SUBREAPER = 36
 _T = TypeVar("_T")
@@ -164,7 +164,21 @@ def release_spared(pid: int) -> None:
         _active.discard(pid)
 
 
-def _kill_tree(process: subprocess.Popen[bytes]) -> None:
+class Child(Protocol):
+    """A grading child as Popen shows it: started here, or forked for us by a warm judge's zygote."""
+
+    pid: int
+    args: Any
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+def _kill_tree(process: Child) -> None:
     """The child and what it started: its process group on POSIX, its process tree on Windows."""
     if probe().process_groups:
         try:
@@ -183,7 +197,7 @@ def _kill_tree(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def _kill_survivors(process: subprocess.Popen[bytes]) -> None:
+def _kill_survivors(process: Child) -> None:
     _kill_tree(process)
     # Once the child is gone, whatever it left running has been re-parented to us (the subreaper).
     process.wait()
@@ -217,7 +231,7 @@ class Ended:
 class Limited:
     """A child started by `start_limited`; `finish_limited` waits for it and leaves nothing of it running."""
 
-    process: subprocess.Popen[bytes]
+    process: Child
     deadline: float  # time.monotonic() at which its time limit stops it
     exited: int | None  # readable when it exits (a pidfd), where the OS has one
 
@@ -267,6 +281,13 @@ def start_limited(
     return Limited(process, time.monotonic() + limits.time_limit, _exit_signal(process))
 
 
+def adopt_limited(child: Child, limits: Limits, exited: int) -> Limited:
+    """A child that another process forked for us (a warm judge's zygote put `limits` in force on it, in its own
+    process group); `exited` becomes readable when it ends. The caller hands it to `finish_limited`."""
+    _become_subreaper()  # what it leaves behind is re-parented to us, and swept as a Popen child's is
+    return Limited(child, time.monotonic() + limits.time_limit, exited)
+
+
 def finish_limited(
     started: Limited, *, watchdog: Callable[[], bool] = lambda: False, stop_now: bool = False
 ) -> Ended:
@@ -303,7 +324,7 @@ def _exit_signal(process: subprocess.Popen[bytes]) -> int | None:
         return None
 
 
-def _wait(process: subprocess.Popen[bytes], exited: int | None, timeout: float) -> int:
+def _wait(process: Child, exited: int | None, timeout: float) -> int:
     """The child's exit code, or TimeoutExpired after `timeout` s.
 
     Popen.wait(timeout) polls with sleeps of up to 50 ms, which a whole grade then waits on; a pidfd

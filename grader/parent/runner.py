@@ -19,8 +19,8 @@ from typing import Any
 from grader import channel
 from grader.course import SUITES_DIR
 from grader.errors import StaffError
-from grader.judge import launch
-from grader.parent import processes
+from grader.judge import launch, zygote
+from grader.parent import processes, warm_judges
 from grader.rubric import ExerciseRubric, suite_files
 from grader.sandbox.outside import confinement, forkserver, users
 from grader.scoring import Outcome
@@ -97,6 +97,15 @@ def shared_fork_servers() -> Iterator[None]:
             server.close()
             processes.release_spared(_server_pid(server))
             shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def warm_workers() -> Iterator[None]:
+    """Within the block (a batch, a watch session), each thread's judges fork their sandboxes from one warm
+    server and are themselves forked from one warm judge (`warm_judges`): both start-ups are paid once per
+    thread, not once per submission or round."""
+    with shared_fork_servers(), warm_judges.warm_judges(child_environment(record=False)):
+        yield
 
 
 def _server_pid(server: launch.ForkServer) -> int:
@@ -227,12 +236,8 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         () if caps is None else tuple(x for x in caps.available if uid is not None or x not in ("uid", "nproc"))
     )
     command = [
-        sys.executable, "-m", "grader.judge",
-        "-c", str(run.suites_dir / "pytest.ini"), "--rootdir", str(run.suites_dir),
-        "-p", "grader.plugin", "-p", "pytest_timeout",
+        sys.executable, "-m", "grader.judge", *zygote.judge_arguments(run.suites_dir),
         "--grader-submission", str(run.submission), "--grader-cassettes", str(run.cassettes),
-        # pytest's unraisable/thread-exception plugins run a full gc after every test: seconds per run.
-        "-p", "no:unraisableexception", "-p", "no:threadexception",
         "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
         # The judge enforces each check's time outside the sandbox; pytest-timeout only backs up the judge.
         "--grader-check-timeout", f"{run.check_timeout:g}", "-o", f"timeout={run.check_timeout * 2 + 10:g}",
@@ -245,14 +250,11 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         *run.files,
     ]  # fmt: skip
     log = Path(workdir.name) / "child-output.txt"
+    pass_fds = (parent_channel.fd, parent_channel.results_fd, *([] if server_fd is None else [server_fd]))
+    limits = processes.Limits(time_limit=time_limit)
     try:
-        judge = processes.start_limited(
-            command,
-            cwd=Path(workdir.name),
-            env=env,
-            output=log,
-            pass_fds=(parent_channel.fd, parent_channel.results_fd, *([] if server_fd is None else [server_fd])),
-            limits=processes.Limits(time_limit=time_limit),
+        judge = _start_judge(
+            command, run, cwd=Path(workdir.name), env=env, output=log, pass_fds=pass_fds, limits=limits
         )
     except BaseException:
         os.close(parent_channel.fd)
@@ -263,6 +265,27 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         if server_fd is not None:
             os.close(server_fd)  # the judge has its copy
     return _Launched(parent_channel, workdir, log, judge, server if run.server is None else None)
+
+
+def _start_judge(
+    command: list[str],
+    run: _RunSettings,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    output: Path,
+    pass_fds: tuple[int, ...],
+    limits: processes.Limits,
+) -> processes.Limited:
+    """The judge forked from this thread's warm zygote (a batch worker, a watch session), else started as an
+    interpreter: the same program, arguments, environment, descriptors and limits either way."""
+    warm = None if run.record else warm_judges.for_run(run.suites_dir, run.cassettes)
+    if warm is not None:
+        try:
+            return warm.start(command, cwd=cwd, env=env, output=output, pass_fds=pass_fds, limits=limits)
+        except warm_judges.ZygoteError:
+            pass  # this thread's judges start as interpreters from now on
+    return processes.start_limited(command, cwd=cwd, env=env, output=output, pass_fds=pass_fds, limits=limits)
 
 
 def _collect(

@@ -5,10 +5,11 @@ from before the first round, so a save during any round is never missed: it star
 current one has printed its total. Finishing the round, not cancelling it, is deliberate: a student who saves
 every few seconds still sees every table, and nothing is killed half-way but on Ctrl-C.
 
-Every round's judge forks its sandboxes from one warm fork server (`runner.shared_fork_servers`), so a
-round costs the judge's start and the checks, not an SDK import. Ctrl-C (or SIGTERM, or the terminal
-closing) abandons a round where it is; the judge, the fork server and every sandbox are ended and their
-folders removed before the command exits with 128 + the signal (130 for Ctrl-C).
+Every round's judge is forked from one warm judge and forks its sandboxes from one warm fork server
+(`runner.warm_workers`), so a round costs the checks, not pytest's start-up or an SDK import. Ctrl-C (or
+SIGTERM, or the terminal closing) abandons a round where it is; the judge, the warm judge, the fork server
+and every sandbox are ended and their folders removed before the command exits with 128 + the signal (130
+for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def run(
     waiting = untrusted.plain(f"Watching {folder} for saved modules (Ctrl-C to stop).")  # a folder name is no markup
     with _stop_on_signals(), _scratch():
         try:
-            with runner.shared_fork_servers():
+            with runner.warm_workers():
                 watcher = Watcher(folder)
                 try:
                     _round(grade_round, tuple(watched), console)

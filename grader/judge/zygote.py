@@ -1,0 +1,192 @@
+"""`python -m grader.judge.zygote FD SUITES_DIR CASSETTES_DIR`: a warm judge that forks one judge per request.
+
+A judge started as an interpreter spends about 1.6 CPU seconds before its first check: importing pytest,
+the plugin and vcrpy, reading and parsing every cassette, and rewriting the suites' asserts as it
+collects them. A batch worker or a watch session pays that for every submission or round. The zygote
+pays it once: it does all of that before any submission exists, then forks a judge per request, which
+runs `python -m grader.judge`'s `main` with the arguments it was given.
+
+It is trusted as the judge is (the grader's own code, run as the grader's user): it never reads a
+submission, never runs a check and never starts a sandbox; a forked judge does those, as a judge started
+as an interpreter would. Each judge is a fresh fork of that clean process: nothing of one submission can
+reach the next. The zygote is single-threaded (checked before every fork) and not dumpable, and it dies
+with its starter (PDEATHSIG, and the end of its socket); each judge dies with it.
+
+Requests, one packet each on the SOCK_SEQPACKET socket it was started with (its starter's, one judge at a
+time): {"op": "start", "args": [...], "cwd": ..., "env": {...}, "fds": [N, ...], "limits": [AS, FSIZE]}
+with the judge's output file and then its descriptors as SCM_RIGHTS (each put at the number of `fds`) ->
+{"pid": N}, then {"code": C} once that judge has ended (as Popen's returncode). The first packet is
+{"op": "ready", "threads": 1} once warm.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+MAX_PACKET = 1 << 20  # a judge's command line and environment
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+
+
+def judge_arguments(suites_dir: Path) -> list[str]:
+    """What every judge's pytest command line starts with (the runner adds the run's own options)."""
+    return [
+        "-c", str(suites_dir / "pytest.ini"), "--rootdir", str(suites_dir),
+        "-p", "grader.plugin", "-p", "pytest_timeout",
+        # pytest's unraisable/thread-exception plugins run a full gc after every test: seconds per run.
+        "-p", "no:unraisableexception", "-p", "no:threadexception",
+    ]  # fmt: skip
+
+
+def warm(suites_dir: Path, cassettes_dir: Path) -> None:
+    """Everything a judge loads before its first check, loaded now: pytest and its plugins, the grader's
+    judge modules, the cassettes (read and parsed), and the suites (collected, their asserts rewritten:
+    a judge's collection then finds them imported). No check runs and no sandbox starts."""
+    import pytest
+
+    from grader.judge import replay
+
+    replay.preload(cassettes_dir)
+    files = sorted(str(p) for p in suites_dir.glob("*/test_*.py"))
+    with open(os.devnull, "w") as quiet:
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = quiet
+        try:
+            pytest.main([*judge_arguments(suites_dir), "--collect-only", "-q", "--no-header", *files])
+        finally:
+            sys.stdout, sys.stderr = saved
+    gc.collect()
+    gc.freeze()  # what is loaded lives as long as every judge: no judge's collection need walk it
+
+
+def _place(received: list[int], wanted: list[int]) -> None:
+    """Each received descriptor at the number its judge was told (first moved out of the way of them all)."""
+    floor = max([*wanted, *received, 2]) + 1
+    moved = [os.dup2(fd, floor + i) for i, fd in enumerate(received)]
+    for fd in received:
+        os.close(fd)
+    for fd, number in zip(moved, wanted, strict=True):
+        os.dup2(fd, number)
+    for fd in moved:
+        os.close(fd)
+
+
+def _judge(request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: its own session, output, descriptors, directory, environment and limits; then
+    the judge's `main`, exactly as `python -m grader.judge ARGS` runs it."""
+    code = 120
+    try:
+        os.setsid()  # its own group, killed as one by the parent (as Popen's start_new_session)
+        _prctl(_PR_SET_PDEATHSIG, 9)
+        _prctl(_PR_SET_DUMPABLE, 1)  # as a freshly started process of this uid
+        log, passed = fds[0], fds[1:]
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        wanted = [int(n) for n in request["fds"]]
+        _place(passed, wanted)
+        keep = sorted({0, 1, 2, *wanted})
+        for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
+            os.closerange(low + 1, high)
+        os.chdir(str(request["cwd"]))
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        memory, file_size = (int(x) for x in request["limits"])
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+        args = [str(a) for a in request["args"]]
+        sys.argv = ["grader.judge", *args]
+        from grader.judge.__main__ import main
+
+        try:
+            code = main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+    except BaseException as exc:  # a child must never return into the zygote's loop
+        try:
+            os.write(2, f"grader judge: the forked judge failed: {type(exc).__name__}: {exc}\n".encode())
+        except OSError:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os._exit(code)
+
+
+def _returncode(status: int) -> int:
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def serve(control: socket.socket) -> None:
+    """One judge at a time: start it, say its pid, wait for it, say how it ended; until the socket ends."""
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(control, MAX_PACKET, 64)
+        except OSError:
+            return
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return
+        try:
+            request = json.loads(data)
+            if not isinstance(request, dict) or request.get("op") != "start" or len(fds) != len(request["fds"]) + 1:
+                raise ValueError(f"not a start request: {data[:200]!r}")
+            if threading.active_count() != 1:
+                raise RuntimeError(f"{threading.active_count()} threads: forking now would be unsafe")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+        except Exception as exc:  # the parent then starts the judge as an interpreter
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            continue
+        if pid == 0:
+            control.close()
+            _judge(request, fds)
+        for fd in fds:
+            os.close(fd)
+        control.send(json.dumps({"pid": pid}).encode())
+        _, status = os.waitpid(pid, 0)
+        control.send(json.dumps({"code": _returncode(status)}).encode())
+
+
+def main(fd: int, suites_dir: Path, cassettes_dir: Path) -> None:
+    _prctl(_PR_SET_PDEATHSIG, 9)  # gone with the process that started it
+    _prctl(_PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
+    control = socket.socket(fileno=fd)
+    warm(suites_dir, cassettes_dir)
+    control.send(json.dumps({"op": "ready", "pid": os.getpid(), "threads": threading.active_count()}).encode())
+    serve(control)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    gc.disable()  # as in a judge: what loads now stays to the end, so collections would free nothing
+    main(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
