@@ -7,8 +7,9 @@ The goal on a 2-core machine is -j 2 at least 1.7x as fast as -j 1; other load o
 lowers both figures, so the load average is printed beside them.
 
 Issue 23's figure: batch CPU seconds per submission / CPU seconds of importing openai and anthropic in a
-fresh interpreter (goal at most 0.6), with each worker's sandboxes forked from one warm server, and the
-same batch with GRADER_FORK_SERVER=0 (an interpreter per sandbox) in the same run for comparison.
+fresh interpreter (goal at most 0.6), with each worker's judges forked from one warm zygote and its
+sandboxes from one warm fork server; in the same run for comparison, the same batch with
+GRADER_WARM_JUDGE=0 (an interpreter per judge) and, without --cpu-only, GRADER_FORK_SERVER=0 as well.
 """
 
 from __future__ import annotations
@@ -100,15 +101,23 @@ def main() -> None:
             )
         if 1 in rates and 2 in rates:
             print(f"speed-up -j 2 / -j 1: {rates[2] / rates[1]:.2f}x (goal >= 1.7x)")
-        # Issue 23: A/B in one run, -j 1, fork server on and off, each next to the SDK import's CPU.
-        for label, switch in (("fork server", None), ("interpreter per sandbox", "0")):
-            if switch is not None:
-                os.environ["GRADER_FORK_SERVER"] = switch
+        # Issue 23: A/B in one run, -j 1, each next to the SDK import's CPU: judges forked from a warm zygote
+        # and sandboxes from a warm fork server; judges started as interpreters; (not --cpu-only, about 12 min)
+        # an interpreter per sandbox too.
+        variants: list[tuple[str, dict[str, str]]] = [
+            ("warm judges, fork server", {}),
+            ("judge interpreters, fork server", {"GRADER_WARM_JUDGE": "0"}),
+        ]
+        if not args.cpu_only:
+            variants.append(("judge and sandbox interpreters", {"GRADER_WARM_JUDGE": "0", "GRADER_FORK_SERVER": "0"}))
+        for label, switches in variants:
+            os.environ.update(switches)
             try:
                 sdk = sdk_import_cpu()
                 _, rows, cpu = measure(workdir / "class", 1, workdir, exercises)
             finally:
-                os.environ.pop("GRADER_FORK_SERVER", None)
+                for name in switches:
+                    os.environ.pop(name, None)
             print(
                 f"{label}: {cpu / rows:.2f} CPU s per submission / {sdk:.2f} CPU s SDK import = "
                 f"{cpu / rows / sdk:.2f} (goal <= 0.6)"

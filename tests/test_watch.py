@@ -291,6 +291,10 @@ class Watch:
     def servers(self) -> list[Proc]:
         return [p for p in _descendants(self.pid()) if "grader.sandbox.outside.forkserver" in p.command]
 
+    def zygotes(self) -> list[Proc]:
+        """The warm judge each round's judge is forked from (its children run `grader.judge`'s main)."""
+        return [p for p in _descendants(self.pid()) if "grader.judge.zygote" in p.command and p.ppid == self.pid()]
+
     def stop(self, signum: int = signal.SIGINT) -> int:
         os.kill(self.pid(), signum)
         code = self.process.wait(timeout=HUNG)
@@ -394,8 +398,9 @@ def test_a_save_regrades_only_its_exercise_from_the_same_warm_fork_server(worksp
         watch.wait_round(1)
         assert _scores(workspace) == {"basic_call": 10, "temperature": 10}, watch.output
         [server] = watch.servers()
-        # Between rounds: no judge, no sandbox, only the warm server.
-        assert [p for p in _descendants(watch.pid()) if p.pid != server.pid] == []
+        [zygote] = watch.zygotes()
+        # Between rounds: no judge, no sandbox, only the warm server and the warm judge.
+        assert [p for p in _descendants(watch.pid()) if p.pid not in (server.pid, zygote.pid)] == []
         # Not a module, so no round; only a round that graded temperature again would see it.
         (submission / "broken.txt").write_text("")
         (submission / "basic_call.py").write_text("def ask_openai(:\n")
@@ -412,6 +417,10 @@ def test_a_save_regrades_only_its_exercise_from_the_same_warm_fork_server(worksp
         watch.wait_round(3)
         assert _scores(workspace) == {"basic_call": 10, "temperature": 10}, watch.output
         assert [(p.pid, p.start) for p in watch.servers()] == [(server.pid, server.start)]
+        # Every round's judge was forked from the same warm judge, never started afresh.
+        [again_zygote] = watch.zygotes()
+        assert (again_zygote.pid, again_zygote.start) == (zygote.pid, zygote.start)
+        assert again_zygote.reaped_faults > zygote.reaped_faults  # it forked (and reaped) rounds 2 and 3's judges
 
         tree = [_read(watch.pid()), *_descendants(watch.pid())]
         code = watch.stop()  # Ctrl-C while it waits for a save

@@ -1,0 +1,273 @@
+"""Issue 23: judges forked from a warm zygote (a batch worker, a watch session) are the judge started as an
+interpreter, minus its start-up.
+
+Behaviour only, never wall-clock (`nox -s bench` measures the CPU saved): a forked judge runs with exactly
+the arguments, directory, environment, descriptors, limits and process group it was given, and none of the
+zygote's; its exit code is its own; it is stopped at its time limit; the zygote keeps nothing of a judge it
+forked and serves the next one; a grade through forked judges is the grade through interpreters; a zygote
+that dies costs nothing but the warm start (judges start as interpreters again); a cassette or a suite
+changed since the zygote loaded it is read afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import course, rubric
+from grader.judge import replay
+from grader.parent import processes, runner, warm_judges
+from tests.conftest import REFERENCE, STUBS
+
+needs_fork = pytest.mark.skipif(not warm_judges.available(), reason="judges are forked on Linux only")
+pytestmark = needs_fork
+
+PROBE = """
+import json, os, resource, sys
+
+def test_probe():
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fds[name] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            pass
+    passed = int(os.environ["PROBE_FD"])
+    record = {
+        "argv": sys.argv, "cwd": os.getcwd(), "env": dict(os.environ),
+        "as": resource.getrlimit(resource.RLIMIT_AS)[0], "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+        "own_session": os.getsid(0) == os.getpid() == os.getpgrp(),
+        "sockets": sorted(int(n) for n, target in fds.items() if target.startswith("socket:")),
+        "token": os.read(passed, 100).decode(),
+    }
+    with open(os.environ["PROBE_OUT"], "w") as out:
+        json.dump(record, out)
+    assert os.environ.get("PROBE_FAIL") != "1"
+"""
+SLEEPS = "import time\n\ndef test_sleeps():\n    time.sleep(600)\n"
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[warm_judges.Zygote]:
+    started = warm_judges.Zygote(course.SUITES_DIR, course.CASSETTES_DIR, runner.child_environment(record=False))
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def _run(
+    zygote: warm_judges.Zygote, tmp_path: Path, test_file: str, *, extra_env: dict[str, str] | None = None,
+    time_limit: float = 120.0,
+) -> tuple[processes.Ended, int, dict[str, Any] | None, str]:  # fmt: skip
+    """A judge forked from `zygote` that runs `test_file` with a socket at a fixed descriptor number."""
+    (tmp_path / "test_probe.py").write_text(test_file)
+    ours, theirs = socket.socketpair()
+    wanted = 77  # not the number it arrives at in the zygote: the judge must find it where it was told
+    os.dup2(theirs.fileno(), wanted)
+    theirs.close()
+    ours.send(b"token-from-the-parent")
+    env = {
+        "PATH": os.environ["PATH"], "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PROBE_FD": str(wanted),
+        "PROBE_OUT": str(tmp_path / "probe.json"), **(extra_env or {}),
+    }  # fmt: skip
+    command = [sys.executable, "-m", "grader.judge", "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
+               str(tmp_path / "test_probe.py")]  # fmt: skip
+    limits = processes.Limits(memory_bytes=900 * 1024**2, file_bytes=32 * 1024**2, time_limit=time_limit)
+    try:
+        started = zygote.start(
+            command, cwd=tmp_path, env=env, output=tmp_path / "judge.log", pass_fds=(wanted,), limits=limits
+        )
+    finally:
+        os.close(wanted)
+        ours.close()
+    pid = started.process.pid
+    ended = processes.finish_limited(started)
+    probe = tmp_path / "probe.json"
+    record = json.loads(probe.read_text()) if probe.exists() else None
+    return ended, pid, record, (tmp_path / "judge.log").read_text()
+
+
+def test_a_forked_judge_runs_with_what_it_was_given_and_nothing_of_the_zygote(zygote, tmp_path: Path):
+    ended, _, record, log = _run(zygote, tmp_path, PROBE)
+    assert ended.returncode == 0, log
+    assert record is not None, log
+    assert record["cwd"] == str(tmp_path)
+    assert record["argv"][0] == "grader.judge"
+    # Exactly the environment it was given, and what pytest itself sets while it runs.
+    own = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION")
+    assert {k: v for k, v in record["env"].items() if k not in own} == {
+        "PATH": os.environ["PATH"], "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PROBE_FD": "77",
+        "PROBE_OUT": str(tmp_path / "probe.json"),
+    }  # fmt: skip
+    assert record["as"] == 900 * 1024**2 and record["fsize"] == 32 * 1024**2
+    assert record["own_session"] is True  # killed with its group, as a Popen child with start_new_session
+    # Its one socket is the parent's, at the number it was told; the zygote's control socket is not there.
+    assert record["sockets"] == [77] and record["token"] == "token-from-the-parent"
+    assert "1 passed" in log  # its output went to the file it was given
+
+
+def test_a_forked_judges_exit_code_is_its_own(zygote, tmp_path: Path):
+    ended, _, record, log = _run(zygote, tmp_path, PROBE, extra_env={"PROBE_FAIL": "1"})
+    assert record is not None, log
+    assert ended.returncode == 1 and "1 failed" in log
+
+
+def test_a_forked_judge_is_stopped_at_its_time_limit_and_the_zygote_keeps_nothing_of_it(zygote, tmp_path: Path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    ended, pid, _, log = _run(zygote, first, SLEEPS, time_limit=3)
+    assert ended == processes.Ended(None, "time limit"), log
+    assert not Path(f"/proc/{pid}").exists()  # killed, and reaped by the zygote
+    # The zygote holds nothing of that judge: no child, and no descriptor but its own (one socket, its log).
+    server = zygote.process.pid
+    assert _children(server) == []
+    fds = {name: os.readlink(f"/proc/{server}/fd/{name}") for name in os.listdir(f"/proc/{server}/fd")}
+    assert len([t for t in fds.values() if t.startswith("socket:")]) == 1, fds
+    assert not any(str(tmp_path) in target for target in fds.values()), fds
+    # ...and serves the next judge.
+    ended, _, record, log = _run(zygote, second, PROBE)
+    assert ended.returncode == 0 and record is not None, log
+
+
+def _grade(submission: Path, exercise_ids: tuple[str, ...]) -> dict[str, str]:
+    rubrics = [rubric.load(course.exercise(e)) for e in exercise_ids]
+    run = runner.run_child(rubrics, submission=submission, cassettes=course.CASSETTES_DIR, time_limit=300)
+    return {check: outcome.status for check, outcome in run.outcomes.items()}
+
+
+def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    forked: list[int] = []
+    real = warm_judges.Zygote.start
+
+    def start(self: warm_judges.Zygote, *args: Any, **kwargs: Any) -> processes.Limited:
+        started = real(self, *args, **kwargs)
+        forked.append(started.process.pid)
+        return started
+
+    monkeypatch.setattr(warm_judges.Zygote, "start", start)
+    return forked
+
+
+@pytest.mark.slow
+def test_a_grade_through_forked_judges_is_the_grade_through_interpreters(monkeypatch: pytest.MonkeyPatch):
+    exercises = ("basic_call", "error_handler")
+    cold = {name: _grade(path, exercises) for name, path in (("reference", REFERENCE), ("stubs", STUBS))}
+    assert set(cold["reference"].values()) == {"passed"} and "passed" not in set(cold["stubs"].values())
+    forked = _counting_forks(monkeypatch)
+    with runner.warm_workers():
+        warm = {name: _grade(path, exercises) for name, path in (("reference", REFERENCE), ("stubs", STUBS))}
+    assert len(forked) == 2  # both judges were forked, from one zygote
+    assert warm == cold
+
+
+@pytest.mark.slow
+def test_a_zygote_that_dies_costs_only_the_warm_start(monkeypatch: pytest.MonkeyPatch):
+    forked = _counting_forks(monkeypatch)
+    with runner.warm_workers():
+        zygote = warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR)
+        assert zygote is not None
+        os.killpg(zygote.process.pid, signal.SIGKILL)
+        zygote.process.wait()
+        assert set(_grade(REFERENCE, ("basic_call",)).values()) == {"passed"}  # its judge started as an interpreter
+        assert warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR) is None  # and so do the next ones
+        assert set(_grade(REFERENCE, ("basic_call",)).values()) == {"passed"}
+    assert forked == []
+
+
+def test_a_suite_edited_since_the_zygote_loaded_it_gets_a_new_zygote(tmp_path: Path):
+    suites = tmp_path / "suites"
+    (suites / "basic_call").mkdir(parents=True)
+    (suites / "pytest.ini").write_text("[pytest]\n")
+    check = suites / "basic_call" / "test_public.py"
+    check.write_text("def test_a():\n    assert True\n")
+    before = warm_judges.key(suites, course.CASSETTES_DIR)
+    assert warm_judges.key(suites, course.CASSETTES_DIR) == before
+    check.write_text("def test_a():\n    assert False\n")
+    assert warm_judges.key(suites, course.CASSETTES_DIR) != before
+
+
+def test_a_cassette_changed_or_removed_since_it_was_parsed_is_read_afresh(tmp_path: Path):
+    cassettes = tmp_path / "cassettes" / "basic_call"
+    cassettes.mkdir(parents=True)
+    source = sorted((course.CASSETTES_DIR / "basic_call").glob("*.yaml"))[0]
+    copy = cassettes / source.name
+    copy.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    replay.preload(cassettes.parent)
+    first = replay._PreloadedPersister.load_cassette(str(copy), replay.yamlserializer)
+    edited = source.read_text(encoding="utf-8").replace("uri: https://", "uri: https://edited.", 1)
+    assert edited != source.read_text(encoding="utf-8")
+    copy.write_text(edited, encoding="utf-8")
+    replay.preload(cassettes.parent)  # as a judge forked from a zygote that parsed the old text does
+    second = replay._PreloadedPersister.load_cassette(str(copy), replay.yamlserializer)
+    assert first != second and "edited." in json.dumps(second, default=str)
+    copy.unlink()
+    replay.preload(cassettes.parent)
+    assert copy.resolve() not in replay._preloaded and copy.resolve() not in replay._parsed
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the user-without-root run needs root to create the user")
+def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters(tmp_path: Path):
+    from tests.support import platforms
+
+    if not __import__("shutil").which("runuser") or platforms.system_python() is None:
+        pytest.skip("running as another user needs runuser and /usr/bin/python3.X")
+    user = "grader-student"
+    platforms.user(user, sudo=False)
+    workspace = platforms.public_folder(Path("/tmp"), f"warm-judges-{os.getpid()}")
+    python = platforms.public_venv(platforms.public_folder(workspace, "venv"))
+    script = workspace / "probe.py"
+    script.write_text(
+        "import json, sys\n"
+        "from grader import course, rubric\n"
+        "from grader.parent import runner, warm_judges\n"
+        "forked = []\n"
+        "real = warm_judges.Zygote.start\n"
+        "def start(self, *a, **k):\n"
+        "    s = real(self, *a, **k); forked.append(s.process.pid); return s\n"
+        "warm_judges.Zygote.start = start\n"
+        "def grade(path):\n"
+        "    run = runner.run_child([rubric.load(course.exercise('basic_call'))], submission=path,\n"
+        "                           cassettes=course.CASSETTES_DIR, time_limit=300)\n"
+        "    return sorted(set(o.status for o in run.outcomes.values()))\n"
+        "with runner.warm_workers():\n"
+        f"    result = {{'reference': grade(__import__('pathlib').Path({str(REFERENCE)!r})),\n"
+        f"              'stubs': grade(__import__('pathlib').Path({str(STUBS)!r}))}}\n"
+        "print(json.dumps({**result, 'forked': len(forked)}))\n"
+    )
+    (workspace / "tmp").mkdir(exist_ok=True)
+    subprocess.run(["chown", "-R", f"{user}:{user}", str(workspace)], check=True)
+    env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(workspace), "TMPDIR": str(workspace / "tmp"),
+           "LANG": "C.UTF-8"}  # fmt: skip
+    try:
+        done = subprocess.run(
+            platforms.as_user(user, [str(python), str(script)], env), capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result == {"reference": ["passed"], "stubs": ["failed"], "forked": 2}, done.stderr
+    finally:
+        subprocess.run(["rm", "-rf", str(workspace)], check=False)
