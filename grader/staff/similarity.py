@@ -271,7 +271,9 @@ def _highlighted(source: str, module: str, other: str, boilerplate: frozenset[in
     return out[0], out[1]
 
 
+@functools.lru_cache(maxsize=1024)
 def _located(source: str, module: str, boilerplate: frozenset[int]) -> tuple[Module, Any, str]:
+    """Cached by content: a module shown in many flagged pairs is lexed once, not once per pair (read only)."""
     filtered, offsets = cd.filter_code(source, f"{module}.py", "python")
     return fingerprint(str(filtered), boilerplate), offsets, source
 
