@@ -5,9 +5,9 @@ interpreter takes to import openai and anthropic (goal at most 0.6). One watch o
 copy of the reference; each round saves one exercise's module (each exercise in turn, `--repeat` times
 over), times the save to the round's "Total:" line, then times an SDK import while the watch is idle, so
 the two figures are taken side by side on a machine whose speed drifts. Also printed: the first round
-(the fork server's start included), each exercise's median (a round grades one exercise, and those that
-import it), and the judge's own start-up (importing pytest and the plugin), the most a judge kept warm
-between rounds could save.
+(the fork server's and the warm judge's start included), each exercise's median (a round grades one
+exercise, and those that import it), and what a judge started as an interpreter would add to each round
+(importing pytest and the plugin; the warm judge it is forked from has done that, and collected the suites).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main() -> int:
             watch.until("Watching ")
             rounds: dict[str, list[float]] = {e: [] for e in exercises}
             imports: list[float] = []
-            judge: list[float] = []  # what a judge kept warm between rounds would save at most
+            judge: list[float] = []  # what a judge started as an interpreter would add to a round
             for n in range(args.repeat):
                 for exercise in exercises:
                     module = submission / f"{exercise}.py"
@@ -108,7 +108,7 @@ def main() -> int:
     print(f"{'watch: save to total / SDK import (goal <= 0.6)':<52} {statistics.median(every) / sdk:13.2f}x   "
           f"worst exercise {max(statistics.median(s) for s in rounds.values()) / sdk:.2f}x")  # fmt: skip
     print(f"{'judge start-up (pytest, the plugin), same rounds':<52} median {statistics.median(judge):6.2f} s   "
-          "(the most a judge kept warm would save per round)")  # fmt: skip
+          "(saved each round: judges are forked from a warm judge)")  # fmt: skip
     return 0
 
 

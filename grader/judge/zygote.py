@@ -24,7 +24,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import resource
 import socket
 import sys
 import threading
@@ -108,6 +107,8 @@ def _judge(request: dict[str, Any], fds: list[int]) -> None:
         os.chdir(str(request["cwd"]))
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        import resource  # POSIX only, as the zygote is (the parent runner imports this module everywhere)
+
         memory, file_size = (int(x) for x in request["limits"])
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
