@@ -30,17 +30,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from grader import forked
+
 MAX_PACKET = 1 << 20  # a judge's command line and environment
-
-
-def _prctl(option: int, value: int) -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
-_PR_SET_PDEATHSIG = 1
-_PR_SET_DUMPABLE = 4
 
 
 def judge_arguments(suites_dir: Path) -> list[str]:
@@ -91,19 +83,12 @@ def _judge(request: dict[str, Any], fds: list[int]) -> None:
     the judge's `main`, exactly as `python -m grader.judge ARGS` runs it."""
     code = 120
     try:
-        os.setsid()  # its own group, killed as one by the parent (as Popen's start_new_session)
-        _prctl(_PR_SET_PDEATHSIG, 9)
-        _prctl(_PR_SET_DUMPABLE, 1)  # as a freshly started process of this uid
-        log, passed = fds[0], fds[1:]
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        forked.own_session(fds[0])  # its own group, killed as one by the parent (as Popen's start_new_session)
+        forked.prctl(forked.PR_SET_PDEATHSIG, 9)
+        forked.prctl(forked.PR_SET_DUMPABLE, 1)  # as a freshly started process of this uid
         wanted = [int(n) for n in request["fds"]]
-        _place(passed, wanted)
-        keep = sorted({0, 1, 2, *wanted})
-        for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
-            os.closerange(low + 1, high)
+        _place(fds[1:], wanted)
+        forked.close_all_but(wanted)
         os.chdir(str(request["cwd"]))
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
@@ -126,10 +111,7 @@ def _judge(request: dict[str, Any], fds: list[int]) -> None:
             traceback.print_exc()
             code = 1
     except BaseException as exc:  # a child must never return into the zygote's loop
-        try:
-            os.write(2, f"grader judge: the forked judge failed: {type(exc).__name__}: {exc}\n".encode())
-        except OSError:
-            pass
+        forked.say_failed("judge", exc)
     finally:
         try:
             sys.stdout.flush()
@@ -179,8 +161,8 @@ def serve(control: socket.socket) -> None:
 
 
 def main(fd: int, suites_dir: Path, cassettes_dir: Path) -> None:
-    _prctl(_PR_SET_PDEATHSIG, 9)  # gone with the process that started it
-    _prctl(_PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
+    forked.prctl(forked.PR_SET_PDEATHSIG, 9)  # gone with the process that started it
+    forked.prctl(forked.PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
     control = socket.socket(fileno=fd)
     warm(suites_dir, cassettes_dir)
     control.send(json.dumps({"op": "ready", "pid": os.getpid(), "threads": threading.active_count()}).encode())

@@ -40,6 +40,8 @@ import sys
 import threading
 from typing import Any
 
+from grader import forked
+
 MAX_PACKET = 1 << 20  # a policy is a few KiB: its paths, limits and environment
 
 
@@ -60,29 +62,12 @@ def available() -> bool:
     return unavailable() is None
 
 
-def _prctl(option: int, value: int) -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
-_PR_SET_PDEATHSIG = 1
-_PR_SET_DUMPABLE = 4
-_PR_SET_CHILD_SUBREAPER = 36
-
-
 def _child(policy_json: str, submission: str, sock_fd: int, log_fd: int) -> None:
     """In the forked child: own session, own output, nothing of the server's; confined; then serve."""
     code = 120
     try:
-        os.setsid()
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        keep = sorted({0, 1, 2, sock_fd})
-        for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
-            os.closerange(low + 1, high)
+        forked.own_session(log_fd)
+        forked.close_all_but([sock_fd])
         from grader.sandbox.outside import confinement, enter
 
         policy = confinement.Policy.from_json(policy_json)
@@ -93,16 +78,13 @@ def _child(policy_json: str, submission: str, sock_fd: int, log_fd: int) -> None
         if hasattr(time, "tzset"):
             time.tzset()
         enter.confine(policy_json)
-        _prctl(_PR_SET_DUMPABLE, 1)  # its own /proc/self, as a freshly started process of its uid has
+        forked.prctl(forked.PR_SET_DUMPABLE, 1)  # its own /proc/self, as a freshly started process of its uid has
         sys.argv = ["grader.sandbox"]
         from grader.sandbox.inside import runtime
 
         runtime.serve(sock_fd, submission)
     except BaseException as exc:  # a child must never return into the server's loop
-        try:
-            os.write(2, f"grader sandbox: the forked sandbox failed: {type(exc).__name__}: {exc}\n".encode())
-        except OSError:
-            pass
+        forked.say_failed("sandbox", exc)
     finally:
         os._exit(code)
 
@@ -278,11 +260,11 @@ def _preload_confinement() -> None:
 
 
 def main(fd: int) -> None:
-    _prctl(_PR_SET_PDEATHSIG, 9)  # gone with the judge that started it
+    forked.prctl(forked.PR_SET_PDEATHSIG, 9)  # gone with the judge that started it
     # What a sandbox's processes leave behind (a setsid'd grandchild whose parent exited) is re-parented
     # here, not to the grader's parent, and reaped before the next fork (`reap`).
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(_PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
+    forked.prctl(forked.PR_SET_CHILD_SUBREAPER, 1)
+    forked.prctl(forked.PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
     control = socket.socket(fileno=fd)
     _preload_confinement()
     from grader.sandbox.inside import runtime
