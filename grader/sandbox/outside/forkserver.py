@@ -273,8 +273,10 @@ def main(fd: int) -> None:
     _prctl(_PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
     control = socket.socket(fileno=fd)
     from grader.sandbox.inside import runtime
+    from grader.sandbox.outside import enter
 
     runtime.preload(warm=True)
+    enter.preload()  # each child confines itself with these modules already loaded
     server = _Server(control)
     ready = {"op": "ready", "pid": os.getpid(), "threads": threading.active_count()}
     control.send(json.dumps(ready).encode())
