@@ -104,3 +104,27 @@ def test_a_judge_started_before_a_failure_is_stopped(monkeypatch: pytest.MonkeyP
     # Its uid was given back (checked by the call, not by taking the lock again: another grader on this
     # machine may take the uid the moment it is free).
     assert released == taken
+
+
+# A process that names itself (prctl PR_SET_NAME) with a line separator /proc/<pid>/status leaves unescaped
+# (\x1c: only \n, \\ and whitespace are escaped there) and a made-up Uid line must still be found under its uid.
+_RENAMED = r"""
+import ctypes, sys
+ctypes.CDLL(None, use_errno=True).prctl(15, b"\x1cUid:\t7\t7\t7\t7", 0, 0, 0)  # PR_SET_NAME
+print("named", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_process_with_a_forged_uid_line_in_its_name_is_still_found_under_its_uid() -> None:
+    child = subprocess.Popen([sys.executable, "-c", _RENAMED], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "named\n"
+        assert "\x1cUid:" in Path(f"/proc/{child.pid}/status").read_text()
+        assert child.pid in users.processes_of(os.getuid())
+        assert child.pid not in users.processes_of(7)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.pid not in users.processes_of(os.getuid())  # reaped: gone

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import vcr
 import yaml
+from vcr.filters import decode_response
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
@@ -81,6 +82,7 @@ class Replay:
         return [r.body for r in self.sent]
 
 
+_PUBLIC = "_grader_public_host"  # set on the requests _to_public_host made
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Cassette texts read once before any student code runs, so a submission that deletes or edits the
@@ -193,8 +195,17 @@ def _semantic_body(r1: Any, r2: Any) -> None:
 
 
 def _to_public_host(request: Any) -> Any:
-    """Rewrite a request sent to a local or proxy base URL back to the public API, scrubbed."""
+    """Rewrite a request sent to a local or proxy base URL back to the public API, scrubbed.
+
+    It works on a copy and never changes the request it is given (vcrpy's deep copy before it is not
+    needed), and a request it has already rewritten comes back as it is: vcrpy filters the same request
+    up to three times per request sent (can_play_response_for, __contains__, play_response), and the
+    rewrite is idempotent.
+    """
+    if getattr(request, _PUBLIC, False):
+        return request
     request = copy.copy(request)
+    setattr(request, _PUBLIC, True)
     parts = urlsplit(request.uri)
     provider = matching.provider_of(parts.path)
     if provider is not None:
@@ -209,6 +220,19 @@ def _to_public_host(request: Any) -> Any:
     return request
 
 
+def _decode_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy's decode_compressed_response, without its deep copy of every uncompressed response.
+
+    Cassette.append has already deep-copied the response it hands here; vcrpy's filter copies it again
+    before it even looks for a content-encoding. Compressed responses still go through vcrpy's filter.
+    """
+    encodings = [v for k, v in response["headers"].items() if k.lower() == "content-encoding"]
+    if any(encodings):
+        decoded: dict[str, Any] = decode_response(response)
+        return decoded
+    return response
+
+
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     response["headers"] = {k: v for k, v in response["headers"].items() if k.lower() not in SCRUBBED_RESPONSE_HEADERS}
     return response
@@ -219,8 +243,31 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 _SKIPPED = {"skip_patchers": tuple(n for n in getattr(vcr.patch, "PATCHER_NAMES", ()) if n != "httpx2")}
 
 
+class _VCR(vcr.VCR):  # type: ignore[misc]  # vcrpy has no type hints
+    """vcrpy's VCR with our own request and response filters in place of its generic pipelines.
+
+    vcrpy deep-copies every request before each filtering (four times per request sent, once per
+    cassette interaction loaded) and every response twice on loading; our filters copy what they
+    change, so those copies were most of the judge's CPU per check. The filters are the ones the
+    options below name; no other filter option is used.
+    """
+
+    def __init__(self, *, record: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._record = record
+
+    def _build_before_record_request(self, options: dict[str, Any]) -> Any:
+        return _to_public_host
+
+    def _build_before_record_response(self, options: dict[str, Any]) -> Any:
+        if self._record:
+            return lambda response: _scrub_response(_decode_response(response))
+        return _decode_response
+
+
 def _vcr(record: bool) -> vcr.VCR:
-    config = vcr.VCR(
+    config = _VCR(
+        record=record,
         **(_SKIPPED if _SKIPPED["skip_patchers"] else {}),
         record_mode="all" if record else "none",
         match_on=MATCH_ON,

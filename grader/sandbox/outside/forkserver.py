@@ -268,8 +268,10 @@ def main(fd: int) -> None:
     control = socket.socket(fileno=fd)
     _preload_confinement()
     from grader.sandbox.inside import runtime
+    from grader.sandbox.outside import enter
 
     runtime.preload(warm=True)
+    enter.preload()  # each child confines itself with these modules already loaded
     server = _Server(control)
     ready = {"op": "ready", "pid": os.getpid(), "threads": threading.active_count()}
     control.send(json.dumps(ready).encode())

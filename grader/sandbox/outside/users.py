@@ -65,21 +65,36 @@ def acquire() -> Slot:
 
 
 def processes_of(uid: int) -> list[int]:
+    """Every live process with `uid` among its real, effective, saved or filesystem uids.
+
+    Read as bytes and split at newlines only: /proc escapes a newline in a process's name, but not the
+    other separators str.splitlines honours (\x1c, \x85...), so a process could otherwise name itself
+    with a forged Uid line and hide from the sweep. Plain os calls, no Path: it runs after every sandbox
+    and reads every process's status (about 9 ms a time with pathlib and str).
+    """
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            status = (entry / "status").read_text()
+            fd = os.open(f"/proc/{name}/status", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             continue
-        if "\nState:\tZ" in status:
+        try:
+            status = os.read(fd, 1 << 16)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if b"\nState:\tZ" in status:
             continue  # a zombie runs nothing; only its parent's wait removes it
-        for line in status.splitlines():
-            if line.startswith("Uid:"):
-                if uid in {int(v) for v in line.split()[1:]}:
-                    found.append(int(entry.name))
-                break
+        start = status.find(b"\nUid:")
+        if start < 0:
+            continue
+        end = status.find(b"\n", start + 1)
+        line = status[start + 1 : end if end > 0 else len(status)]
+        if uid in {int(v) for v in line.split()[1:]}:
+            found.append(int(name))
     return found
 
 
