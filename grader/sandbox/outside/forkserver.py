@@ -247,18 +247,6 @@ class _Server:
             del self.owner[pid]
 
 
-def _preload_confinement() -> None:
-    """What each child imports to confine itself (`enter` and the bindings of seccomp and Landlock), imported
-    once here: 14 children per grade would each spend about 50 ms importing it again."""
-    from grader.sandbox.outside import enter  # noqa: F401 - for the children
-
-    for binding in ("pyseccomp", "landlockpy"):
-        try:
-            __import__(binding)
-        except (ImportError, OSError, RuntimeError):  # the child then says which layer it cannot put in force
-            pass
-
-
 def main(fd: int) -> None:
     forked.prctl(forked.PR_SET_PDEATHSIG, 9)  # gone with the judge that started it
     # What a sandbox's processes leave behind (a setsid'd grandchild whose parent exited) is re-parented
@@ -266,7 +254,6 @@ def main(fd: int) -> None:
     forked.prctl(forked.PR_SET_CHILD_SUBREAPER, 1)
     forked.prctl(forked.PR_SET_DUMPABLE, 0)  # no process of its uid may trace it or read its memory
     control = socket.socket(fileno=fd)
-    _preload_confinement()
     from grader.sandbox.inside import runtime
     from grader.sandbox.outside import enter
 
