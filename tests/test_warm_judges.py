@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,29 @@ def test_a_forked_judge_is_stopped_at_its_time_limit_and_the_zygote_keeps_nothin
     # ...and serves the next judge.
     ended, _, record, log = _run(zygote, second, PROBE)
     assert ended.returncode == 0 and record is not None, log
+
+
+def _stop(started: processes.Limited, stopped: list[processes.Ended]) -> None:
+    stopped.append(processes.finish_limited(started, stop_now=True))
+
+
+def test_a_forked_judge_stopped_the_moment_it_started_is_gone(zygote, tmp_path: Path):
+    """As with Popen: once `start` returns, killing the judge's group reaches it (it never outlives a stop)."""
+    for attempt in range(5):  # the race it guards against is a narrow one: give it several chances
+        (tmp_path / str(attempt)).mkdir()
+        (tmp_path / str(attempt) / "test_probe.py").write_text(SLEEPS)
+        command = [sys.executable, "-m", "grader.judge", "-p", "no:cacheprovider", "-q", str(tmp_path / str(attempt))]
+        started = zygote.start(
+            command, cwd=tmp_path / str(attempt), env={"PATH": os.environ["PATH"]},
+            output=tmp_path / str(attempt) / "judge.log", pass_fds=(), limits=processes.Limits(time_limit=600),
+        )  # fmt: skip
+        stopped: list[processes.Ended] = []
+        stopping = threading.Thread(target=_stop, args=(started, stopped))
+        stopping.start()
+        stopping.join(timeout=30)
+        assert not stopping.is_alive(), "the judge outlived its stop: its group was killed before it had one"
+        assert stopped == [processes.Ended(None, "cancelled")]
+        assert not Path(f"/proc/{started.process.pid}").exists()
 
 
 def _grade(submission: Path, exercise_ids: tuple[str, ...]) -> dict[str, str]:

@@ -78,12 +78,14 @@ def _place(received: list[int], wanted: list[int]) -> None:
         os.close(fd)
 
 
-def _judge(request: dict[str, Any], fds: list[int]) -> None:
+def _judge(request: dict[str, Any], fds: list[int], session_made: int) -> None:
     """In the forked child: its own session, output, descriptors, directory, environment and limits; then
     the judge's `main`, exactly as `python -m grader.judge ARGS` runs it."""
     code = 120
     try:
         forked.own_session(fds[0])  # its own group, killed as one by the parent (as Popen's start_new_session)
+        os.write(session_made, b"s")
+        os.close(session_made)
         forked.prctl(forked.PR_SET_PDEATHSIG, 9)
         forked.prctl(forked.PR_SET_DUMPABLE, 1)  # as a freshly started process of this uid
         wanted = [int(n) for n in request["fds"]]
@@ -144,6 +146,7 @@ def serve(control: socket.socket) -> None:
                 raise RuntimeError(f"{threading.active_count()} threads: forking now would be unsafe")
             sys.stdout.flush()
             sys.stderr.flush()
+            session_made, said = os.pipe()
             pid = os.fork()
         except Exception as exc:  # the parent then starts the judge as an interpreter
             for fd in fds:
@@ -152,9 +155,15 @@ def serve(control: socket.socket) -> None:
             continue
         if pid == 0:
             control.close()
-            _judge(request, fds)
+            os.close(session_made)
+            _judge(request, fds, said)
         for fd in fds:
             os.close(fd)
+        os.close(said)
+        # As Popen with start_new_session: once the parent has the pid, the judge leads its own group (or has
+        # died), so killing that group can never miss a judge forked a moment ago.
+        os.read(session_made, 1)
+        os.close(session_made)
         control.send(json.dumps({"pid": pid}).encode())
         _, status = os.waitpid(pid, 0)
         control.send(json.dumps({"code": _returncode(status)}).encode())
