@@ -67,9 +67,12 @@ def warm(suites_dir: Path, cassettes_dir: Path) -> None:
 
 
 def _place(received: list[int], wanted: list[int]) -> None:
-    """Each received descriptor at the number its judge was told (first moved out of the way of them all)."""
+    """Each received descriptor at the number its judge was told (first moved above them all, onto numbers
+    nothing else holds: F_DUPFD takes the lowest free one from there)."""
+    import fcntl  # POSIX only, as the zygote is
+
     floor = max([*wanted, *received, 2]) + 1
-    moved = [os.dup2(fd, floor + i) for i, fd in enumerate(received)]
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, floor) for fd in received]
     for fd in received:
         os.close(fd)
     for fd, number in zip(moved, wanted, strict=True):

@@ -61,7 +61,7 @@ class ForkedJudge:
     def _read(self, timeout: float | None) -> None:
         if self.returncode is not None:
             return
-        if not select.select([self._control], [], [], timeout)[0]:
+        if not _readable(self._control, timeout):
             return
         try:
             data = self._control.recv(zygote.MAX_PACKET)
@@ -86,6 +86,14 @@ class ForkedJudge:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _readable(sock: socket.socket, timeout: float | None) -> bool:
+    """Whether `sock` has a packet within `timeout` s (poll, not select: in a long batch a descriptor's
+    number may pass FD_SETSIZE)."""
+    waiting = select.poll()
+    waiting.register(sock.fileno(), select.POLLIN)
+    return bool(waiting.poll(None if timeout is None else timeout * 1000))
 
 
 def _decoded(data: bytes) -> dict[str, object]:
@@ -130,7 +138,7 @@ class Zygote:
             theirs.close()
 
     def _receive(self, timeout: float) -> dict[str, object]:
-        if not select.select([self.control], [], [], timeout)[0]:
+        if not _readable(self.control, timeout):
             raise ZygoteError(f"the warm judge did not answer within {timeout:g} s")
         try:
             data = self.control.recv(zygote.MAX_PACKET)
