@@ -129,6 +129,47 @@ def test_a_forked_judge_runs_with_what_it_was_given_and_nothing_of_the_zygote(zy
     assert "1 passed" in log  # its output went to the file it was given
 
 
+MANY = """
+import json, os
+
+def test_many():
+    tokens = {n: os.read(int(n), 100).decode() for n in os.environ["PROBE_FDS"].split(",")}
+    with open(os.environ["PROBE_OUT"], "w") as out:
+        json.dump(tokens, out)
+"""
+
+
+def test_each_descriptor_arrives_at_its_own_number(zygote, tmp_path: Path):
+    """Several descriptors, told out of order: each is at its own number in the judge, none swapped or lost."""
+    (tmp_path / "test_probe.py").write_text(MANY)
+    wanted = [62, 60, 61, 90]
+    writers = {}
+    for number in wanted:
+        read, write = os.pipe()
+        os.dup2(read, number + 100)
+        os.close(read)
+        writers[number] = write
+    # Moved to the numbers wanted only now, above whatever the test process already holds there.
+    for number in wanted:
+        os.dup2(number + 100, number)
+        os.close(number + 100)
+        os.write(writers[number], f"token-{number}".encode())
+        os.close(writers[number])
+    env = {"PATH": os.environ["PATH"], "PROBE_FDS": ",".join(map(str, wanted)), "PROBE_OUT": str(tmp_path / "o.json")}
+    command = [sys.executable, "-m", "grader.judge", "-p", "no:cacheprovider", "-q", str(tmp_path / "test_probe.py")]
+    try:
+        started = zygote.start(
+            command, cwd=tmp_path, env=env, output=tmp_path / "judge.log", pass_fds=tuple(wanted),
+            limits=processes.Limits(time_limit=120),
+        )  # fmt: skip
+    finally:
+        for number in wanted:
+            os.close(number)
+    ended = processes.finish_limited(started)
+    assert ended.returncode == 0, (tmp_path / "judge.log").read_text()
+    assert json.loads((tmp_path / "o.json").read_text()) == {str(n): f"token-{n}" for n in wanted}
+
+
 def test_a_forked_judges_exit_code_is_its_own(zygote, tmp_path: Path):
     ended, _, record, log = _run(zygote, tmp_path, PROBE, extra_env={"PROBE_FAIL": "1"})
     assert record is not None, log
