@@ -267,11 +267,16 @@ def test_a_suite_edited_since_the_zygote_loaded_it_gets_a_new_zygote(tmp_path: P
     (suites / "basic_call").mkdir(parents=True)
     (suites / "pytest.ini").write_text("[pytest]\n")
     check = suites / "basic_call" / "test_public.py"
-    check.write_text("def test_a():\n    assert True\n")
-    before = warm_judges.key(suites, course.CASSETTES_DIR)
-    assert warm_judges.key(suites, course.CASSETTES_DIR) == before
-    check.write_text("def test_a():\n    assert False\n")
-    assert warm_judges.key(suites, course.CASSETTES_DIR) != before
+    check.write_text("def test_a():\n    assert 1\n")
+    with warm_judges.warm_judges(runner.child_environment(record=False)):
+        first = warm_judges.for_run(suites, course.CASSETTES_DIR)
+        assert first is not None and warm_judges.for_run(suites, course.CASSETTES_DIR) is first
+        check.write_text("def test_a():\n    assert 0\n")  # the same size: only its text and times moved
+        second = warm_judges.for_run(suites, course.CASSETTES_DIR)
+        assert second is not None and second is not first
+        assert first.process.poll() is not None  # the stale zygote is ended at once, not kept to the block's end
+        assert warm_judges.for_run(suites, course.CASSETTES_DIR) is second
+    assert second.process.poll() is not None
 
 
 def test_a_cassette_changed_or_removed_since_it_was_parsed_is_read_afresh(tmp_path: Path):
@@ -336,3 +341,30 @@ def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters(tmp_
         assert result == {"reference": ["passed"], "stubs": ["failed"], "forked": 2}, done.stderr
     finally:
         subprocess.run(["rm", "-rf", str(workspace)], check=False)
+
+
+@pytest.mark.slow
+def test_judges_started_side_by_side_from_one_thread_each_get_their_own_judge(monkeypatch: pytest.MonkeyPatch):
+    # GRADER_JUDGES=2 in a batch or watch: one thread starts two groups' judges before waiting for either. The
+    # zygote serves one judge at a time, so the second must not be sent to it (its answer would be the first
+    # judge's exit code, and the zygote would later fork a second copy of it on the same channel).
+    monkeypatch.setenv(runner.JUDGES_VARIABLE, "2")
+    forked = _counting_forks(monkeypatch)
+    interpreters: list[int] = []
+    real = processes.start_limited
+
+    def start_limited(*args: Any, **kwargs: Any) -> processes.Limited:
+        started = real(*args, **kwargs)
+        interpreters.append(started.process.pid)
+        return started
+
+    monkeypatch.setattr(processes, "start_limited", start_limited)
+    exercises = ("basic_call", "temperature")
+    with runner.warm_workers():
+        zygote = warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR)
+        assert zygote is not None
+        graded = _grade(REFERENCE, exercises)
+        assert not zygote.broken
+        again = _grade(REFERENCE, exercises)  # the zygote still serves, one judge at a time
+    assert set(graded.values()) == {"passed"} and graded == again
+    assert len(forked) == 2 and len(interpreters) == 2  # per grade: one forked, the other an interpreter

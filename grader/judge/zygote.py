@@ -51,6 +51,7 @@ def warm(suites_dir: Path, cassettes_dir: Path) -> None:
     a judge's collection then finds them imported). No check runs and no sandbox starts."""
     import pytest
 
+    import grader.judge.__main__  # noqa: F401  (each judge runs its main: imported once here, not per judge)
     from grader.judge import replay
 
     replay.preload(cassettes_dir)

@@ -114,6 +114,7 @@ class Zygote:
         self.control = ours
         self.ready = False
         self.broken = False
+        self._judge: ForkedJudge | None = None
         command = [sys.executable, "-m", "grader.judge.zygote", str(theirs.fileno()), str(suites_dir), str(cassettes)]
         try:
             with open(self.root / "zygote.log", "wb") as log:
@@ -187,7 +188,12 @@ class Zygote:
         if type(pid) is not int:
             self.broken = True
             raise ZygoteError(f"the warm judge answered no pid ({pid!r})")
-        return processes.adopt_limited(ForkedJudge(self.control, pid, command), limits, os.dup(self.control.fileno()))
+        self._judge = ForkedJudge(self.control, pid, command)
+        return processes.adopt_limited(self._judge, limits, os.dup(self.control.fileno()))
+
+    def busy(self) -> bool:
+        """Whether a judge it forked still runs: it serves one at a time, so another must start elsewhere."""
+        return self._judge is not None and self._judge.poll() is None
 
     def close(self) -> None:
         """End the zygote (a judge it forked dies with it) and wait for it."""
@@ -207,11 +213,28 @@ class Zygote:
 def key(suites_dir: Path, cassettes: Path) -> tuple[Path, Path, str]:
     """What a zygote loaded: the suites' folder, with a digest of their text, and the cassettes' folder (a
     judge re-reads the cassettes and parses again any that changed; the suites it finds already imported)."""
+    files = sorted(p for p in suites_dir.rglob("*") if p.suffix in (".py", ".ini") and p.is_file())
+    # Asked once per judge: the text is read and hashed again only when a file's identity, size or times moved.
+    seen = tuple((str(p), _stamp(p)) for p in files)
+    with _digests_lock:
+        cached = _digests.get(suites_dir)
+    if cached is not None and cached[0] == seen:
+        return suites_dir, cassettes, cached[1]
     digest = hashlib.sha256()
-    for path in sorted(suites_dir.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".ini"):
-            digest.update(str(path.relative_to(suites_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in files:
+        digest.update(str(path.relative_to(suites_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    with _digests_lock:
+        _digests[suites_dir] = (seen, digest.hexdigest())
     return suites_dir, cassettes, digest.hexdigest()
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    status = path.stat()
+    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
+_digests: dict[Path, tuple[tuple[tuple[str, tuple[int, ...]], ...], str]] = {}
+_digests_lock = threading.Lock()
 
 
 class _PerThread(threading.local):
@@ -247,7 +270,13 @@ def for_run(suites_dir: Path, cassettes: Path) -> Zygote | None:
     current = local.zygote
     if current is not None and current.broken:
         return None  # it failed once: this thread's judges start as interpreters from now on
+    if current is not None and current.busy():
+        return None  # several judges started side by side (GRADER_JUDGES): the others start as interpreters
     if current is None or current.key != key(suites_dir, cassettes):  # a suite edited since: load it afresh
+        if current is not None:  # its last judge has ended: it serves no one now
+            with _blocks_lock:
+                started.remove(current)
+            current.close()
         current = Zygote(suites_dir, cassettes, env)
         with _blocks_lock:
             started.append(current)
