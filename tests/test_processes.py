@@ -37,12 +37,14 @@ def test_a_child_just_started_is_never_swept_up_as_an_orphan(monkeypatch: pytest
 
     def run(name: str, seconds: float) -> processes.Ended:
         return processes.run_limited(
-            [sys.executable, "-c", f"import pathlib, time; time.sleep({seconds}); pathlib.Path({name!r}).touch()"],
-            cwd=tmp_path,
-            env=dict(os.environ),
-            output=tmp_path / f"{name}.txt",
-            pass_fds=(),
-            limits=processes.Limits(time_limit=60),
+            processes.Command(
+                (sys.executable, "-c", f"import pathlib, time; time.sleep({seconds}); pathlib.Path({name!r}).touch()"),
+                cwd=tmp_path,
+                env=dict(os.environ),
+                output=tmp_path / f"{name}.txt",
+                pass_fds=(),
+                limits=processes.Limits(time_limit=60),
+            )
         )
 
     ended: dict[str, processes.Ended] = {}

@@ -97,9 +97,8 @@ def _run(
                str(tmp_path / "test_probe.py")]  # fmt: skip
     limits = processes.Limits(memory_bytes=900 * 1024**2, file_bytes=32 * 1024**2, time_limit=time_limit)
     try:
-        started = zygote.start(
-            command, cwd=tmp_path, env=env, output=tmp_path / "judge.log", pass_fds=(wanted,), limits=limits
-        )
+        command_ = processes.Command(tuple(command), tmp_path, env, tmp_path / "judge.log", (wanted,), limits)
+        started = zygote.start(command_)
     finally:
         os.close(wanted)
         ours.close()
@@ -159,9 +158,10 @@ def test_each_descriptor_arrives_at_its_own_number(zygote, tmp_path: Path):
     command = [sys.executable, "-m", "grader.judge", "-p", "no:cacheprovider", "-q", str(tmp_path / "test_probe.py")]
     try:
         started = zygote.start(
-            command, cwd=tmp_path, env=env, output=tmp_path / "judge.log", pass_fds=tuple(wanted),
-            limits=processes.Limits(time_limit=120),
-        )  # fmt: skip
+            processes.Command(
+                tuple(command), tmp_path, env, tmp_path / "judge.log", tuple(wanted), processes.Limits(time_limit=120)
+            )
+        )
     finally:
         for number in wanted:
             os.close(number)
@@ -205,8 +205,10 @@ def test_a_forked_judge_stopped_the_moment_it_started_is_gone(zygote, tmp_path: 
         (tmp_path / str(attempt) / "test_probe.py").write_text(SLEEPS)
         command = [sys.executable, "-m", "grader.judge", "-p", "no:cacheprovider", "-q", str(tmp_path / str(attempt))]
         started = zygote.start(
-            command, cwd=tmp_path / str(attempt), env={"PATH": os.environ["PATH"]},
-            output=tmp_path / str(attempt) / "judge.log", pass_fds=(), limits=processes.Limits(time_limit=600),
+            processes.Command(
+                tuple(command), tmp_path / str(attempt), {"PATH": os.environ["PATH"]},
+                tmp_path / str(attempt) / "judge.log", (), processes.Limits(time_limit=600),
+            )
         )  # fmt: skip
         stopped: list[processes.Ended] = []
         stopping = threading.Thread(target=_stop, args=(started, stopped))

@@ -236,37 +236,39 @@ class Limited:
     exited: int | None  # readable when it exits (a pidfd), where the OS has one
 
 
-def run_limited(
-    command: list[str],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    output: Path,
-    pass_fds: tuple[int, ...],
-    limits: Limits,
-    watchdog: Callable[[], bool] = lambda: False,
-) -> Ended:
+@dataclass(frozen=True)
+class Command:
+    """A child to start, as an interpreter (`start_limited`) or forked from a warm judge (`warm_judges`): the
+    same program, directory, environment, descriptors and limits either way."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]
+    output: Path  # its stdout and stderr
+    pass_fds: tuple[int, ...]
+    limits: Limits
+
+
+def run_limited(command: Command, *, watchdog: Callable[[], bool] = lambda: False) -> Ended:
     """Run `command` to completion, the time limit, or until `watchdog()` (polled) says to stop it."""
-    started = start_limited(command, cwd=cwd, env=env, output=output, pass_fds=pass_fds, limits=limits)
-    return finish_limited(started, watchdog=watchdog)
+    return finish_limited(start_limited(command), watchdog=watchdog)
 
 
-def start_limited(
-    command: list[str], *, cwd: Path, env: dict[str, str], output: Path, pass_fds: tuple[int, ...], limits: Limits
-) -> Limited:
-    """Start `command` under `limits`; the caller hands the result to `finish_limited`, whatever happens next."""
+def start_limited(command: Command) -> Limited:
+    """Start `command` under its limits; the caller hands the result to `finish_limited`, whatever happens next."""
     _become_subreaper()
+    limits = command.limits
     # Started and recorded under the lock the sweep for orphans takes: batch grades in threads, and another
     # run's sweep must never see this child between its fork and its record.
-    with _active_lock, open(output, "wb") as out:
+    with _active_lock, open(command.output, "wb") as out:
         process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
+            command.argv,
+            cwd=command.cwd,
+            env=command.env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            **_inherit(pass_fds),
+            **_inherit(command.pass_fds),
             **_new_group(),
         )
         _active.add(process.pid)

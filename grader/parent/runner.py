@@ -254,7 +254,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
     limits = processes.Limits(time_limit=time_limit)
     try:
         judge = _start_judge(
-            command, run, cwd=Path(workdir.name), env=env, output=log, pass_fds=pass_fds, limits=limits
+            processes.Command(tuple(command), Path(workdir.name), env, log, pass_fds, limits), run
         )
     except BaseException:
         os.close(parent_channel.fd)
@@ -267,25 +267,16 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
     return _Launched(parent_channel, workdir, log, judge, server if run.server is None else None)
 
 
-def _start_judge(
-    command: list[str],
-    run: _RunSettings,
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    output: Path,
-    pass_fds: tuple[int, ...],
-    limits: processes.Limits,
-) -> processes.Limited:
+def _start_judge(command: processes.Command, run: _RunSettings) -> processes.Limited:
     """The judge forked from this thread's warm zygote (a batch worker, a watch session), else started as an
     interpreter: the same program, arguments, environment, descriptors and limits either way."""
     warm = None if run.record else warm_judges.for_run(run.suites_dir, run.cassettes)
     if warm is not None:
         try:
-            return warm.start(command, cwd=cwd, env=env, output=output, pass_fds=pass_fds, limits=limits)
+            return warm.start(command)
         except warm_judges.ZygoteError:
             pass  # this thread's judges start as interpreters from now on
-    return processes.start_limited(command, cwd=cwd, env=env, output=output, pass_fds=pass_fds, limits=limits)
+    return processes.start_limited(command)
 
 
 def _collect(

@@ -160,27 +160,18 @@ class Zygote:
             raise ZygoteError(f"the warm judge is not safe to fork from: {hello}")
         self.ready = True
 
-    def start(
-        self,
-        command: Sequence[str],
-        *,
-        cwd: Path,
-        env: dict[str, str],
-        output: Path,
-        pass_fds: tuple[int, ...],
-        limits: processes.Limits,
-    ) -> processes.Limited:
-        """`command` (`python -m grader.judge ARGS`) as a judge forked from this zygote, under `limits`; the
+    def start(self, command: processes.Command) -> processes.Limited:
+        """`command` (`python -m grader.judge ARGS`) as a judge forked from this zygote, under its limits; the
         caller hands the result to `processes.finish_limited`. ZygoteError: start it as an interpreter."""
-        args = list(command[3:])
+        args, limits = list(command.argv[3:]), command.limits
         try:
             self._await_ready()
             request = {
-                "op": "start", "args": args, "cwd": str(cwd), "env": env, "fds": list(pass_fds),
+                "op": "start", "args": args, "cwd": str(command.cwd), "env": command.env, "fds": list(command.pass_fds),
                 "limits": [limits.memory_bytes, limits.file_bytes],
             }  # fmt: skip
-            with open(output, "wb") as out:
-                socket.send_fds(self.control, [json.dumps(request).encode()], [out.fileno(), *pass_fds])
+            with open(command.output, "wb") as out:
+                socket.send_fds(self.control, [json.dumps(request).encode()], [out.fileno(), *command.pass_fds])
             pid = self._receive(READY_SECONDS).get("pid")
         except (ZygoteError, OSError) as exc:
             self.broken = True
@@ -188,7 +179,7 @@ class Zygote:
         if type(pid) is not int:
             self.broken = True
             raise ZygoteError(f"the warm judge answered no pid ({pid!r})")
-        self._judge = ForkedJudge(self.control, pid, command)
+        self._judge = ForkedJudge(self.control, pid, command.argv)
         return processes.adopt_limited(self._judge, limits, os.dup(self.control.fileno()))
 
     def busy(self) -> bool:
