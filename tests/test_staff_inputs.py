@@ -419,3 +419,25 @@ def test_feedback_file_names_are_bounded_unique_and_keep_plain_names():
     assert len(set(stems.values())) == len(stems), stems
     for stem in stems.values():
         assert len(stem.encode()) <= 100 and "/" not in stem and not stem.startswith((".", "-")), stem
+
+
+def test_staff_files_are_never_written_through_a_link_at_a_temporary_name(tmp_path: Path):
+    # Feedback, a shard's manifest and autograder.zip are each written beside a temporary file and renamed:
+    # a link planted at the temporary name (a shared class folder) must be neither followed nor written through.
+    from grader.staff import gradebook, gradescope_zip, shards
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("staff only\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    exercises = [course.exercise("basic_call")]
+    feedback_json, feedback_md = gradebook.feedback_paths(out, "ann")
+    for planted in (feedback_json, feedback_md, out / shards.MANIFEST, out / "autograder.zip"):
+        planted.with_name(planted.name + ".tmp").symlink_to(secret)
+    gradebook.write_feedback(gradebook.Row("ann", "invalid", "no modules"), exercises, out)
+    manifest = shards.Manifest(None, ("ann",), ("ann",), ("basic_call",), "grades.csv", None)
+    shards.write_manifest(out, manifest)
+    gradescope_zip.build(out)
+    assert secret.read_text() == "staff only\n"
+    assert "ann" in feedback_md.read_text() and shards.read_manifest(out) == manifest
+    assert zipfile.ZipFile(out / "autograder.zip").namelist()

@@ -323,10 +323,7 @@ def feedback_paths(directory: Path, name: str) -> tuple[Path, Path]:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
-    tmp.replace(path)
+    safe_write.write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
 
 
 def safe_cell(cell: object) -> str:

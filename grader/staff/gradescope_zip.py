@@ -6,11 +6,13 @@ Never in it: reference solutions, known-wrong implementations, the harness's tes
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 from grader import course
 from grader.errors import StaffError
+from grader.parent import safe_write
 
 DEFAULT_OUT = course.PROJECT_DIR / "dist" / "gradescope"  # dist/ is git-ignored
 SCRIPTS = ("setup.sh", "run_autograder")
@@ -35,7 +37,7 @@ def build(out_dir: Path = DEFAULT_OUT, *, project: Path | None = None) -> Path:
         raise StaffError(f"cannot build autograder.zip: {', '.join(missing)} missing from {project}")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "autograder.zip"
-    partial = out_dir / "autograder.zip.tmp"
+    partial = io.BytesIO()  # a few MB; written beside the target at a fresh name, then renamed over it
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in SCRIPTS:
             info = zipfile.ZipInfo(name)
@@ -47,5 +49,5 @@ def build(out_dir: Path = DEFAULT_OUT, *, project: Path | None = None) -> Path:
         for tree in TREES:
             for path in _tree(project / tree):
                 archive.write(path, path.relative_to(project).as_posix())
-    partial.replace(target)
+    safe_write.write_bytes(target, partial.getvalue())
     return target

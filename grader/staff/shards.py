@@ -84,10 +84,7 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
         "csv": manifest.csv,
         "feedback": manifest.feedback,
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(folder / MANIFEST)
+    safe_write.write_text(folder / MANIFEST, json.dumps(data, indent=2) + "\n")
 
 
 class _Bad(ValueError):
