@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from grader.errors import StaffError
-from grader.exitcodes import EXIT_CANNOT_GRADE
+from grader.exitcodes import EXIT_CANNOT_GRADE, EXIT_STOPPED
 from grader.parent import hardening, untrusted
 
 # In the order `--help` lists them. Only the command that runs is imported: grading starts sooner.
@@ -53,4 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # soft_wrap: a one-line message stays one line (the terminal wraps it), with no padding.
         console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))), soft_wrap=True)
         return EXIT_CANNOT_GRADE
+    except KeyboardInterrupt:
+        # Every judge and sandbox was stopped on the way out (their `finally` blocks); a traceback of wherever
+        # the parent was would only read as a harness crash.
+        stopped = f"{args.command} stopped by Ctrl-C before it finished."
+        console.print(Text("grader: ", style="bold red").append(stopped))
+        return EXIT_STOPPED
     return code

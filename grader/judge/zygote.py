@@ -98,6 +98,9 @@ def _judge(request: dict[str, Any], fds: list[int], session_made: int) -> None:
         os.chdir(str(request["cwd"]))
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        import tempfile
+
+        tempfile.tempdir = None  # found again from this judge's TMPDIR, not the one the zygote looked up
         import resource  # POSIX only, as the zygote is (the parent runner imports this module everywhere)
 
         memory, file_size = (int(x) for x in request["limits"])

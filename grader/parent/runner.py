@@ -230,6 +230,14 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
     env = child_environment(record=run.record)
     env[channel.ENV_VAR] = channel.handoff(parent_channel.fd)
     workdir = tempfile.TemporaryDirectory(prefix="grader-run-")
+    # Every temporary folder the judge makes (its sandboxes' boxes, its fork server's home) lies in here, so
+    # a judge stopped where it was (Ctrl-C, its time limit) leaves none behind: the workdir goes after it.
+    # Its sandboxes' uid may pass through to their boxes (never list); the judge's log is ours alone.
+    scratch = Path(workdir.name) / "tmp"
+    scratch.mkdir()
+    for folder in (scratch, Path(workdir.name)):
+        os.chmod(folder, 0o711)
+    env["TMPDIR"] = str(scratch)
     # The judge (this child) is trusted and runs as we do; it starts the sandbox with these layers.
     caps, uid = run.caps, run.uid
     layers = (
@@ -250,6 +258,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         *run.files,
     ]  # fmt: skip
     log = Path(workdir.name) / "child-output.txt"
+    os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     pass_fds = (parent_channel.fd, parent_channel.results_fd, *([] if server_fd is None else [server_fd]))
     limits = processes.Limits(time_limit=time_limit)
     try:

@@ -1,0 +1,85 @@
+"""Ctrl-C on a plain `grader grade`: one line saying so, exit code 130, and nothing left behind (no judge, fork
+server or sandbox running, no temporary folder), as root and as a student without root; `grade --watch` has
+its own tests in test_watch.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.exitcodes import EXIT_STOPPED
+from tests.conftest import REFERENCE
+from tests.support import platforms
+from tests.test_watch import _alive, _descendants, _read
+
+STUDENT = "grader-student"  # a login user without sudo, as on a student's laptop
+
+
+@pytest.fixture
+def workspace() -> Iterator[Path]:
+    """A folder any user may enter (pytest's own tmp folders are private to root), removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix="grader-interrupt-test-"))
+    base.chmod(0o755)
+    (base / "tmp").mkdir()
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _grader_pid(process: subprocess.Popen[str]) -> int:
+    """The grading process's pid (not runuser's, when run as another user)."""
+    for proc in [_read(process.pid), *_descendants(process.pid)]:
+        if proc is not None and proc.command.split()[1:4] == ["-m", "grader", "grade"]:
+            return proc.pid
+    raise AssertionError("the grader is not running")
+
+
+def _interrupted(command: list[str], scratch: Path, after: float) -> None:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not any(scratch.rglob("box-*")):  # a sandbox has started: judges, fork server and boxes all exist
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+        time.sleep(0.02)
+    time.sleep(after)
+    grader = _grader_pid(process)
+    tree = _descendants(grader)
+    assert any("grader.judge" in p.command for p in tree)
+    os.kill(grader, signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == EXIT_STOPPED, output
+    assert "Traceback" not in output and "grade stopped by Ctrl-C before it finished." in output, output
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    assert [p.command for p in tree if _alive(p)] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.0, 1.5])
+def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: Path, after: float):
+    scratch = workspace / "tmp"
+    command = [sys.executable, "-m", "grader", "grade", "--submission", str(REFERENCE)]
+    _interrupted(["env", f"TMPDIR={scratch}", "COLUMNS=120", *command], scratch, after)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("runuser") or platforms.system_python() is None,
+    reason="running as another user needs root, runuser and /usr/bin/python3.X (a Python another user may run)",
+)
+def test_as_a_user_without_root_a_grade_stopped_by_ctrl_c_leaves_nothing_behind(workspace: Path):
+    platforms.user(STUDENT, sudo=False)
+    python = platforms.public_venv(platforms.public_folder(workspace, "venv"))
+    submission = workspace / "submission"
+    shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chown", "-R", f"{STUDENT}:{STUDENT}", str(submission), str(workspace / "tmp")], check=True)
+    env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(workspace), "TMPDIR": str(workspace / "tmp"),
+           "COLUMNS": "120", "LANG": "C.UTF-8"}  # fmt: skip
+    command = [str(python), "-m", "grader", "grade", "--submission", str(submission)]
+    _interrupted(platforms.as_user(STUDENT, command, env), workspace / "tmp", 0.5)
