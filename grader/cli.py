@@ -53,10 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # soft_wrap: a one-line message stays one line (the terminal wraps it), with no padding.
         console.print(Text("grader: ", style="bold red").append(untrusted.visible(str(exc))), soft_wrap=True)
         return EXIT_CANNOT_GRADE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Every judge and sandbox was stopped on the way out (their `finally` blocks); a traceback of wherever
-        # the parent was would only read as a harness crash.
-        stopped = f"{args.command} stopped by Ctrl-C before it finished."
+        # the parent was would only read as a harness crash. A command may say what it left as it was.
+        stopped = " ".join(filter(None, [f"{args.command} stopped by Ctrl-C before it finished.", str(exc)]))
         console.print(Text("grader: ", style="bold red").append(stopped))
         return EXIT_STOPPED
     return code

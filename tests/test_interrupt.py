@@ -83,3 +83,42 @@ def test_as_a_user_without_root_a_grade_stopped_by_ctrl_c_leaves_nothing_behind(
            "COLUMNS": "120", "LANG": "C.UTF-8"}  # fmt: skip
     command = [str(python), "-m", "grader", "grade", "--submission", str(submission)]
     _interrupted(platforms.as_user(STUDENT, command, env), workspace / "tmp", 0.5)
+
+
+@pytest.mark.slow
+def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_and_feedback_as_they_were(tmp_path: Path):
+    from tests.support import hanging
+
+    classroom, out = tmp_path / "class", tmp_path / "out"
+    for name in ("ann", "carol"):
+        shutil.copytree(REFERENCE, classroom / name, ignore=shutil.ignore_patterns("__pycache__"))
+    command = [sys.executable, "-m", "grader", "batch", str(classroom), "--csv", str(out / "grades.csv"),
+               "--exercise", "basic_call", "-j", "1", "--check-timeout", "300", "--time-limit", "900"]  # fmt: skip
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert (out / "feedback" / "ann.md") in before
+    # The staff's second run: bob joins, and every function of his hangs (300 s a check).
+    hanging.write(classroom / "bob", how="block", base=REFERENCE, only=["basic_call"])
+    shutil.rmtree(classroom / "bob" / "__pycache__", ignore_errors=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:  # ann is graded, then bob's judge waits on a function that never returns
+        lines.append(line)
+        if line.startswith("ann: "):
+            break
+    deadline = time.monotonic() + 120
+    while not any("grader.judge" in p.command for p in _descendants(process.pid)):
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.05)
+    time.sleep(1.0)
+    tree = _descendants(process.pid)
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=120)  # a hang guard: a judge waited for would take 300 s or more
+    output = "".join(lines) + rest
+    assert process.returncode == EXIT_STOPPED, output
+    assert "Traceback" not in output and "batch stopped by Ctrl-C before it finished. Nothing was written" in output
+    assert "carol: " not in output  # queued: never graded
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.command for p in tree if _alive(p)] == []

@@ -117,17 +117,24 @@ def _grade_all(
                 ): entry
                 for entry in entries
             }
-            for future in as_completed(futures):
-                entry = futures[future]
-                try:
-                    row = future.result()
-                except Exception as exc:  # grade_entry catches everything; this is the last line of defence
-                    row = gradebook.Row(entry.name, "error", f"grader crashed: {type(exc).__name__}: {exc}")
-                row = _finish_row(row, exercises, args.feedback_dir)
-                rows.append(row)
-                line = gradebook.safe_text(f"{row.submission}: {row.total} ({row.status}) {row.message}")
-                progress.console.print(untrusted.plain(line), soft_wrap=True)
-                progress.advance(task)
+            try:
+                for future in as_completed(futures):
+                    entry = futures[future]
+                    try:
+                        row = future.result()
+                    except Exception as exc:  # grade_entry catches everything; this is the last line of defence
+                        row = gradebook.Row(entry.name, "error", f"grader crashed: {type(exc).__name__}: {exc}")
+                    rows.append(row)
+                    line = gradebook.safe_text(f"{row.submission}: {row.total} ({row.status}) {row.message}")
+                    progress.console.print(untrusted.plain(line), soft_wrap=True)
+                    progress.advance(task)
+            except KeyboardInterrupt:
+                # Ctrl-C: no queued submission starts and the running ones' judges stop now, not at their time
+                # limit (the pool waits for its threads on the way out).
+                for future in futures:
+                    future.cancel()
+                runner.stop_every_judge()
+                raise
     return rows
 
 
@@ -176,7 +183,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     jobs = max(1, min(args.jobs, len(entries)))
     part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(everyone)})" if args.shard else ""
     console.print(f"Grading {len(entries)} submission(s){part} with {jobs} worker(s) on {os.cpu_count()} CPU(s)")
-    graded = _grade_all(entries, exercises, args, console)
+    try:
+        graded = _grade_all(entries, exercises, args, console)
+    except KeyboardInterrupt:
+        written = f"; the JSON reports of the submissions graded so far are in {args.json_dir}" if args.json_dir else ""
+        told = f"Nothing was written: {args.csv} and the feedback are as they were{written}."
+        raise KeyboardInterrupt(told) from None
+    # Only now, once every submission is graded: a batch stopped half-way replaces no student's feedback.
+    graded = [_finish_row(row, exercises, args.feedback_dir) for row in graded]
     rows = kept + graded
     if kept:
         console.print(f"--update: {len(graded)} row(s) re-graded, {len(kept)} kept as they were")

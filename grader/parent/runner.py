@@ -104,8 +104,25 @@ def warm_workers() -> Iterator[None]:
     """Within the block (a batch, a watch session), each thread's judges fork their sandboxes from one warm
     server and are themselves forked from one warm judge (`warm_judges`): both start-ups are paid once per
     thread, not once per submission or round."""
-    with shared_fork_servers(), warm_judges.warm_judges(child_environment(record=False)):
-        yield
+    try:
+        with shared_fork_servers(), warm_judges.warm_judges(child_environment(record=False)):
+            yield
+    finally:
+        _stopping.clear()
+
+
+_stopping = threading.Event()
+
+
+class Stopping(KeyboardInterrupt):
+    """`stop_every_judge` was called: this grade is abandoned, not scored (a KeyboardInterrupt, so that no
+    `except Exception` turns it into a row)."""
+
+
+def stop_every_judge() -> None:
+    """Ctrl-C in a batch: every running judge is stopped at once (its watchdog), none is restarted and none
+    starts, whichever worker thread it belongs to; until the `warm_workers` block ends."""
+    _stopping.set()
 
 
 def _server_pid(server: launch.ForkServer) -> int:
@@ -173,7 +190,7 @@ class _Watchdog:
         self._progress = progress  # told how many checks have ended, for the live progress line
 
     def __call__(self) -> bool:
-        if self._cancelled is not None and self._cancelled.is_set():
+        if _stopping.is_set() or (self._cancelled is not None and self._cancelled.is_set()):
             return True
         records, _ = channel.read_records(self._channel)
         ended = {r["id"] for r in records if r.get("event") == "end"}
@@ -219,6 +236,8 @@ class _Launched:
 
 
 def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _Launched:
+    if _stopping.is_set():
+        raise Stopping()
     server = run.server or (None if run.record else _worker_server())
     server_fd = None
     if server is not None:
@@ -626,6 +645,8 @@ def _run_attempts(
         attempt = _collect(
             launched, run, progress=functools.partial(_add, progress, len(outcomes)), cancelled=cancelled
         )
+        if _stopping.is_set():
+            raise Stopping()
         outputs.append(attempt.output)
         rejected += attempt.rejected
         returncode = attempt.returncode
