@@ -590,12 +590,13 @@ def start_child(
 
     `judges` (default: `default_judges`) judges grade disjoint groups of exercises at once, forking their
     sandboxes from one warm server, each sandbox under a uid of its own."""
-    caps = None if record else confinement.probe()
     wanted = judges if judges is not None else default_judges(len(exercise_ids), record=record, only=only)
     groups = exercise_groups(exercise_ids, wanted, suites_dir) if wanted > 1 else [list(exercise_ids)]
+    # First: the server's SDK import is the longest step of a grade, and nothing it needs waits on the probe.
     server = _run_server() if len(groups) > 1 and forkserver.available() else None
     runs: list[tuple[_RunSettings, users.Slot | None]] = []
     try:
+        caps = None if record else confinement.probe()
         for group in groups:
             slot = users.acquire() if caps is not None and "uid" in caps.available else None
             runs.append((
