@@ -441,3 +441,35 @@ def test_staff_files_are_never_written_through_a_link_at_a_temporary_name(tmp_pa
     assert secret.read_text() == "staff only\n"
     assert "ann" in feedback_md.read_text() and shards.read_manifest(out) == manifest
     assert zipfile.ZipFile(out / "autograder.zip").namelist()
+
+
+def test_a_cassette_put_back_is_never_written_through_a_link_at_a_temporary_name(tmp_path: Path):
+    from grader.staff import record_guard
+
+    secret, cassette = tmp_path / "secret.txt", tmp_path / "cassettes" / "basic_call" / "test_a.yaml"
+    secret.write_text("staff only\n")
+    cassette.parent.mkdir(parents=True)
+    cassette.write_bytes(b"interactions: []\nversion: 1\n")
+    before = record_guard.snapshot(tmp_path / "cassettes")
+    assert cassette in before
+    cassette.write_bytes(b"a failed recording\n")
+    cassette.with_name(cassette.name + ".restore.tmp").symlink_to(secret)
+    record_guard.restore(cassette, before)
+    assert secret.read_text() == "staff only\n"
+    assert cassette.read_bytes() == b"interactions: []\nversion: 1\n"
+
+
+@pytest.mark.parametrize("told", ["abc", "0", "-1", "2.5", " 2"])
+def test_a_bad_grader_judges_is_named_before_anything_is_graded(tmp_path: Path, told: str):
+    said = f"GRADER_JUDGES={told!r} (from the environment) is not a number of judges"
+    graded = run_grade(tmp_path, REFERENCE, env={"GRADER_JUDGES": told})
+    assert graded.returncode == 2 and said in " ".join(graded.output.split()), graded.output
+    assert graded.report is None
+    classroom, out = tmp_path / "class", tmp_path / "out"
+    shutil.copytree(REFERENCE, classroom / "ann", ignore=shutil.ignore_patterns("__pycache__"))
+    batch = subprocess.run(
+        [sys.executable, "-m", "grader", "batch", str(classroom), "--csv", str(out / "grades.csv")],
+        capture_output=True, text=True, env={**os.environ, "GRADER_JUDGES": told, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert batch.returncode == 2 and said in " ".join(batch.stdout.split()), batch.stdout + batch.stderr
+    assert not out.exists()

@@ -154,6 +154,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if not directory.is_dir():
         raise UsageError(f"batch {directory}: no such directory (it should hold one folder or .zip per submission)")
     official.require_official("batch", allow_weak=args.allow_weak_sandbox)
+    runner.judges_told()  # a bad GRADER_JUDGES stops the batch once, before any row
     exercises = grading.select(args.exercise)
     for exercise in exercises:  # a broken suite is found once, before any submission is graded
         rubric.load(exercise)

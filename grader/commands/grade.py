@@ -274,6 +274,7 @@ def _grade_or_say_why(args: argparse.Namespace, console: Console) -> tuple[int, 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     _refuse_watch(args)
+    runner.judges_told()  # a bad GRADER_JUDGES is named before anything is graded
     if args.watch:
         return _watch(args, console)
     if not github.active(args.github):

@@ -18,7 +18,7 @@ from typing import Any
 
 from grader import channel
 from grader.course import SUITES_DIR
-from grader.errors import StaffError
+from grader.errors import StaffError, UsageError
 from grader.judge import launch, zygote
 from grader.parent import processes, warm_judges
 from grader.rubric import ExerciseRubric, suite_files
@@ -372,12 +372,26 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+def judges_told() -> int | None:
+    """GRADER_JUDGES when it is set (UsageError naming a value that is not 1 or more); commands ask it before
+    they grade anything, so a bad value stops the command once instead of costing every submission its row."""
+    told = os.environ.get(JUDGES_VARIABLE, "")
+    if not told:
+        return None
+    if not (told.isdecimal() and int(told) >= 1):
+        raise UsageError(
+            f"{JUDGES_VARIABLE}={told!r} (from the environment) is not a number of judges: set it to 1 or more "
+            "(how many judges grade one submission at once), or unset it for one judge per core"
+        )
+    return int(told)
+
+
 def default_judges(exercises: int, *, record: bool, only: Sequence[str]) -> int:
     """How many judges grade one submission at once: one per core, where a shared warm fork server makes a
     judge cheap; one in a batch (it grades submissions in parallel already), a recording or a `-k` run."""
-    told = os.environ.get(JUDGES_VARIABLE, "")
-    if told.isdigit() and int(told) >= 1:
-        return min(int(told), exercises)
+    told = judges_told()
+    if told is not None:
+        return min(told, exercises)
     if record or only or _shared or not forkserver.available():
         return 1
     return max(1, min(cores(), exercises))

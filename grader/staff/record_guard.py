@@ -8,13 +8,13 @@ file it touched (written, created or deleted) is put back as it was.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from grader.parent import safe_write
 from grader.staff import cassette_diff, secrets_scan
 
 
@@ -63,9 +63,7 @@ def restore(path: Path, before: Mapping[Path, bytes]) -> None:
     if previous is None:
         path.unlink(missing_ok=True)
         return
-    tmp = path.with_name(path.name + ".restore.tmp")
-    tmp.write_bytes(previous)
-    os.replace(tmp, path)
+    safe_write.write_bytes(path, previous)  # a fresh name, never a fixed one a link could stand at
 
 
 def _parse(data: bytes) -> object:
