@@ -7,7 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,12 @@ def reference_copy(tmp_path: Path) -> Path:
     target = tmp_path / "submission"
     shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+@pytest.fixture
+def workspace() -> Iterator[Path]:
+    """A folder any user may enter (pytest's own tmp folders are private to root), removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix="grader-test-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)

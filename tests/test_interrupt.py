@@ -9,9 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,7 @@ import pytest
 from grader.exitcodes import EXIT_STOPPED
 from tests.conftest import REFERENCE
 from tests.support import platforms
-from tests.test_watch import _alive, _descendants, _read
-
-STUDENT = "grader-student"  # a login user without sudo, as on a student's laptop
-
-
-@pytest.fixture
-def workspace() -> Iterator[Path]:
-    """A folder any user may enter (pytest's own tmp folders are private to root), removed afterwards."""
-    base = Path(tempfile.mkdtemp(prefix="grader-interrupt-test-"))
-    base.chmod(0o755)
-    (base / "tmp").mkdir()
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
+from tests.test_watch import STUDENT, _alive, _descendants, _read
 
 
 def _grader_pid(process: subprocess.Popen[str]) -> int:
@@ -43,6 +29,7 @@ def _grader_pid(process: subprocess.Popen[str]) -> int:
 
 
 def _interrupted(command: list[str], scratch: Path, after: float) -> None:
+    scratch.mkdir(exist_ok=True)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not any(scratch.rglob("box-*")):  # a sandbox has started: judges, fork server and boxes all exist
@@ -78,6 +65,7 @@ def test_as_a_user_without_root_a_grade_stopped_by_ctrl_c_leaves_nothing_behind(
     python = platforms.public_venv(platforms.public_folder(workspace, "venv"))
     submission = workspace / "submission"
     shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    (workspace / "tmp").mkdir()
     subprocess.run(["chown", "-R", f"{STUDENT}:{STUDENT}", str(submission), str(workspace / "tmp")], check=True)
     env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(workspace), "TMPDIR": str(workspace / "tmp"),
            "COLUMNS": "120", "LANG": "C.UTF-8"}  # fmt: skip

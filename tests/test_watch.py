@@ -16,10 +16,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,15 +307,6 @@ class Watch:
                 pass
         self.process.kill()
         self.process.wait()
-
-
-@pytest.fixture
-def workspace() -> Iterator[Path]:
-    """A folder any user may enter (pytest's own tmp folders are private to root), removed afterwards."""
-    base = Path(tempfile.mkdtemp(prefix="grader-watch-test-"))
-    base.chmod(0o755)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def _submission(workspace: Path) -> Path:
