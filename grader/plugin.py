@@ -20,7 +20,7 @@ import pytest
 
 from grader import clock as clock_layer
 from grader.errors import StaffError
-from grader.judge import captured, leaks, session, settings, timeline
+from grader.judge import captured, claims, leaks, session, settings, timeline
 from grader.judge import faults as faults_layer
 from grader.judge import replay as replay_layer
 from grader.judge import streams as streams_layer
@@ -116,6 +116,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         gc.enable()  # off since grader.judge's __main__ started, when it runs the judge
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    grading = session.config.stash.get(SESSION, None)
+    if grading is not None and grading.claims is not None:
+        claims.keep_claimed(session.items, 0, _exercise_id, grading.claims)
+    return (yield)
+
+
 # Outside pytest-timeout's timer (tryfirst): waiting for a restarted sandbox is not the check's time. The
 # judge's own deadline bounds each check's exchanges with the sandbox, its begin and end included.
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -174,6 +182,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                 }
             )
             grading.tell_start()
+        if grading.claims is not None and nextitem is not None and _exercise_id(nextitem) != _exercise_id(item):
+            # pytest's loop reads the next item from this list after this hook: a lost exercise is never begun.
+            items = item.session.items
+            claims.keep_claimed(items, items.index(item) + 1, _exercise_id, grading.claims)
 
 
 @pytest.hookimpl(wrapper=True)

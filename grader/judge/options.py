@@ -16,6 +16,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--grader-sandbox-layers": {"metavar": "L,L", "default": "none", "help": "confinement layers of the sandbox"},
     "--grader-sandbox-uid": {"metavar": "UID", "type": int, "default": None, "help": "the sandbox's own uid"},
     "--grader-fork-server": {"metavar": "FD", "type": int, "default": None, "help": "fork sandboxes from this server"},
+    "--grader-claims": {"metavar": "DIR", "default": None, "help": "claim each exercise here before grading it"},
+    "--grader-lane": {"metavar": "N", "type": int, "default": 0, "help": "this judge's lane in the claims folder"},
     # Not pytest's --deselect, which matches prefixes: leaving out test_x would also leave out test_x_y.
     "--grader-skip": {"metavar": "ID", "action": "append", "default": [], "help": "leave out this check (exact id)"},
 }

@@ -179,8 +179,10 @@ class _RemoteIterator:
 class Exercise(Remote):
     """The student's module of one exercise, imported in the sandbox on first use.
 
-    A function whose call ran out of time once is not called again in later checks: they fail at once
-    with the same status, so an endless loop costs one check's time, not every check's.
+    A function whose call ran out of time once is not called again in later checks of the exercise being
+    graded: they fail at once with the same status, so an endless loop costs one check's time, not every
+    check's. Another exercise's checks (providers calls token_counter's usage_of) find out for themselves, so
+    an exercise's grade never depends on which judge graded what before it.
     """
 
     def __init__(self, session: Session, exercise_id: str) -> None:
@@ -201,7 +203,8 @@ class Exercise(Remote):
         return found
 
 
-_hung: set[tuple[str, str]] = set()
+# (exercise being graded, exercise of the function, function): calls that ran out of time, by whose grading.
+_hung: set[tuple[str, str, str]] = set()
 # What a check calls that runs the student's code at once: a function, or a class (its __init__). Only a timeout
 # in the call itself marks a class: its instances' methods are other code, and may work.
 _GUARDED = ("builtins.function", "builtins.method", "builtins.type")
@@ -221,7 +224,8 @@ class _Guarded:
         self._function, self._key = function, key
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._key in _hung:
+        session = self._function._session
+        if session.hang_key(self._key) in _hung:
             # Worded as the first timeout plus one sentence, so the terminal groups them as one cause.
             again = SandboxTimeout(
                 f"{TIMEOUT_MESSAGE} {self._key[1]}() ran out of time in an earlier check, so it was not run again."
@@ -231,13 +235,13 @@ class _Guarded:
         try:
             result = self._function(*args, **kwargs)
         except SandboxTimeout as exc:
-            _hung.add(self._key)
+            _hung.add(session.hang_key(self._key))
             exc.function = self._key[1]
             raise
         if self._function._type == "builtins.type":
             return result
         if isinstance(result, Remote) and (result._type in _RUNS_LATER or result._type.startswith("exercises.")):
-            self._function._session.guard(result, self._key)
+            session.guard(result, self._key)
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -338,6 +342,11 @@ class Session:
             raise StudentImportError(self.hung_imports[exercise]) from None
         self._imported.add(key)
         return found
+
+    def hang_key(self, function: tuple[str, str]) -> tuple[str, str, str]:
+        """How `_hung` knows `function` (exercise, name) while the current exercise is graded."""
+        graded = self.link.serving[0] if self.link.serving is not None else ""
+        return (graded, *function)
 
     def reset(self) -> None:
         self._objects.clear()
@@ -455,7 +464,7 @@ class Session:
             reply = self.link.request(message)
         except SandboxTimeout as exc:
             if function is not None:  # a guarded function's generator or coroutine hung: the function did
-                _hung.add(function)
+                _hung.add(self.hang_key(function))
                 exc.function = function[1]
             raise
         if "value" in reply:

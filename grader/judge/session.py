@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from grader.channel import ChildChannel
 from grader.judge import early, replay
+from grader.judge.claims import Claims
 from grader.judge.launch import Launcher, sandbox_keys
 from grader.judge.link import SandboxLink
 from grader.judge.remote import Session
@@ -19,6 +20,7 @@ class GradingSession:
     keys: dict[str, str]
     link: SandboxLink
     sandbox: Session
+    claims: Claims | None  # this judge's lane, when several judges share the run's exercises
     said: set[str] = field(default_factory=set)  # why sandboxes start as interpreters, once told to the parent
 
     def tell_start(self) -> None:
@@ -45,4 +47,5 @@ def start(settings: Settings) -> GradingSession:
             link.start()  # it imports the SDKs while this process collects the suites (a server does, if any)
     if not settings.record:
         replay.preload(settings.cassettes)
-    return GradingSession(settings, channel, keys, link, Session(link))
+    claims = None if settings.claims is None else Claims(settings.claims, settings.lane)
+    return GradingSession(settings, channel, keys, link, Session(link), claims)

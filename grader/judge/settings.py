@@ -21,6 +21,9 @@ class Settings:
     check_timeout: float = 10.0  # seconds one check may take, enforced by the judge outside the sandbox
     sandbox: SandboxPlan = NO_CONFINEMENT  # the confinement layers the parent chose, and the uid
     skip: frozenset[str] = frozenset()  # checks left out: already graded (a restart, `grade --failed`)
+    # Several judges share the run's exercises: each grades those its lane claims in this folder (`claims`).
+    claims: Path | None = None
+    lane: int = 0
 
     def describe(self) -> str:
         mode = "record (real APIs)" if self.record else "replay (no network)"
@@ -49,4 +52,9 @@ def resolve(config: pytest.Config) -> Settings | None:
     layers, uid = config.getoption("--grader-sandbox-layers"), config.getoption("--grader-sandbox-uid")
     plan = SandboxPlan.from_options(layers, uid)
     skip = frozenset(config.getoption("--grader-skip") or ())
-    return Settings(path, cassettes, bool(config.getoption("--grader-record")), timeout, plan, skip)
+    claims_option, lane = config.getoption("--grader-claims"), int(config.getoption("--grader-lane"))
+    claims = Path(claims_option) if claims_option else None
+    if claims is not None and not claims.is_dir():
+        raise UsageError(f"--grader-claims {claims_option!r}: no such directory")
+    record = bool(config.getoption("--grader-record"))
+    return Settings(path, cassettes, record, timeout, plan, skip, claims, lane)

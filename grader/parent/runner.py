@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -182,8 +183,11 @@ class _Watchdog:
         hard_limit: float,
         progress: Progress,
         cancelled: threading.Event | None = None,
+        held: Callable[[bool], None] | None = None,
+        suspect: float = 0.0,
     ) -> None:
         self._channel = parent_channel
+        self._held, self._suspect = held, suspect  # told, at each poll, whether one check has run past `suspect` s
         self._cancelled = cancelled  # set when a parallel judge's caller gave up (Ctrl-C): stop at once
         self._hard_limit = hard_limit
         self._running: tuple[str, float] | None = None
@@ -198,11 +202,15 @@ class _Watchdog:
         if not started:
             self._running = None
             self._progress(len(ended), None)
+            if self._held is not None:
+                self._held(False)
             return False
         if self._running is None or self._running[0] != started[-1]:
             self._running = (str(started[-1]), time.monotonic())
         running_for = time.monotonic() - self._running[1]
         self._progress(len(ended), (self._running[0], running_for))
+        if self._held is not None:
+            self._held(running_for > self._suspect)
         return running_for > self._hard_limit
 
 
@@ -222,6 +230,10 @@ class _RunSettings:
     # The fork server this run's parallel judges share (each over a connection of its own); None: the batch
     # worker's server, or each judge starts its own.
     server: launch.ForkServer | None = None
+    # Parallel judges: each grades the exercises its lane claims in this folder (`grader.judge.claims`).
+    claims: Path | None = None
+    lane: int = 0
+    warm: bool = True  # may fork from this thread's warm judge (not a lane started from another lane's thread)
 
 
 @dataclass(frozen=True)
@@ -272,6 +284,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
         *(["--grader-sandbox-uid", str(uid)] if uid is not None and "uid" in layers else []),
         *(["--grader-record"] if run.record else []),
         *(["--grader-fork-server", str(server_fd)] if server_fd is not None else []),
+        *(["--grader-claims", str(run.claims), "--grader-lane", str(run.lane)] if run.claims is not None else []),
         *(["-k", " or ".join(run.only)] if run.only else []),
         *(arg for check_id in skip for arg in ("--grader-skip", check_id)),
         *run.files,
@@ -298,7 +311,7 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
 def _start_judge(command: processes.Command, run: _RunSettings) -> processes.Limited:
     """The judge forked from this thread's warm zygote (a batch worker, a watch session), else started as an
     interpreter: the same program, arguments, environment, descriptors and limits either way."""
-    warm = None if run.record else warm_judges.for_run(run.suites_dir, run.cassettes)
+    warm = None if run.record or not run.warm else warm_judges.for_run(run.suites_dir, run.cassettes)
     if warm is not None:
         try:
             return warm.start(command)
@@ -314,6 +327,7 @@ def _collect(
     progress: Progress,
     stop_now: bool = False,
     cancelled: threading.Event | None = None,
+    held: Callable[[bool], None] | None = None,
 ) -> _Attempt:
     """Wait for the attempt's judge (or, `stop_now`, stop it), then read its records; nothing of it stays."""
     parent_channel = launched.parent_channel
@@ -321,7 +335,9 @@ def _collect(
         try:
             ended = processes.finish_limited(
                 launched.judge,
-                watchdog=_Watchdog(parent_channel, run.check_timeout * 2 + 70, progress, cancelled),
+                watchdog=_Watchdog(
+                    parent_channel, run.check_timeout * 2 + 70, progress, cancelled, held, suspect(run.check_timeout)
+                ),
                 stop_now=stop_now,
             )
         finally:
@@ -397,45 +413,26 @@ def default_judges(exercises: int, *, record: bool, only: Sequence[str]) -> int:
     return max(1, min(cores(), exercises))
 
 
-_USES_EXERCISE = re.compile(r"""\.exercise\(\s*["'](\w+)["']""")
+def claim_order(exercise_ids: Sequence[str], suites_dir: Path = SUITES_DIR) -> list[str]:
+    """The order in which parallel judges claim the exercises: most checks first (ties in course order).
 
-
-def exercise_groups(exercise_ids: Sequence[str], judges: int, suites_dir: Path = SUITES_DIR) -> list[list[str]]:
-    """The exercises split among `judges` judges, each group in course order.
-
-    An exercise whose suite calls another's functions (providers uses token_counter's usage_of) is graded by
-    the same judge, after it, as one judge grading all would: a function found to hang is then not run
-    again there either. Groups are balanced by their number of checks (each can cost one timeout)."""
-    ids = list(exercise_ids)
-    root = {e: e for e in ids}
-
-    def find(e: str) -> str:
-        while root[e] != e:
-            e = root[e]
-        return e
-
+    The longest exercises start at once and the short ones fill in at the end, so the judges end close
+    together; and an exercise whose many functions all hang, the longest chain of timeouts, starts first."""
     checks: dict[str, int] = {}
-    for e in ids:
+    for e in exercise_ids:
         text = "\n".join(f.read_text(encoding="utf-8") for f in suite_files(e, suites_dir))
-        checks[e] = max(1, len(re.findall(r"^\s*(?:async\s+)?def test_", text, re.M)))
-        for used in _USES_EXERCISE.findall(text):
-            if used in root:
-                root[find(e)] = find(used)
-    components: dict[str, list[str]] = {}
-    for e in ids:
-        components.setdefault(find(e), []).append(e)
-    bins: list[list[str]] = [[] for _ in range(max(1, min(judges, len(components))))]
-    load = [0] * len(bins)
-    for component in sorted(components.values(), key=lambda c: -sum(checks[e] for e in c)):
-        lightest = load.index(min(load))
-        bins[lightest].extend(component)
-        load[lightest] += sum(checks[e] for e in component)
-    order = {e: i for i, e in enumerate(ids)}
-    return [sorted(b, key=order.__getitem__) for b in bins if b]
+        checks[e] = len(re.findall(r"^\s*(?:async\s+)?def test_", text, re.M))
+    return sorted(exercise_ids, key=lambda e: -checks[e])  # stable: ties keep course order
 
 
-class _Group:
-    """One judge's share of a run: its settings (its suites, its own sandbox uid) and its first attempt."""
+def suspect(check_timeout: float) -> float:
+    """Seconds after which a check looks held up (a loop, a wait): an honest check on the frozen clock takes
+    milliseconds, so its judge's exercises not yet begun are worth handing to another judge."""
+    return min(2.0, check_timeout / 2)
+
+
+class _Lane:
+    """One judge's share of a run: its settings (its own sandbox uid, its lane) and its first attempt."""
 
     def __init__(self, run: _RunSettings, slot: users.Slot | None) -> None:
         self.run, self.slot = run, slot
@@ -446,8 +443,11 @@ class PendingRun:
     """A child run whose judges are already starting: `finish` grades to the end; `cancel` stops them
     and frees their uids (a no-op once finished). Its caller reads the rubrics meanwhile.
 
-    Several judges (one per group of exercises) run at once and their outcomes are merged: each exercise's
-    checks run as one judge grading everything would run them, so the grade is the same."""
+    Parallel judges (lanes) are each handed every exercise and grade those they claim first
+    (`grader.judge.claims`); their outcomes are merged. While a lane's check is held up (`suspect`) and
+    exercises are still unclaimed, one more lane starts, so that a hanging function holds up only its own
+    exercise. Each exercise is graded whole by one judge, as one judge grading everything would grade it, so
+    the grade is the same however the exercises fell."""
 
     def __init__(
         self,
@@ -455,103 +455,180 @@ class PendingRun:
         time_limit: float,
         skip: Sequence[str],
         server: tuple[launch.ForkServer, Path] | None = None,
+        claims: Path | None = None,
+        exercises: int = 1,
     ) -> None:
         self._time_limit, self._skip = time_limit, tuple(skip)
         self._deadline = time.monotonic() + time_limit
-        self._server = server
-        self._groups = [_Group(run, slot) for run, slot in runs]  # each slot is freed by `_release` from here on
+        self._server, self._claims = server, claims
+        self._wanted, self._exercises = len(runs), exercises
+        self._lanes = [_Lane(run, slot) for run, slot in runs]  # each slot is freed by `_release` from here on
+        self._lock = threading.Lock()
+        self._held: set[int] = set()  # lanes whose check has run past `suspect`
+        self._threads: list[threading.Thread] = []
+        self._results: list[ChildRun | BaseException | None] = []
         try:
-            for group in self._groups:
-                group.first = _launch(group.run, sorted(self._skip), time_limit=time_limit)
+            for lane in self._lanes:
+                lane.first = _launch(lane.run, sorted(self._skip), time_limit=time_limit)
         except BaseException:
             self.cancel()
             raise
 
     @property
     def submission(self) -> Path:
-        return self._groups[0].run.submission
+        return self._lanes[0].run.submission
 
     @property
     def judges(self) -> int:
-        return len(self._groups)
+        """The lanes started so far (more start while checks are held up)."""
+        return len(self._lanes)
 
     def finish(self, progress: Progress = no_progress) -> ChildRun:
         try:
-            if len(self._groups) == 1:
-                return self._finish_group(self._groups[0], progress)
+            if len(self._lanes) == 1 and self._claims is None:
+                return self._finish_lane(self._lanes[0], progress)
             return self._finish_parallel(progress)
         finally:
             self._release()
 
-    def _finish_group(
-        self, group: _Group, progress: Progress, cancelled: threading.Event | None = None
+    def _finish_lane(
+        self,
+        lane: _Lane,
+        progress: Progress,
+        cancelled: threading.Event | None = None,
+        held: Callable[[bool], None] | None = None,
     ) -> ChildRun:
-        first, group.first = group.first, None
+        first, lane.first = lane.first, None
         return _run_attempts(
-            group.run, first, deadline=self._deadline, time_limit=self._time_limit, skip=self._skip,
-            progress=progress, cancelled=cancelled,
+            lane.run, first, deadline=self._deadline, time_limit=self._time_limit, skip=self._skip,
+            progress=progress, cancelled=cancelled, held=held,
         )  # fmt: skip
 
     def _finish_parallel(self, progress: Progress) -> ChildRun:
-        together = _Together(progress, len(self._groups))
-        results: list[ChildRun | BaseException | None] = [None] * len(self._groups)
+        together = _Together(progress)
         cancelled = threading.Event()
-
-        def grade(i: int) -> None:
-            try:
-                results[i] = self._finish_group(self._groups[i], functools.partial(together.tell, i), cancelled)
-            except BaseException as exc:  # handed to the caller's thread below
-                results[i] = exc
-
-        threads = [threading.Thread(target=grade, args=(i,), daemon=True) for i in range(len(self._groups))]
-        for thread in threads:
-            thread.start()
+        with self._lock:
+            for lane in self._lanes:
+                self._grade_lane(lane, together, cancelled)
         try:
-            for thread in threads:
+            joined = 0
+            while True:
+                with self._lock:  # lanes may start while others run: join until none is left
+                    if joined == len(self._threads):
+                        break
+                    thread = self._threads[joined]
                 thread.join()
+                joined += 1
         except BaseException:  # Ctrl-C: every judge is stopped (its watchdog) before the caller goes on
             cancelled.set()
+            with self._lock:
+                threads = list(self._threads)
             for thread in threads:
                 thread.join()
             raise
-        for result in results:
+        for result in self._results:
             if isinstance(result, BaseException):
                 raise result
-        return _merged([r for r in results if isinstance(r, ChildRun)])
+        return _merged([r for r in self._results if isinstance(r, ChildRun)])
+
+    def _grade_lane(self, lane: _Lane, together: _Together, cancelled: threading.Event) -> None:
+        """Finish `lane` (already launched) in a thread of its own; called with the lock held."""
+        i = len(self._results)
+        self._results.append(None)
+
+        def grade() -> None:
+            held = functools.partial(self._held_up, i, together, cancelled)
+            try:
+                self._results[i] = self._finish_lane(lane, functools.partial(together.tell, i), cancelled, held)
+            except BaseException as exc:  # handed to the caller's thread
+                self._results[i] = exc
+            finally:
+                held(False)
+
+        thread = threading.Thread(target=grade, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _held_up(self, i: int, together: _Together, cancelled: threading.Event, now: bool) -> None:
+        """Lane `i`'s watchdog, at each poll: is its check held up? If so, and too few lanes are moving while
+        exercises are still unclaimed, one more lane starts."""
+        with self._lock:
+            if not now:
+                self._held.discard(i)
+                return
+            if i in self._held:
+                return
+            self._held.add(i)
+            moving = len(self._lanes) - len(self._held)
+            if moving >= self._wanted or len(self._lanes) >= self._exercises or not self._unclaimed():
+                return
+            if cancelled.is_set() or _stopping.is_set():
+                return
+            try:
+                lane = self._more()
+            except (OSError, StaffError):
+                return  # no uid or judge to spare: the lanes there are grade everything, only later
+            self._lanes.append(lane)
+            self._grade_lane(lane, together, cancelled)
+
+    def _unclaimed(self) -> bool:
+        assert self._claims is not None
+        claimed = sum(1 for name in os.listdir(self._claims) if name.startswith("exercise-"))
+        return claimed < self._exercises
+
+    def _more(self) -> _Lane:
+        """One more lane: the first one's settings, a lane number and a sandbox uid of its own."""
+        first = self._lanes[0]
+        slot = users.acquire() if first.slot is not None else None
+        try:
+            run = dataclasses.replace(
+                first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid, warm=False
+            )
+            lane = _Lane(run, slot)
+            remaining = max(1.0, self._deadline - time.monotonic())
+            lane.first = _launch(run, sorted(self._skip), time_limit=remaining)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        return lane
 
     def cancel(self) -> None:
         try:
-            for group in self._groups:
-                first, group.first = group.first, None
+            for lane in self._lanes:
+                first, lane.first = lane.first, None
                 if first is not None:
-                    _collect(first, group.run, progress=no_progress, stop_now=True)
+                    _collect(first, lane.run, progress=no_progress, stop_now=True)
         finally:
             self._release()
 
     def _release(self) -> None:
-        for group in self._groups:
-            slot, group.slot = group.slot, None
+        for lane in self._lanes:
+            slot, lane.slot = lane.slot, None
             if slot is not None:
                 slot.release()
         server, self._server = self._server, None
         if server is not None:
             _close_server(*server)
+        claims, self._claims = self._claims, None
+        if claims is not None:
+            shutil.rmtree(claims, ignore_errors=True)
 
 
 class _Together:
     """The progress of parallel judges told as one: checks ended in all, and the longest-running check."""
 
-    def __init__(self, progress: Progress, judges: int) -> None:
+    def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._lock = threading.Lock()
-        self._done = [0] * judges
-        self._running: list[Running | None] = [None] * judges
+        self._done: dict[int, int] = {}
+        self._running: dict[int, Running | None] = {}
 
     def tell(self, judge: int, done: int, running: Running | None) -> None:
         with self._lock:
             self._done[judge], self._running[judge] = done, running
-            now = [r for r in self._running if r is not None]
-            self._progress(sum(self._done), max(now, key=lambda r: r[1]) if now else None)
+            now = [r for r in self._running.values() if r is not None]
+            self._progress(sum(self._done.values()), max(now, key=lambda r: r[1]) if now else None)
 
 
 def _merged(runs: Sequence[ChildRun]) -> ChildRun:
@@ -602,20 +679,23 @@ def start_child(
 ) -> PendingRun:
     """Start the judges of the exercises' suites now (each starts its sandbox at once); `finish` the result.
 
-    `judges` (default: `default_judges`) judges grade disjoint groups of exercises at once, forking their
+    `judges` (default: `default_judges`) judges share the exercises at once (`PendingRun`), forking their
     sandboxes from one warm server, each sandbox under a uid of its own."""
     wanted = judges if judges is not None else default_judges(len(exercise_ids), record=record, only=only)
-    groups = exercise_groups(exercise_ids, wanted, suites_dir) if wanted > 1 else [list(exercise_ids)]
+    parallel = wanted > 1 and len(exercise_ids) > 1
+    order = claim_order(exercise_ids, suites_dir) if parallel else list(exercise_ids)
+    files = tuple(str(f) for exercise_id in order for f in suite_files(exercise_id, suites_dir))
     # First: the server's SDK import is the longest step of a grade, and nothing it needs waits on the probe.
-    server = _run_server() if len(groups) > 1 and forkserver.available() else None
+    server = _run_server() if parallel and forkserver.available() else None
+    claims = Path(tempfile.mkdtemp(prefix="grader-claims-")) if parallel else None  # ours and our judges' only
     runs: list[tuple[_RunSettings, users.Slot | None]] = []
     try:
         caps = None if record else confinement.probe()
-        for group in groups:
+        for lane in range(min(wanted, len(exercise_ids)) if parallel else 1):
             slot = users.acquire() if caps is not None and "uid" in caps.available else None
             runs.append((
                 _RunSettings(
-                    files=tuple(str(f) for exercise_id in group for f in suite_files(exercise_id, suites_dir)),
+                    files=files,
                     submission=submission,
                     cassettes=cassettes,
                     record=record,
@@ -625,6 +705,8 @@ def start_child(
                     caps=caps,
                     uid=None if slot is None else slot.uid,
                     server=None if server is None else server[0],
+                    claims=claims,
+                    lane=lane,
                 ),
                 slot,
             ))  # fmt: skip
@@ -634,8 +716,10 @@ def start_child(
                 slot.release()
         if server is not None:
             _close_server(*server)
+        if claims is not None:
+            shutil.rmtree(claims, ignore_errors=True)
         raise
-    return PendingRun(runs, time_limit, skip, server)
+    return PendingRun(runs, time_limit, skip, server, claims, len(exercise_ids))
 
 
 def _run_attempts(
@@ -647,6 +731,7 @@ def _run_attempts(
     skip: Sequence[str],
     progress: Progress,
     cancelled: threading.Event | None = None,
+    held: Callable[[bool], None] | None = None,
 ) -> ChildRun:
     outcomes: dict[str, Outcome] = {}
     outputs: list[str] = []
@@ -658,7 +743,7 @@ def _run_attempts(
         )
         first = None
         attempt = _collect(
-            launched, run, progress=functools.partial(_add, progress, len(outcomes)), cancelled=cancelled
+            launched, run, progress=functools.partial(_add, progress, len(outcomes)), cancelled=cancelled, held=held
         )
         if _stopping.is_set():
             raise Stopping()
