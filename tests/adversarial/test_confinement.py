@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from grader import course
+from grader.parent import grading, report
+from grader.sandbox.outside import confinement
 from tests.conftest import REFERENCE, ROOT, STUBS, GradeRun
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the full level needs root")
@@ -307,6 +309,70 @@ def test_class9_no_secrets_parent_proc_or_reference(grade, tmp_path: Path, monke
     run = _grade_with(grade, tmp_path, REFERENCE, READ_SECRETS)
     _assert_honest(run, 10)
     assert not any(v in run.output for v in SECRETS.values())
+
+
+# Class 4 (claims): parallel judges claim exercises in a folder named on their command lines. A sandbox that
+# could write there would take, free or block another exercise's claim, and so unsettle grading.
+CLAIMS = _attack(
+    """
+folders = set()
+for pid in os.listdir('/proc'):
+    try:
+        cmdline = open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')
+    except OSError:
+        continue
+    folders.update(cmdline[i + 1].decode() for i, a in enumerate(cmdline[:-1]) if a == b'--grader-claims')
+import glob, tempfile
+folders.update(glob.glob('/tmp/grader-claims-*') + glob.glob(os.path.join(tempfile.gettempdir(), 'grader-claims-*')))
+if not folders and not os.environ.get('GRADER_ATTACK_BLIND'):
+    escaped.append('found no claims folder to attack: the attack would prove nothing')
+for folder in folders:
+    try:
+        names = os.listdir(folder)
+        escaped.append('listed ' + folder)
+    except OSError:
+        names = []
+    for name in ['exercise-temperature', 'lane-9', *names]:
+        target = os.path.join(folder, name)
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+            escaped.append('made ' + target)
+        except OSError:
+            pass
+        try:
+            os.unlink(target)
+            escaped.append('removed ' + target)
+        except OSError:
+            pass
+"""
+)
+
+
+def test_class4_no_sandbox_can_take_or_free_a_parallel_judges_claim(
+    grade, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("GRADER_JUDGES", "2")  # two judges share the exercises through a claims folder
+    submission = tmp_path / "submission"
+    shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    (submission / "basic_call.py").write_text((REFERENCE / "basic_call.py").read_text() + "\n" + CLAIMS)
+    run = grade(submission, "basic_call", "temperature", "--check-timeout", "5", "--time-limit", "240")
+    _assert_honest(run, 10)
+    assert run.exercise("temperature")["score"] == 10
+
+
+def test_class4_claims_hold_where_the_sandbox_shares_the_judges_uid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A non-root runner or laptop: no uid of the sandbox's own, so Landlock alone keeps the folder out of reach."""
+    layers = ("seccomp", "landlock", "rlimits", "session", "env-allowlist")
+    monkeypatch.setattr(confinement, "probe", lambda: confinement.Capabilities(layers, {"uid": "masked by the test"}))
+    submission = tmp_path / "submission"
+    shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    (submission / "basic_call.py").write_text((REFERENCE / "basic_call.py").read_text() + "\n" + CLAIMS)
+    chosen = [course.exercise(e) for e in ("basic_call", "temperature")]
+    result = grading.grade_submission(chosen, submission, time_limit=240, judges=2, check_timeout=5)
+    data = report.as_json(result)
+    failed = [t["feedback"] for e in data["exercises"] for t in e["tests"] if t["status"] != "passed"]
+    assert data["score"] == data["max_score"], failed[:1]
+    assert data["sandbox"]["layers"] == list(layers)
 
 
 # Class 10: flooding the result channel (its inherited descriptor) and the output.
