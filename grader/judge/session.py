@@ -20,7 +20,7 @@ class GradingSession:
     keys: dict[str, str]
     link: SandboxLink
     sandbox: Session
-    claims: Claims | None  # this judge's lane, when several judges share the run's exercises
+    claims: Claims | None = None  # this judge's lane, when several judges share the run's exercises
     said: set[str] = field(default_factory=set)  # why sandboxes start as interpreters, once told to the parent
 
     def tell_start(self) -> None:
