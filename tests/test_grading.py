@@ -252,6 +252,27 @@ def test_correct_variant_scores_full(grade, tmp_path: Path, variant: Mutant):
     assert not failed, f"{variant.description}: a correct variant lost points: {failed}"
 
 
+def test_sleeps_bound_in_the_submissions_own_helper_modules_are_on_the_frozen_clock(grade, reference_copy: Path):
+    # The contract allows `from time import sleep`; a submission may keep it in a module of its own,
+    # imported relatively or by its full name. Were its bound sleeps left real, the backoff checks would
+    # wait for real (seconds each) and fail on their time limit, or record no sleep at all.
+    (reference_copy / "waiting.py").write_text(
+        "from time import sleep\nfrom asyncio import sleep as asleep\n\n\n"
+        "def wait(seconds):\n    sleep(seconds)\n\n\nasync def await_(seconds):\n    await asleep(seconds)\n"
+    )
+    (reference_copy / "nested").mkdir()
+    (reference_copy / "nested" / "__init__.py").write_text("")
+    (reference_copy / "nested" / "pause.py").write_text("from exercises.waiting import wait\n")
+    path = reference_copy / "error_handler.py"
+    _replace(path, "import time\n", "import time\n\nfrom . import waiting\nfrom .nested.pause import wait\n")
+    _replace(path, "            time.sleep(delay)\n", "            wait(delay)\n")
+    _replace(path, "            await asyncio.sleep(delay)\n", "            await waiting.await_(delay)\n")
+    run = grade(reference_copy, "error_handler")
+    assert run.returncode == 0, run.output
+    failed = {t["id"]: t["feedback"] for t in run.exercise("error_handler")["tests"] if t["status"] != "passed"}
+    assert not failed
+
+
 def test_left_out_system_prompt_is_named_not_called_a_repeat(grade, reference_copy: Path):
     _replace(
         reference_copy / "basic_call.py",
