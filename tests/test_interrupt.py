@@ -74,18 +74,25 @@ def test_as_a_user_without_root_a_grade_stopped_by_ctrl_c_leaves_nothing_behind(
 
 
 @pytest.mark.slow
-def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_and_feedback_as_they_were(tmp_path: Path):
+def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_feedback_and_reports_as_they_were(
+    tmp_path: Path,
+):
     from tests.support import hanging
 
     classroom, out = tmp_path / "class", tmp_path / "out"
     for name in ("ann", "carol"):
         shutil.copytree(REFERENCE, classroom / name, ignore=shutil.ignore_patterns("__pycache__"))
     command = [sys.executable, "-m", "grader", "batch", str(classroom), "--csv", str(out / "grades.csv"),
-               "--exercise", "basic_call", "-j", "1", "--check-timeout", "300", "--time-limit", "900"]  # fmt: skip
+               "--exercise", "basic_call", "-j", "1", "--check-timeout", "300", "--time-limit", "900",
+               "--json-dir", str(out / "reports")]  # fmt: skip
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
-    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert (out / "feedback" / "ann.md") in before
+
+    def files() -> dict[Path, tuple[bytes, int]]:  # the time too: ann's report rewritten alike is still rewritten
+        return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+
+    before = files()
+    assert (out / "feedback" / "ann.md") in before and (out / "reports" / "ann.json") in before
     # The staff's second run: bob joins, and every function of his hangs (300 s a check).
     hanging.write(classroom / "bob", how="block", base=REFERENCE, only=["basic_call"])
     shutil.rmtree(classroom / "bob" / "__pycache__", ignore_errors=True)
@@ -107,6 +114,7 @@ def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_and_fe
     output = "".join(lines) + rest
     assert process.returncode == EXIT_STOPPED, output
     assert "Traceback" not in output and "batch stopped by Ctrl-C before it finished. Nothing was written" in output
+    assert "the feedback and the JSON reports are as they were" in output
     assert "carol: " not in output  # queued: never graded
-    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert files() == before
     assert [p.command for p in tree if _alive(p)] == []

@@ -113,7 +113,6 @@ def _grade_all(
                     cassettes=args.cassettes,
                     time_limit=args.time_limit,
                     check_timeout=args.check_timeout,
-                    json_dir=args.json_dir,
                 ): entry
                 for entry in entries
             }
@@ -138,14 +137,21 @@ def _grade_all(
     return rows
 
 
-def _finish_row(row: gradebook.Row, exercises: Sequence[course.Exercise], feedback_dir: Path | None) -> gradebook.Row:
-    """`row` with its feedback written; a failure to write it is that row's (its message says so), never the batch's."""
-    if feedback_dir is None:
-        return row
-    try:
-        gradebook.write_feedback(row, exercises, feedback_dir)
-    except Exception as exc:  # whatever one submission's feedback does, the other rows are written
-        return gradebook.with_note(row, f"its feedback could not be written ({type(exc).__name__}: {exc})")
+def _finish_row(
+    row: gradebook.Row, exercises: Sequence[course.Exercise], feedback_dir: Path | None, json_dir: Path | None
+) -> gradebook.Row:
+    """`row` with its feedback and JSON report written; a failure to write either is that row's (its message
+    says so), never the batch's."""
+    if feedback_dir is not None:
+        try:
+            gradebook.write_feedback(row, exercises, feedback_dir)
+        except Exception as exc:  # whatever one submission's feedback does, the other rows are written
+            row = gradebook.with_note(row, f"its feedback could not be written ({type(exc).__name__}: {exc})")
+    if json_dir is not None:
+        try:
+            gradebook.write_report(row, json_dir)
+        except Exception as exc:
+            row = gradebook.with_note(row, f"its JSON report could not be written ({type(exc).__name__}: {exc})")
     return row
 
 
@@ -187,11 +193,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         graded = _grade_all(entries, exercises, args, console)
     except KeyboardInterrupt:
-        written = f"; the JSON reports of the submissions graded so far are in {args.json_dir}" if args.json_dir else ""
-        told = f"Nothing was written: {args.csv} and the feedback are as they were{written}."
+        reports = " and the JSON reports" if args.json_dir else ""
+        told = f"Nothing was written: {args.csv}, the feedback{reports} are as they were."
         raise KeyboardInterrupt(told) from None
-    # Only now, once every submission is graded: a batch stopped half-way replaces no student's feedback.
-    graded = [_finish_row(row, exercises, args.feedback_dir) for row in graded]
+    # Only now, once every submission is graded: a batch stopped half-way replaces no student's feedback or report.
+    graded = [_finish_row(row, exercises, args.feedback_dir, args.json_dir) for row in graded]
     rows = kept + graded
     if kept:
         console.print(f"--update: {len(graded)} row(s) re-graded, {len(kept)} kept as they were")

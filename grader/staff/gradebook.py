@@ -185,7 +185,6 @@ def grade_entry(
     cassettes: Path,
     time_limit: float,
     check_timeout: float = runner.DEFAULT_CHECK_TIMEOUT,
-    json_dir: Path | None = None,
 ) -> Row:
     """Grade one submission into its row; never raises for anything the submission does."""
     started = time.monotonic()
@@ -209,11 +208,6 @@ def grade_entry(
         except Exception as exc:  # a crash of the grader on this submission must not stop the batch
             return Row(entry.name, "error", _one_line(f"grader crashed: {type(exc).__name__}: {exc}"), seconds=took())
     status, message = _message(result)
-    if json_dir is not None:
-        try:
-            report.write_json(result, json_dir / f"{file_stem(entry.name)}.json")
-        except (OSError, ValueError) as exc:  # this submission's report only: its row says so
-            message = f"{message}; its JSON report could not be written ({type(exc).__name__}: {exc})"
     scores = {e.id: e.score for e in result.exercises}
     body = _safe_json(report.as_json(result))
     return Row(entry.name, status, _one_line(message), scores, result.score, took(), body)
@@ -314,6 +308,13 @@ def write_feedback(row: Row, exercises: Sequence[course.Exercise], directory: Pa
     title = f"{row.submission}: {row.status}" if row.status != "graded" else row.submission
     text = markdown.render(record, title=f"Grade of {title}")
     _write(as_markdown, text)
+
+
+def write_report(row: Row, directory: Path) -> None:
+    """`<stem>.json` in `directory`: the submission's full grade report (`grade --json`'s schema), when it
+    was graded at all (an `invalid` or `error` row has none)."""
+    if row.report is not None:
+        _write(directory / f"{file_stem(row.submission)}.json", json.dumps(row.report, indent=2) + "\n")
 
 
 def feedback_paths(directory: Path, name: str) -> tuple[Path, Path]:
