@@ -7,6 +7,7 @@ points it awards come from here, not from anything the child process says.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,14 @@ def _module_visibility(tree: ast.Module, path: Path) -> str:
 
 def checks_of_file(path: Path, exercise_id: str) -> list[Check]:
     """The checks one suite file defines, read with `ast`; StaffError when one is malformed."""
+    stat = path.stat()
+    return list(_checks_of_file(path, exercise_id, stat.st_mtime_ns, stat.st_size))
+
+
+# A batch reads every rubric once per submission: parsed once per version of the file instead (a failure,
+# raised, is never cached).
+@functools.lru_cache(maxsize=256)
+def _checks_of_file(path: Path, exercise_id: str, mtime_ns: int, size: int) -> tuple[Check, ...]:
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as exc:
@@ -128,7 +137,7 @@ def checks_of_file(path: Path, exercise_id: str) -> list[Check]:
                 cassette=cassette,
             )
         )
-    return checks
+    return tuple(checks)
 
 
 def suite_files(exercise_id: str, suites_dir: Path = SUITES_DIR) -> list[Path]:

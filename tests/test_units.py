@@ -88,6 +88,23 @@ def test_rubric_reads_points_hints_and_visibility(tmp_path: Path):
     ]
 
 
+def test_rubric_is_read_again_when_a_suite_file_changes_even_to_the_same_size(tmp_path: Path):
+    import os
+
+    from grader.parent import stubs
+
+    suites = _suite(tmp_path, '@pytest.mark.points(4)\n@pytest.mark.hint("h")\ndef test_a():\n    ask(1)\n')
+    path = suites / "basic_call" / "test_public.py"
+    assert [c.points for c in rubric.load(course.exercise("basic_call"), suites).checks] == [4]
+    assert "ask" in stubs.names_in_code([path])
+    before = path.stat()
+    _suite(suites, '@pytest.mark.points(5)\n@pytest.mark.hint("h")\ndef test_a():\n    say(1)\n')
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))  # whatever the file system's clock did
+    assert path.stat().st_size == before.st_size
+    assert [c.points for c in rubric.load(course.exercise("basic_call"), suites).checks] == [5]
+    assert "say" in stubs.names_in_code([path]) and "ask" not in stubs.names_in_code([path])
+
+
 @pytest.mark.parametrize(
     "body, message",
     [

@@ -8,6 +8,7 @@ only parsed, never run, and a file too big or not Python gives no names: its che
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -55,11 +56,19 @@ def names_in_code(paths: Iterable[Path]) -> frozenset[str]:
     """Every name and attribute the code of `paths` uses (not its strings): what the suites present call."""
     used: set[str] = set()
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if isinstance(node, ast.Name):
-                used.add(node.id)
-            elif isinstance(node, ast.Attribute):
-                used.add(node.attr)
+        stat = path.stat()
+        used |= _names_in_file(path, stat.st_mtime_ns, stat.st_size)
+    return frozenset(used)
+
+
+@functools.lru_cache(maxsize=256)  # per version of the file: a batch asks once per submission
+def _names_in_file(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
     return frozenset(used)
 
 
