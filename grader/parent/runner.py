@@ -22,7 +22,7 @@ from grader.course import SUITES_DIR
 from grader.errors import StaffError, UsageError
 from grader.judge import launch, zygote
 from grader.parent import processes, warm_judges
-from grader.rubric import ExerciseRubric, suite_files
+from grader.rubric import ExerciseRubric, checks_of_file, suite_files
 from grader.sandbox.outside import confinement, forkserver, users
 from grader.scoring import Outcome
 
@@ -418,10 +418,7 @@ def claim_order(exercise_ids: Sequence[str], suites_dir: Path = SUITES_DIR) -> l
 
     The longest exercises start at once and the short ones fill in at the end, so the judges end close
     together; and an exercise whose many functions all hang, the longest chain of timeouts, starts first."""
-    checks: dict[str, int] = {}
-    for e in exercise_ids:
-        text = "\n".join(f.read_text(encoding="utf-8") for f in suite_files(e, suites_dir))
-        checks[e] = len(re.findall(r"^\s*(?:async\s+)?def test_", text, re.M))
+    checks = {e: sum(len(checks_of_file(f, e)) for f in suite_files(e, suites_dir)) for e in exercise_ids}
     return sorted(exercise_ids, key=lambda e: -checks[e])  # stable: ties keep course order
 
 
