@@ -56,15 +56,13 @@ def _assert_every_function_timed_out(data: dict[str, Any], submission: Path) -> 
     tests = [t for e in data["exercises"] for t in e["tests"]]
     named = set()
     for test in tests:
-        # One check catches BaseException around the call (error_handler's re-raise check): it fails, on time.
-        assert test["status"] in ("timeout", "failed"), test
-        if test["status"] == "timeout":
-            assert test["feedback"].startswith(TIMEOUT_MESSAGE), test
-            named.add(test["cause"].removesuffix("() ran out of time"))
+        # Every check, error_handler's re-raise check too (it catches what the call raises): out of time.
+        assert test["status"] == "timeout", test
+        assert test["feedback"].startswith(TIMEOUT_MESSAGE), test
+        named.add(test["cause"].removesuffix("() ran out of time"))
     # Every function a check calls is named as the one that ran out of time; not one check was a staff error.
     expected = _callables(submission) - {"MissingAPIKeyError", "AllProvidersFailedError"}  # raised, never called
     assert expected <= named, expected - named
-    assert sum(t["status"] == "timeout" for t in tests) >= len(tests) - 1
 
 
 def _descendants(pid: int) -> list[int]:

@@ -63,8 +63,10 @@ MUTANTS = (
         "grows the delay linearly (base_delay * (n + 1)) instead of exponentially",
         # Not test_async_variant_retries_with_asyncio_sleep: its two retries (n = 0, 1) are the same linear
         # or exponential, and its third's ranges overlap, so whether it fails depends on the check's seed.
+        # Nor test_delays_capped_at_max_delay, for the same reason: its unhinted retries 1-3 want [4, 8],
+        # [8, 16], [16, 32] and get [4, 8], [8, 16], [12, 24]. Each check's seed is keyed by its suite file's
+        # text, so any edit of test_hidden.py draws again (after one, it passed).
         (
-            "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_public.py::test_backoff_delay_range",
         ),
@@ -189,13 +191,14 @@ MUTANTS = (
         "draws the delay from [0, e] instead of [e/2, e]",
         (
             "test_hidden.py::test_async_variant_gives_up_and_raises",
-            "test_hidden.py::test_async_variant_retries_with_asyncio_sleep",
             "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_exponential_backoff_over_seeds",
             "test_public.py::test_backoff_delay_range",
         ),
         # Not test_rate_limit_retried_then_returns: its one retry draws once, in [e/2, e] half the time, so
-        # whether it fails depends on the check's seed; the checks above draw over many seeds.
+        # whether it fails depends on the check's seed; the checks above draw over many seeds. Nor
+        # test_async_variant_retries_with_asyncio_sleep: its three draws all land in [e/2, e] one time in
+        # eight (its seed, keyed by test_hidden.py's text, drew so once the file was edited).
         (("    return random.uniform(ceiling / 2, ceiling)\n", "    return random.uniform(0, ceiling)\n"),),
     ),
     Mutant(

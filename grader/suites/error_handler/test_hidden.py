@@ -144,7 +144,9 @@ def test_last_error_reraised_itself(exercise, openai_client, retries):
     """the error raised when retries are spent is the last one fn raised, itself"""
     retries.expect(max_retries=2)
     call = openai_call(openai_client)
-    with pytest.raises(BaseException) as caught:
+    # Exception, not BaseException: the grader's own outcomes (a check out of time, a sandbox that crashed)
+    # are BaseExceptions and must reach the report as what they are, not as a wrong re-raise.
+    with pytest.raises(Exception) as caught:
         exercise.call_with_retry(call, max_retries=2)
     assert call.raised and caught.value is call.raised[-1]
     assert isinstance(caught.value, openai.APITimeoutError)
