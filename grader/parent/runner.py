@@ -277,7 +277,10 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
     command = [
         sys.executable, "-m", "grader.judge", *zygote.judge_arguments(run.suites_dir),
         "--grader-submission", str(run.submission), "--grader-cassettes", str(run.cassettes),
-        "-q", "--no-header", "-rN", "--tb=short", "--show-capture=no",
+        # A grading run reads each check's outcome from the plugin, never pytest's traceback of it, which costs
+        # a parse of every frame's source file: 20-30 ms per failed check, seconds for a stub. A recording's
+        # tracebacks are for staff.
+        "-q", "--no-header", "-rN", "--tb=short" if run.record else "--tb=line", "--show-capture=no",
         # The judge enforces each check's time outside the sandbox; pytest-timeout only backs up the judge.
         "--grader-check-timeout", f"{run.check_timeout:g}", "-o", f"timeout={run.check_timeout * 2 + 10:g}",
         "--grader-sandbox-layers", launch.layers_option(layers),
