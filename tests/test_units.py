@@ -185,3 +185,38 @@ def test_comparisons_name_the_type_and_ignore_key_order_unless_asked():
     assert difference(("a",), ["a"]) == "a tuple (('a',)) where a list is expected"
     assert "order" in (difference({1.0: "y", 0.0: "x"}, {0.0: "x", 1.0: "y"}, ordered=True) or "")
     assert not same([True], [1]) and not same(1, "1")
+
+
+def test_a_checks_seed_follows_its_own_source_not_its_neighbours(tmp_path: Path):
+    """Editing one check of a suite re-draws that check's seed only: known-wrong submissions whose expected
+    failures depend on another check's draws keep them (issue 23's re-seeded catalogue)."""
+    import importlib.util
+    from types import SimpleNamespace
+    from typing import cast
+
+    from grader import plugin
+
+    first = "def test_a():\n    return 1\n\n\ndef test_b():\n    return 2\n"
+    second = "def test_a():\n    return 1\n\n\ndef test_b():\n    return 3  # edited\n"
+
+    def seeds(name: str, text: str) -> dict[str, str]:
+        path = tmp_path / f"{name}.py"
+        path.write_text(text)
+        spec = importlib.util.spec_from_file_location(f"seeded_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return {
+            check: plugin._seed(
+                cast(
+                    pytest.Item,
+                    SimpleNamespace(function=getattr(module, check), nodeid=f"x/test_s.py::{check}", path=path),
+                )
+            )
+            for check in ("test_a", "test_b")
+        }
+
+    before, after = seeds("one", first), seeds("two", second)
+    assert after["test_a"] == before["test_a"]  # its own source unchanged: the same draws
+    assert after["test_b"] != before["test_b"]  # edited: drawn afresh
+    assert before["test_a"] != before["test_b"]
