@@ -50,13 +50,13 @@ def install_package(directory: Path) -> None:
     package.__file__ = init
     package.__package__ = PACKAGE
     sys.modules[PACKAGE] = package
-    _imported.append(PACKAGE)
+    _imported[PACKAGE] = None
 
 
 # The package's modules in the order they were first imported. Recorded as they are found, never by a
 # scan of sys.modules: in a sandbox forked from a warm server such a scan touches each of the SDKs'
 # four thousand modules, and so copies their memory pages, several milliseconds each time.
-_imported: list[str] = []
+_imported: dict[str, None] = {}  # an ordered set
 
 
 class _Recorder:
@@ -64,8 +64,8 @@ class _Recorder:
 
     @staticmethod
     def find_spec(name: str, path: object = None, target: object = None) -> None:
-        if name.startswith(PACKAGE + ".") and name not in _imported:
-            _imported.append(name)
+        if name.startswith(PACKAGE + "."):
+            _imported.setdefault(name)
 
 
 def loaded_modules() -> list[types.ModuleType]:

@@ -54,5 +54,10 @@ def as_json(grade: Grade) -> dict[str, Any]:
     }
 
 
+def json_text(body: dict[str, Any]) -> str:
+    """A report as it is written to a file: one format for `grade --json` and `batch --json-dir`."""
+    return json.dumps(body, indent=2) + "\n"
+
+
 def write_json(grade: Grade, path: Path) -> None:
-    safe_write.write_text(path, json.dumps(as_json(grade), indent=2) + "\n")
+    safe_write.write_text(path, json_text(as_json(grade)))

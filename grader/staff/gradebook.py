@@ -314,7 +314,7 @@ def write_report(row: Row, directory: Path) -> None:
     """`<stem>.json` in `directory`: the submission's full grade report (`grade --json`'s schema), when it
     was graded at all (an `invalid` or `error` row has none)."""
     if row.report is not None:
-        _write(directory / f"{file_stem(row.submission)}.json", json.dumps(row.report, indent=2) + "\n")
+        _write(directory / f"{file_stem(row.submission)}.json", report.json_text(row.report))
 
 
 def feedback_paths(directory: Path, name: str) -> tuple[Path, Path]:
