@@ -8,7 +8,8 @@ lowers both figures, so the load average is printed beside them.
 
 Issue 23's figure: batch CPU seconds per submission / CPU seconds of importing openai and anthropic in a
 fresh interpreter (goal at most 0.6), with each worker's judges forked from one warm zygote and its
-sandboxes from one warm fork server; in the same run for comparison, the same batch with
+sandboxes from one warm fork server, both as the average over the bench's class and as the slope (what each
+further submission costs, the figure for a class of hundreds); in the same run for comparison, the same batch with
 GRADER_WARM_JUDGE=0 (an interpreter per judge) and, without --cpu-only, GRADER_FORK_SERVER=0 as well.
 """
 
@@ -38,6 +39,17 @@ def build(directory: Path, count: int) -> int:
         shutil.copytree(REFERENCE, directory / f"ref-extra-{extra}", ignore=shutil.ignore_patterns("__pycache__"))
         extra += 1
     return len(expected) + extra
+
+
+def doubled(directory: Path, into: Path) -> None:
+    """`into`: every submission of `directory` twice (the same mix, twice the size)."""
+    into.mkdir()
+    for entry in directory.iterdir():
+        for name in (entry.name, entry.name.replace(entry.stem, f"{entry.stem}-again", 1)):
+            if entry.is_dir():
+                shutil.copytree(entry, into / name)
+            else:
+                shutil.copy2(entry, into / name)
 
 
 def _children_cpu() -> float:
@@ -122,6 +134,20 @@ def main() -> None:
                 f"{label}: {cpu / rows:.2f} CPU s per submission / {sdk:.2f} CPU s SDK import = "
                 f"{cpu / rows / sdk:.2f} (goal <= 0.6)"
             )
+        # A batch also pays once what no submission adds: the fork server's SDK import, the zygote's warm-up,
+        # the similarity and the class report (about 10 CPU s). Over 15 submissions that is a fifth of the
+        # figure above; over a class of hundreds, nothing. What each further submission costs is the slope:
+        # the same mix twice over, less the mix once, in the same run.
+        doubled(workdir / "class", workdir / "class-twice")
+        sdk = sdk_import_cpu()
+        _, rows, cpu = measure(workdir / "class", 1, workdir, exercises)
+        _, rows_twice, cpu_twice = measure(workdir / "class-twice", 1, workdir, exercises)
+        each = (cpu_twice - cpu) / (rows_twice - rows)
+        print(
+            f"warm judges, fork server, each further submission: ({cpu_twice:.1f} - {cpu:.1f} CPU s) / "
+            f"({rows_twice} - {rows}) = {each:.2f} CPU s / {sdk:.2f} CPU s SDK import = {each / sdk:.2f} "
+            f"(goal <= 0.6); paid once per batch: {cpu - each * rows:.1f} CPU s"
+        )
 
 
 if __name__ == "__main__":
