@@ -9,8 +9,9 @@
   to import openai and anthropic (median of each, measured in this run; goal at most 1.5). The judge
   imports no SDK and starts the sandbox at once, so the two processes' start-up overlaps.
 - issue 23: the full grade with every sandbox started as its own interpreter (GRADER_FORK_SERVER=0) in
-  the same rounds, for an A/B of the fork server, and with one judge (GRADER_JUDGES=1) for an A/B of the
-  parallel judges; and the wall time of grading a submission whose every
+  the same rounds, for an A/B of the fork server, with one judge (GRADER_JUDGES=1) for an A/B of the
+  parallel judges, and with each judge started as an interpreter (GRADER_WARM_JUDGE=0) for an A/B of the
+  grade's warm judge that both judges fork from; and the wall time of grading a submission whose every
   function loops forever, and one whose every function blocks, at the default settings (goal under 60 s;
   one judge per core; `--no-hangs` leaves them out), printed with the SDK import time of the same run;
 - the student's loop: a second `nox -s grade` (environment reused, nothing installed) divided by
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader import course, rubric
-from grader.parent import runner
+from grader.parent import runner, warm_judges
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: `tests` is a package of the checkout
@@ -58,20 +59,22 @@ def full_grade() -> None:
         )
 
 
-def full_grade_interpreters() -> None:
-    os.environ["GRADER_FORK_SERVER"] = "0"
-    try:
-        full_grade()
-    finally:
-        os.environ.pop("GRADER_FORK_SERVER", None)
+def full_grade_with(variable: str, value: str) -> Callable[[], None]:
+    """A full grade with one of the grader's switches set (an A/B in the same rounds)."""
+
+    def run() -> None:
+        os.environ[variable] = value
+        try:
+            full_grade()
+        finally:
+            os.environ.pop(variable, None)
+
+    return run
 
 
-def full_grade_one_judge() -> None:
-    os.environ[runner.JUDGES_VARIABLE] = "1"
-    try:
-        full_grade()
-    finally:
-        os.environ.pop(runner.JUDGES_VARIABLE, None)
+full_grade_interpreters = full_grade_with("GRADER_FORK_SERVER", "0")
+full_grade_one_judge = full_grade_with(runner.JUDGES_VARIABLE, "1")
+full_grade_cold_judges = full_grade_with(warm_judges.SWITCH, "0")
 
 
 def all_hanging(how: str = "loop") -> float:
@@ -133,6 +136,7 @@ def main() -> int:
     full: list[float] = []
     interpreters: list[float] = []
     one_judge: list[float] = []
+    cold_judges: list[float] = []
     alone: list[tuple[float, float, int]] = []
     # Round by round, not each measurement's runs in a block: a shared machine's speed drifts, and a
     # ratio of two figures taken minutes apart measures the drift as much as the grader.
@@ -142,6 +146,7 @@ def main() -> int:
         full.append(timed(full_grade))
         interpreters.append(timed(full_grade_interpreters))
         one_judge.append(timed(full_grade_one_judge))
+        cold_judges.append(timed(full_grade_cold_judges))
         alone.append(error_handler_alone())
     print(describe("import floor (pytest, openai, anthropic, vcr, freezegun)", floor))
     print(describe("SDK import (openai, anthropic) in a fresh interpreter", sdk))
@@ -150,6 +155,9 @@ def main() -> int:
     print(f"{'full grade / SDK import (goal <= 1.5)':<52} {ratio:13.2f}x")
     print(describe("full grade, one judge (GRADER_JUDGES=1, A/B)", one_judge))
     ratio = statistics.median(one_judge) / statistics.median(sdk)
+    print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
+    print(describe("full grade, each judge an interpreter (A/B)", cold_judges))
+    ratio = statistics.median(cold_judges) / statistics.median(sdk)
     print(f"{'  the same / SDK import':<52} {ratio:13.2f}x")
     print(describe("full grade, an interpreter per sandbox (A/B)", interpreters))
     ratio = statistics.median(interpreters) / statistics.median(sdk)

@@ -346,12 +346,25 @@ def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters(tmp_
 
 
 @pytest.mark.slow
-def test_judges_started_side_by_side_from_one_thread_each_get_their_own_judge(monkeypatch: pytest.MonkeyPatch):
+def test_judges_started_side_by_side_from_one_thread_are_all_forked_from_its_zygote(monkeypatch: pytest.MonkeyPatch):
     # GRADER_JUDGES=2 in a batch or watch: one thread starts two groups' judges before waiting for either. The
-    # zygote serves one judge at a time, so the second must not be sent to it (its answer would be the first
-    # judge's exit code, and the zygote would later fork a second copy of it on the same channel).
+    # zygote serves both at once, each told its own judge's pid and exit code on a socket of its own.
     monkeypatch.setenv(runner.JUDGES_VARIABLE, "2")
     forked = _counting_forks(monkeypatch)
+    interpreters = _counting_interpreters(monkeypatch)
+    exercises = ("basic_call", "temperature")
+    with runner.warm_workers():
+        zygote = warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR)
+        assert zygote is not None
+        graded = _grade(REFERENCE, exercises)
+        assert not zygote.broken
+        again = _grade(REFERENCE, exercises)
+        assert warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR) is zygote
+    assert set(graded.values()) == {"passed"} and graded == again
+    assert len(forked) == 4 and interpreters == []
+
+
+def _counting_interpreters(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     interpreters: list[int] = []
     real = processes.start_limited
 
@@ -361,12 +374,109 @@ def test_judges_started_side_by_side_from_one_thread_each_get_their_own_judge(mo
         return started
 
     monkeypatch.setattr(processes, "start_limited", start_limited)
-    exercises = ("basic_call", "temperature")
-    with runner.warm_workers():
-        zygote = warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR)
-        assert zygote is not None
-        graded = _grade(REFERENCE, exercises)
-        assert not zygote.broken
-        again = _grade(REFERENCE, exercises)  # the zygote still serves, one judge at a time
-    assert set(graded.values()) == {"passed"} and graded == again
-    assert len(forked) == 2 and len(interpreters) == 2  # per grade: one forked, the other an interpreter
+    return interpreters
+
+
+WAITS = """
+import os
+
+def test_waits():
+    assert os.read(int(os.environ["PROBE_FD"]), 100) == b"go"
+    assert os.environ["PROBE_FAIL"] != "1"
+"""
+
+
+def _waiting_judge(
+    zygote: warm_judges.Zygote, folder: Path, *, fail: bool
+) -> tuple[processes.Limited, socket.socket]:
+    """A judge forked from `zygote` that waits until its socket says "go", then passes (or fails)."""
+    folder.mkdir()
+    (folder / "test_probe.py").write_text(WAITS)
+    ours, theirs = socket.socketpair()
+    wanted = 70
+    os.dup2(theirs.fileno(), wanted)
+    theirs.close()
+    env = {"PATH": os.environ["PATH"], "PROBE_FD": str(wanted), "PROBE_FAIL": "1" if fail else "0"}
+    command = [sys.executable, "-m", "grader.judge", "-p", "no:cacheprovider", "-q", "--rootdir", str(folder),
+               str(folder / "test_probe.py")]  # fmt: skip
+    try:
+        started = zygote.start(
+            processes.Command(
+                tuple(command), folder, env, folder / "judge.log", (wanted,), processes.Limits(time_limit=120)
+            )
+        )
+    finally:
+        os.close(wanted)
+    return started, ours
+
+
+def test_the_zygote_serves_several_judges_at_once_and_tells_each_its_own_end(zygote, tmp_path: Path):
+    """A judge still running holds up no other: the next is forked at once, the one that ends first is told
+    first, and each exit code reaches its own judge's starter (not the other's)."""
+    first, first_go = _waiting_judge(zygote, tmp_path / "first", fail=False)
+    # A zygote serving one judge at a time answers this start only once the first judge has ended, which it
+    # never would (it waits for its "go"): the start times out instead.
+    second, second_go = _waiting_judge(zygote, tmp_path / "second", fail=True)
+    assert first.process.pid != second.process.pid
+    second_go.send(b"go")
+    assert processes.finish_limited(second) == processes.Ended(1), (tmp_path / "second" / "judge.log").read_text()
+    assert first.process.poll() is None  # still waiting: the other's end was not taken for its own
+    first_go.send(b"go")
+    assert processes.finish_limited(first) == processes.Ended(0), (tmp_path / "first" / "judge.log").read_text()
+    first_go.close()
+    second_go.close()
+    assert _children(zygote.process.pid) == []  # both reaped
+
+
+@pytest.mark.slow
+def test_a_grades_parallel_judges_fork_from_one_warm_judge_of_its_own_and_leave_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Outside a batch or watch session, a grade with two judges starts one zygote beside its fork server, forks
+    both judges from it, grades as judges started as interpreters do, and ends it with the grade."""
+    exercises = ("basic_call", "error_handler", "temperature")
+    monkeypatch.setenv(runner.JUDGES_VARIABLE, "2")
+    monkeypatch.setenv(warm_judges.SWITCH, "0")
+    cold = {name: _grade(path, exercises) for name, path in (("reference", REFERENCE), ("stubs", STUBS))}
+    monkeypatch.delenv(warm_judges.SWITCH)
+    forked = _counting_forks(monkeypatch)
+    interpreters = _counting_interpreters(monkeypatch)
+    zygotes: list[int] = []
+    real_init = warm_judges.Zygote.__init__
+
+    def init(self: warm_judges.Zygote, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        zygotes.append(self.process.pid)
+
+    monkeypatch.setattr(warm_judges.Zygote, "__init__", init)
+    warm = {name: _grade(path, exercises) for name, path in (("reference", REFERENCE), ("stubs", STUBS))}
+    assert warm == cold and set(cold["reference"].values()) == {"passed"}
+    assert len(zygotes) == 2 and len(forked) == 4 and interpreters == []  # one zygote per grade, both judges forked
+    assert not any(Path(f"/proc/{pid}").exists() for pid in zygotes)  # each ended (and was reaped) with its grade
+
+
+def test_a_grade_interrupted_while_its_zygote_warms_up_starts_no_judge_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Ctrl-C before the grade's zygote is warm: the lanes waiting for it give up at once (its socket is shut,
+    not held until it is warm) instead of forking judges only to stop them, and no process is left."""
+    forked = _counting_forks(monkeypatch)
+    interpreters = _counting_interpreters(monkeypatch)
+    before = set(_children(os.getpid()))
+    pending = runner.start_child(
+        ["basic_call", "temperature"], submission=REFERENCE, cassettes=course.CASSETTES_DIR, time_limit=300, judges=2
+    )
+    zygote = pending._zygote
+    assert zygote is not None
+    # Ctrl-C a moment after grading began: the zygote (an interpreter importing pytest, the plugin, the
+    # cassettes and the suites) is far from warm by then.
+    interrupt = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pending.finish()
+    finally:
+        interrupt.cancel()
+        pending.cancel()
+    assert not zygote.ready and forked == [] and interpreters == []
+    assert zygote.process.poll() is not None and set(_children(os.getpid())) <= before

@@ -12,11 +12,13 @@ as an interpreter would. Each judge is a fresh fork of that clean process: nothi
 reach the next. The zygote is single-threaded (checked before every fork) and not dumpable, and it dies
 with its starter (PDEATHSIG, and the end of its socket); each judge dies with it.
 
-Requests, one packet each on the SOCK_SEQPACKET socket it was started with (its starter's, one judge at a
-time): {"op": "start", "args": [...], "cwd": ..., "env": {...}, "fds": [N, ...], "limits": [AS, FSIZE]}
-with the judge's output file and then its descriptors as SCM_RIGHTS (each put at the number of `fds`) ->
-{"pid": N}, then {"code": C} once that judge has ended (as Popen's returncode). The first packet is
-{"op": "ready", "threads": 1} once warm.
+Requests, one packet each on the SOCK_SEQPACKET socket it was started with (its starter's, shared by every
+thread that starts judges): {"op": "start", "args": [...], "cwd": ..., "env": {...}, "fds": [N, ...],
+"limits": [AS, FSIZE]} with, as SCM_RIGHTS, the judge's own reply socket, its output file and then its
+descriptors (each put at the number of `fds`). On the reply socket: {"pid": N}, then {"code": C} once that
+judge has ended (as Popen's returncode), or {"error": ...} instead of a pid. The first packet on the control
+socket is {"op": "ready", "threads": 1} once warm. It serves several judges at once: it only forks, and a
+judge's end wakes it (SIGCHLD), so a judge that runs long holds up no other starter.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -87,6 +90,8 @@ def _judge(request: dict[str, Any], fds: list[int], session_made: int) -> None:
     the judge's `main`, exactly as `python -m grader.judge ARGS` runs it."""
     code = 120
     try:
+        signal.set_wakeup_fd(-1)  # the zygote's wake-up on a judge's end is not this judge's
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         forked.own_session(fds[0])  # its own group, killed as one by the parent (as Popen's start_new_session)
         os.write(session_made, b"s")
         os.close(session_made)
@@ -134,46 +139,101 @@ def _returncode(status: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def serve(control: socket.socket) -> None:
-    """One judge at a time: start it, say its pid, wait for it, say how it ended; until the socket ends."""
-    while True:
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(control, MAX_PACKET, 64)
-        except OSError:
-            return
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return
-        try:
-            request = json.loads(data)
-            if not isinstance(request, dict) or request.get("op") != "start" or len(fds) != len(request["fds"]) + 1:
-                raise ValueError(f"not a start request: {data[:200]!r}")
-            if threading.active_count() != 1:
-                raise RuntimeError(f"{threading.active_count()} threads: forking now would be unsafe")
-            sys.stdout.flush()
-            sys.stderr.flush()
-            session_made, said = os.pipe()
-            pid = os.fork()
-        except Exception as exc:  # the parent then starts the judge as an interpreter
-            for fd in fds:
-                os.close(fd)
-            control.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
-            continue
-        if pid == 0:
-            control.close()
-            os.close(session_made)
-            _judge(request, fds, said)
-        for fd in fds:
+def _say(reply: socket.socket, message: dict[str, object]) -> None:
+    try:
+        reply.send(json.dumps(message).encode())
+    except OSError:
+        pass  # its starter gave up on that judge: nothing to tell
+
+
+def _start(control: socket.socket, data: bytes, fds: list[int], judges: dict[int, socket.socket]) -> None:
+    """One start request: fork its judge, say its pid on the judge's reply socket and keep that socket until
+    the judge ends. A request that is not one is refused on its reply socket, if it brought one."""
+    reply = socket.socket(fileno=fds[0]) if fds else None
+    try:
+        request = json.loads(data)
+        if not isinstance(request, dict) or request.get("op") != "start" or len(fds) != len(request["fds"]) + 2:
+            raise ValueError(f"not a start request: {data[:200]!r}")
+        if threading.active_count() != 1:
+            raise RuntimeError(f"{threading.active_count()} threads: forking now would be unsafe")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        session_made, said = os.pipe()
+        pid = os.fork()
+    except Exception as exc:  # the parent then starts the judge as an interpreter
+        for fd in fds[1:]:
             os.close(fd)
-        os.close(said)
-        # As Popen with start_new_session: once the parent has the pid, the judge leads its own group (or has
-        # died), so killing that group can never miss a judge forked a moment ago.
-        os.read(session_made, 1)
+        if reply is not None:
+            _say(reply, {"error": f"{type(exc).__name__}: {exc}"})
+            reply.close()
+        return
+    assert reply is not None
+    if pid == 0:
+        control.close()
         os.close(session_made)
-        control.send(json.dumps({"pid": pid}).encode())
-        _, status = os.waitpid(pid, 0)
-        control.send(json.dumps({"code": _returncode(status)}).encode())
+        reply.close()
+        for other in judges.values():
+            other.close()
+        _judge(request, fds[1:], said)
+    for fd in fds[1:]:
+        os.close(fd)
+    os.close(said)
+    # As Popen with start_new_session: once the parent has the pid, the judge leads its own group (or has
+    # died), so killing that group can never miss a judge forked a moment ago.
+    os.read(session_made, 1)
+    os.close(session_made)
+    judges[pid] = reply
+    _say(reply, {"pid": pid})
+
+
+def _reap(judges: dict[int, socket.socket]) -> None:
+    """Every judge that has ended: say how on its reply socket, and forget it."""
+    while judges:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        reply = judges.pop(pid, None)
+        if reply is not None:
+            _say(reply, {"code": _returncode(status)})
+            reply.close()
+
+
+def serve(control: socket.socket) -> None:
+    """Start a judge per request, and say how each ended as it ends; until the control socket ends (every
+    judge then dies with the zygote)."""
+    import select
+
+    woken, wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler: the wake-up descriptor is written
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    judges: dict[int, socket.socket] = {}
+    waiting = select.poll()
+    waiting.register(control.fileno(), select.POLLIN)
+    waiting.register(woken, select.POLLIN)
+    while True:
+        for fd, _events in waiting.poll():
+            if fd == woken:
+                while True:
+                    try:
+                        if not os.read(woken, 4096):
+                            break
+                    except BlockingIOError:
+                        break
+                _reap(judges)
+                continue
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(control, MAX_PACKET, 64)
+            except OSError:
+                return
+            if not data:
+                for fd_ in fds:
+                    os.close(fd_)
+                return
+            _start(control, data, fds, judges)
+        _reap(judges)  # a judge that ended while a request was served: its SIGCHLD may have woken nothing yet
 
 
 def main(fd: int, suites_dir: Path, cassettes_dir: Path) -> None:

@@ -233,7 +233,9 @@ class _RunSettings:
     # Parallel judges: each grades the exercises its lane claims in this folder (`grader.judge.claims`).
     claims: Path | None = None
     lane: int = 0
-    warm: bool = True  # may fork from this thread's warm judge (not a lane started from another lane's thread)
+    # The warm judge this run's parallel judges fork from (one grade's own); None: the block's (a batch, a watch
+    # session), or each judge starts as an interpreter.
+    zygote: warm_judges.Zygote | None = None
 
 
 @dataclass(frozen=True)
@@ -312,14 +314,17 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
 
 
 def _start_judge(command: processes.Command, run: _RunSettings) -> processes.Limited:
-    """The judge forked from this thread's warm zygote (a batch worker, a watch session), else started as an
-    interpreter: the same program, arguments, environment, descriptors and limits either way."""
-    warm = None if run.record or not run.warm else warm_judges.for_run(run.suites_dir, run.cassettes)
+    """The judge forked from the run's warm zygote (a grade's parallel judges), or the block's (a batch, a watch
+    session), else started as an interpreter: the same program, arguments, environment, descriptors and limits
+    either way."""
+    warm = None if run.record else run.zygote or warm_judges.for_run(run.suites_dir, run.cassettes)
     if warm is not None:
         try:
             return warm.start(command)
         except warm_judges.ZygoteError:
-            pass  # this thread's judges start as interpreters from now on
+            if warm is run.zygote and warm.closed:
+                raise Stopping() from None  # the grade was abandoned (Ctrl-C) while its zygote warmed up
+            # otherwise that zygote's judges start as interpreters from now on
     return processes.start_limited(command)
 
 
@@ -457,10 +462,11 @@ class PendingRun:
         server: tuple[launch.ForkServer, Path] | None = None,
         claims: Path | None = None,
         exercises: int = 1,
+        zygote: warm_judges.Zygote | None = None,
     ) -> None:
         self._time_limit, self._skip = time_limit, tuple(skip)
         self._deadline = time.monotonic() + time_limit
-        self._server, self._claims = server, claims
+        self._server, self._claims, self._zygote = server, claims, zygote
         self._wanted, self._exercises = len(runs), exercises
         self._lanes = [_Lane(run, slot) for run, slot in runs]  # each slot is freed by `_release` from here on
         self._lock = threading.Lock()
@@ -469,7 +475,10 @@ class PendingRun:
         self._results: list[ChildRun | BaseException | None] = []
         try:
             for lane in self._lanes:
-                lane.first = _launch(lane.run, sorted(self._skip), time_limit=time_limit)
+                # A grade's own zygote is still warming up: its lanes' judges are forked in their own threads
+                # once it is ready (`finish`), while the caller goes on.
+                if lane.run.zygote is None:
+                    lane.first = _launch(lane.run, sorted(self._skip), time_limit=time_limit)
         except BaseException:
             self.cancel()
             raise
@@ -521,6 +530,8 @@ class PendingRun:
                 joined += 1
         except BaseException:  # Ctrl-C: every judge is stopped (its watchdog) before the caller goes on
             cancelled.set()
+            if self._zygote is not None:
+                self._zygote.close()  # lanes still waiting for it to warm up start no judge
             with self._lock:
                 threads = list(self._threads)
             for thread in threads:
@@ -581,9 +592,7 @@ class PendingRun:
         first = self._lanes[0]
         slot = users.acquire() if first.slot is not None else None
         try:
-            run = dataclasses.replace(
-                first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid, warm=False
-            )
+            run = dataclasses.replace(first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid)
             lane = _Lane(run, slot)
             remaining = max(1.0, self._deadline - time.monotonic())
             lane.first = _launch(run, sorted(self._skip), time_limit=remaining)
@@ -610,6 +619,9 @@ class PendingRun:
         server, self._server = self._server, None
         if server is not None:
             _close_server(*server)
+        zygote_, self._zygote = self._zygote, None
+        if zygote_ is not None:
+            zygote_.close()
         claims, self._claims = self._claims, None
         if claims is not None:
             shutil.rmtree(claims, ignore_errors=True)
@@ -658,6 +670,18 @@ def _run_server() -> tuple[launch.ForkServer, Path] | None:
         return None  # each judge starts its own
 
 
+def _run_zygote(suites_dir: Path, cassettes: Path) -> warm_judges.Zygote | None:
+    """A warm judge for one grade's parallel judges, outside a batch or watch session (whose judges fork from
+    the block's): one interpreter's start-up instead of one per judge, and one process beside the fork
+    server's SDK import instead of two."""
+    if not warm_judges.available() or warm_judges.in_block():
+        return None
+    try:
+        return warm_judges.Zygote(suites_dir, cassettes, child_environment(record=False))
+    except OSError:
+        return None  # each judge starts as an interpreter
+
+
 def _close_server(server: launch.ForkServer, root: Path) -> None:
     server.close()
     processes.release_spared(_server_pid(server))
@@ -687,6 +711,7 @@ def start_child(
     files = tuple(str(f) for exercise_id in order for f in suite_files(exercise_id, suites_dir))
     # First: the server's SDK import is the longest step of a grade, and nothing it needs waits on the probe.
     server = _run_server() if parallel and forkserver.available() else None
+    warm = _run_zygote(suites_dir, cassettes) if parallel and not record else None
     claims = Path(tempfile.mkdtemp(prefix="grader-claims-")) if parallel else None  # ours and our judges' only
     runs: list[tuple[_RunSettings, users.Slot | None]] = []
     try:
@@ -707,6 +732,7 @@ def start_child(
                     server=None if server is None else server[0],
                     claims=claims,
                     lane=lane,
+                    zygote=warm,
                 ),
                 slot,
             ))  # fmt: skip
@@ -716,10 +742,12 @@ def start_child(
                 slot.release()
         if server is not None:
             _close_server(*server)
+        if warm is not None:
+            warm.close()
         if claims is not None:
             shutil.rmtree(claims, ignore_errors=True)
         raise
-    return PendingRun(runs, time_limit, skip, server, claims, len(exercise_ids))
+    return PendingRun(runs, time_limit, skip, server, claims, len(exercise_ids), warm)
 
 
 def _run_attempts(

@@ -3,8 +3,9 @@
 Within a `warm_judges()` block (a batch, a watch session), each thread's first judge starts a zygote
 (`grader.judge.zygote`) for the run's suites and cassettes; that judge and every later one of the thread is
 forked from it instead of started as an interpreter, so the judge's start-up (about 1.6 CPU seconds) is
-paid once per thread, not once per submission or round. A judge forked so is the same program with the
-same arguments, environment, descriptors, limits and process group as one started as an interpreter.
+paid once per thread, not once per submission or round. One grade's parallel judges share a zygote of their
+own (`Zygote`, started with the grade). A judge forked so is the same program with the same arguments,
+environment, descriptors, limits and process group as one started as an interpreter.
 
 Where fork is not used (not Linux, or GRADER_WARM_JUDGE=0), or a zygote fails, judges start as
 interpreters, as before.
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,10 +51,12 @@ def available() -> bool:
 
 
 class ForkedJudge:
-    """A judge forked by the zygote, seen as Popen sees its child: the zygote tells how it ended."""
+    """A judge forked by the zygote, seen as Popen sees its child: the zygote tells how it ended, on the
+    judge's own reply socket."""
 
-    def __init__(self, control: socket.socket, pid: int, args: Sequence[str]) -> None:
-        self._control = control
+    def __init__(self, reply: socket.socket, pid: int, args: Sequence[str], ended: Callable[[], None]) -> None:
+        self._reply = reply
+        self._ended = ended
         self.pid = pid
         self.args = list(args)
         self.returncode: int | None = None
@@ -61,15 +64,17 @@ class ForkedJudge:
     def _read(self, timeout: float | None) -> None:
         if self.returncode is not None:
             return
-        if not _readable(self._control, timeout):
+        if not _readable(self._reply, timeout):
             return
         try:
-            data = self._control.recv(zygote.MAX_PACKET)
+            data = self._reply.recv(zygote.MAX_PACKET)
         except OSError:
             data = b""
         code = _decoded(data).get("code") if data else None
         # The zygote gone (the judge dies with it) or garbled: as if killed.
         self.returncode = code if type(code) is int else -signal.SIGKILL
+        self._reply.close()
+        self._ended()
 
     def poll(self) -> int | None:
         self._read(0)
@@ -114,7 +119,11 @@ class Zygote:
         self.control = ours
         self.ready = False
         self.broken = False
-        self._judge: ForkedJudge | None = None
+        self._lock = threading.Lock()  # several threads start judges: one request, and one greeting, at a time
+        self._running = 0  # judges it forked that have not been seen to end
+        self._retired = False  # replaced by a zygote for changed suites: ends once its last judge has
+        self._closing = threading.Lock()
+        self._closed = False
         command = [sys.executable, "-m", "grader.judge.zygote", str(theirs.fileno()), str(suites_dir), str(cassettes)]
         try:
             with open(self.root / "zygote.log", "wb") as log:
@@ -138,24 +147,10 @@ class Zygote:
         finally:
             theirs.close()
 
-    def _receive(self, timeout: float) -> dict[str, object]:
-        if not _readable(self.control, timeout):
-            raise ZygoteError(f"the warm judge did not answer within {timeout:g} s")
-        try:
-            data = self.control.recv(zygote.MAX_PACKET)
-        except OSError as exc:
-            raise ZygoteError(f"the warm judge is gone ({exc})") from None
-        if not data:
-            raise ZygoteError("the warm judge ended")
-        reply = _decoded(data)
-        if "error" in reply:
-            raise ZygoteError(str(reply["error"]))
-        return reply
-
     def _await_ready(self) -> None:
         if self.ready:
             return
-        hello = self._receive(READY_SECONDS)
+        hello = _receive(self.control, READY_SECONDS)
         if hello.get("op") != "ready" or hello.get("threads") != 1:
             raise ZygoteError(f"the warm judge is not safe to fork from: {hello}")
         self.ready = True
@@ -164,31 +159,70 @@ class Zygote:
         """`command` (`python -m grader.judge ARGS`) as a judge forked from this zygote, under its limits; the
         caller hands the result to `processes.finish_limited`. ZygoteError: start it as an interpreter."""
         args, limits = list(command.argv[3:]), command.limits
+        request = {
+            "op": "start", "args": args, "cwd": str(command.cwd), "env": command.env, "fds": list(command.pass_fds),
+            "limits": [limits.memory_bytes, limits.file_bytes],
+        }  # fmt: skip
+        reply, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sent = False
         try:
-            self._await_ready()
-            request = {
-                "op": "start", "args": args, "cwd": str(command.cwd), "env": command.env, "fds": list(command.pass_fds),
-                "limits": [limits.memory_bytes, limits.file_bytes],
-            }  # fmt: skip
-            with open(command.output, "wb") as out:
-                socket.send_fds(self.control, [json.dumps(request).encode()], [out.fileno(), *command.pass_fds])
-            pid = self._receive(READY_SECONDS).get("pid")
+            with self._lock:
+                if self.broken:
+                    raise ZygoteError("the warm judge failed before")
+                self._await_ready()
+                with open(command.output, "wb") as out:
+                    socket.send_fds(
+                        self.control, [json.dumps(request).encode()], [theirs.fileno(), out.fileno(), *command.pass_fds]
+                    )
+                self._running += 1
+                sent = True
+            theirs.close()  # the zygote holds its copy: the reply socket ends when the zygote does
+            pid = _receive(reply, READY_SECONDS).get("pid")
+            if type(pid) is not int:
+                raise ZygoteError(f"the warm judge answered no pid ({pid!r})")
         except (ZygoteError, OSError) as exc:
+            reply.close()
+            theirs.close()
             self.broken = True
+            if sent:
+                self._judge_ended()
             raise ZygoteError(str(exc)) from None
-        if type(pid) is not int:
-            self.broken = True
-            raise ZygoteError(f"the warm judge answered no pid ({pid!r})")
-        self._judge = ForkedJudge(self.control, pid, command.argv)
-        return processes.adopt_limited(self._judge, limits, os.dup(self.control.fileno()))
+        judge = ForkedJudge(reply, pid, command.argv, self._judge_ended)
+        return processes.adopt_limited(judge, limits, os.dup(reply.fileno()))
 
-    def busy(self) -> bool:
-        """Whether a judge it forked still runs: it serves one at a time, so another must start elsewhere."""
-        return self._judge is not None and self._judge.poll() is None
+    def _judge_ended(self) -> None:
+        with self._lock:
+            self._running -= 1
+            done = self._retired and self._running == 0
+        if done:
+            self.close()
+
+    def retire(self) -> None:
+        """Serve no more judges: end now if it serves none, else once its last judge has ended."""
+        with self._lock:
+            self._retired = self.broken = True
+            done = self._running == 0
+        if done:
+            self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """End the zygote (a judge it forked dies with it) and wait for it."""
-        self.control.close()
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = self.broken = True
+        # Shut down before the lock: a thread waiting for the zygote's greeting or a pid wakes at once (the
+        # socket ends), instead of holding the lock until the zygote is warm.
+        try:
+            self.control.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        with self._lock:
+            self.control.close()
         try:
             self.process.wait(timeout=CLOSE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -199,6 +233,22 @@ class Zygote:
             self.process.wait()
         processes.release_spared(self.process.pid)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _receive(sock: socket.socket, timeout: float) -> dict[str, object]:
+    """The zygote's next packet on `sock` (ZygoteError: none in time, the zygote gone, or a refusal)."""
+    if not _readable(sock, timeout):
+        raise ZygoteError(f"the warm judge did not answer within {timeout:g} s")
+    try:
+        data = sock.recv(zygote.MAX_PACKET)
+    except OSError as exc:
+        raise ZygoteError(f"the warm judge is gone ({exc})") from None
+    if not data:
+        raise ZygoteError("the warm judge ended")
+    reply = _decoded(data)
+    if "error" in reply:
+        raise ZygoteError(str(reply["error"]))
+    return reply
 
 
 def key(suites_dir: Path, cassettes: Path) -> tuple[Path, Path, str]:
@@ -253,23 +303,26 @@ def warm_judges(env: dict[str, str]) -> Iterator[None]:
             one.close()
 
 
+def in_block() -> bool:
+    """Whether judges started now fork from a `warm_judges` block's zygote."""
+    return bool(_blocks)
+
+
 def for_run(suites_dir: Path, cassettes: Path) -> Zygote | None:
-    """This thread's zygote for these suites and cassettes in a `warm_judges` block, else None."""
+    """This thread's zygote for these suites and cassettes in a `warm_judges` block, else None. Per thread,
+    not per block: a zygote dies with the thread that started it (PDEATHSIG is a thread's), so a thread's
+    judges fork from the zygote that thread started."""
     if not _blocks:
         return None
     local, started, env = _blocks[-1]
     current = local.zygote
-    if current is not None and current.broken:
-        return None  # it failed once: this thread's judges start as interpreters from now on
-    if current is not None and current.busy():
-        return None  # several judges started side by side (GRADER_JUDGES): the others start as interpreters
-    if current is None or current.key != key(suites_dir, cassettes):  # a suite edited since: load it afresh
-        if current is not None:  # its last judge has ended: it serves no one now
-            with _blocks_lock:
-                started.remove(current)
-            current.close()
-        current = Zygote(suites_dir, cassettes, env)
-        with _blocks_lock:
-            started.append(current)
-        local.zygote = current
-    return current
+    wanted = key(suites_dir, cassettes)
+    if current is not None and current.key == wanted:
+        return None if current.broken else current  # once failed, this thread's judges start as interpreters
+    fresh = Zygote(suites_dir, cassettes, env)  # none yet, or a suite edited since: load it afresh
+    with _blocks_lock:
+        started.append(fresh)
+    local.zygote = fresh
+    if current is not None:
+        current.retire()  # it ends once the judges it serves have
+    return fresh
