@@ -236,6 +236,9 @@ class _RunSettings:
     # The warm judge this run's parallel judges fork from (one grade's own); None: the block's (a batch, a watch
     # session), or each judge starts as an interpreter.
     zygote: warm_judges.Zygote | None = None
+    # May fork from the block's warm judge of this thread: not a relief lane, whose judge is started from another
+    # lane's thread (a zygote dies with the thread that started it, which may end before the relief judge).
+    warm: bool = True
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,12 @@ def _start_judge(command: processes.Command, run: _RunSettings) -> processes.Lim
     """The judge forked from the run's warm zygote (a grade's parallel judges), or the block's (a batch, a watch
     session), else started as an interpreter: the same program, arguments, environment, descriptors and limits
     either way."""
-    warm = None if run.record else run.zygote or warm_judges.for_run(run.suites_dir, run.cassettes)
+    if run.record:
+        warm = None
+    elif run.zygote is not None:
+        warm = run.zygote
+    else:
+        warm = warm_judges.for_run(run.suites_dir, run.cassettes) if run.warm else None
     if warm is not None:
         try:
             return warm.start(command)
@@ -592,7 +600,9 @@ class PendingRun:
         first = self._lanes[0]
         slot = users.acquire() if first.slot is not None else None
         try:
-            run = dataclasses.replace(first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid)
+            run = dataclasses.replace(
+                first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid, warm=False
+            )
             lane = _Lane(run, slot)
             remaining = max(1.0, self._deadline - time.monotonic())
             lane.first = _launch(run, sorted(self._skip), time_limit=remaining)

@@ -221,6 +221,11 @@ class Zygote:
             self.control.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        if not self.ready:  # still warming up (Ctrl-C early in a grade): it holds nothing worth waiting for
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         with self._lock:
             self.control.close()
         try:
