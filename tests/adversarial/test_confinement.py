@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from grader import course
-from grader.parent import grading, report
+from grader.parent import grading, report, warm_judges
 from grader.sandbox.outside import confinement
 from tests.conftest import REFERENCE, ROOT, STUBS, GradeRun
 
@@ -313,6 +313,10 @@ def test_class9_no_secrets_parent_proc_or_reference(grade, tmp_path: Path, monke
 
 # Class 4 (claims): parallel judges claim exercises in a folder named on their command lines. A sandbox that
 # could write there would take, free or block another exercise's claim, and so unsettle grading.
+# The attack finds the claims folder on a judge's command line (`--grader-claims`), as a judge started as an
+# interpreter shows it to every process. A judge forked from a warm judge shows the zygote's command line, which
+# names no claims folder: there the attack finds nothing and would prove nothing. Where the folder is stays a
+# hint, not a defence, so these tests start their judges as interpreters and hand the attack the path.
 CLAIMS = _attack(
     """
 folders = set()
@@ -352,6 +356,7 @@ def test_class4_no_sandbox_can_take_or_free_a_parallel_judges_claim(
     grade, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("GRADER_JUDGES", "2")  # two judges share the exercises through a claims folder
+    monkeypatch.setenv(warm_judges.SWITCH, "0")  # the attack must find the folder: see CLAIMS
     submission = tmp_path / "submission"
     shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
     (submission / "basic_call.py").write_text((REFERENCE / "basic_call.py").read_text() + "\n" + CLAIMS)
@@ -364,6 +369,7 @@ def test_class4_claims_hold_where_the_sandbox_shares_the_judges_uid(monkeypatch:
     """A non-root runner or laptop: no uid of the sandbox's own, so Landlock alone keeps the folder out of reach."""
     layers = ("seccomp", "landlock", "rlimits", "session", "env-allowlist")
     monkeypatch.setattr(confinement, "probe", lambda: confinement.Capabilities(layers, {"uid": "masked by the test"}))
+    monkeypatch.setenv(warm_judges.SWITCH, "0")  # the attack must find the folder: see CLAIMS
     submission = tmp_path / "submission"
     shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
     (submission / "basic_call.py").write_text((REFERENCE / "basic_call.py").read_text() + "\n" + CLAIMS)
