@@ -302,7 +302,7 @@ def test_a_cassette_changed_or_removed_since_it_was_parsed_is_read_afresh(tmp_pa
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="the user-without-root run needs root to create the user")
-def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters(tmp_path: Path):
+def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters_in_a_block_and_alone(tmp_path: Path):
     from tests.support import platforms
 
     if not __import__("shutil").which("runuser") or platforms.system_python() is None:
@@ -328,7 +328,13 @@ def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters(tmp_
         "with runner.warm_workers():\n"
         f"    result = {{'reference': grade(__import__('pathlib').Path({str(REFERENCE)!r})),\n"
         f"              'stubs': grade(__import__('pathlib').Path({str(STUBS)!r}))}}\n"
-        "print(json.dumps({**result, 'forked': len(forked)}))\n"
+        "in_block = len(forked)\n"
+        "# A plain grade with two judges: both forked from the grade's own warm judge.\n"
+        "run = runner.run_child([rubric.load(course.exercise(e)) for e in ('basic_call', 'temperature')],\n"
+        f"                       submission=__import__('pathlib').Path({str(REFERENCE)!r}),\n"
+        "                       cassettes=course.CASSETTES_DIR, time_limit=300, judges=2)\n"
+        "result['two_judges'] = sorted(set(o.status for o in run.outcomes.values()))\n"
+        "print(json.dumps({**result, 'forked': in_block, 'forked_alone': len(forked) - in_block}))\n"
     )
     (workspace / "tmp").mkdir(exist_ok=True)
     subprocess.run(["chown", "-R", f"{user}:{user}", str(workspace)], check=True)
@@ -340,7 +346,9 @@ def test_as_a_user_without_root_judges_are_forked_and_grade_as_interpreters(tmp_
         )
         assert done.returncode == 0, done.stdout + done.stderr
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        assert result == {"reference": ["passed"], "stubs": ["failed"], "forked": 2}, done.stderr
+        assert result == {
+            "reference": ["passed"], "stubs": ["failed"], "forked": 2, "two_judges": ["passed"], "forked_alone": 2
+        }, done.stderr  # fmt: skip
     finally:
         subprocess.run(["rm", "-rf", str(workspace)], check=False)
 
