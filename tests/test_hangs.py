@@ -30,7 +30,7 @@ from grader.judge.link import TIMEOUT_MESSAGE
 from grader.parent import grading, report, runner
 from grader.sandbox.outside import confinement, forkserver
 from tests.conftest import REFERENCE, run_grade
-from tests.support import hanging
+from tests.support import hanging, procs
 
 needs_fork = pytest.mark.skipif(not forkserver.available(), reason="parallel judges share a fork server (Linux)")
 NON_ROOT = ("seccomp", "landlock", "rlimits", "session", "env-allowlist")  # a GitHub runner without sudo, a laptop
@@ -63,24 +63,6 @@ def _assert_every_function_timed_out(data: dict[str, Any], submission: Path) -> 
     # Every function a check calls is named as the one that ran out of time; not one check was a staff error.
     expected = _callables(submission) - {"MissingAPIKeyError", "AllProvidersFailedError"}  # raised, never called
     assert expected <= named, expected - named
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if entry.name.isdigit() and fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 @needs_fork
@@ -121,7 +103,8 @@ def test_every_function_blocking_at_the_non_root_level_in_parallel_judges_leaves
     assert run.sandbox["layers"] == list(NON_ROOT)
     # Held-up judges got more judges beside them: a hang held up its own exercise, not the ones queued after it.
     assert pending.judges > 2
-    assert _descendants(os.getpid()) == []  # no judge, fork server or sandbox outlives grading
+    # No judge, fork server or sandbox outlives grading.
+    assert [p for p in procs.descendants(os.getpid()) if procs.alive(p)] == []
     assert list(scratch.iterdir()) == []  # nor the claims folder, nor any judge's run folder
 
 
@@ -267,13 +250,6 @@ def _sandbox_process(conn: launch.ForkServer, tmp_path: Path, name: str) -> tupl
     return forked, ours
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]) != "Z"
-    except OSError:
-        return False
-
-
 @needs_fork
 def test_judges_sharing_a_fork_server_reach_only_their_own_sandboxes(tmp_path: Path):
     root = tmp_path / "server"
@@ -284,32 +260,32 @@ def test_judges_sharing_a_fork_server_reach_only_their_own_sandboxes(tmp_path: P
         second = launch.ForkServer.attach(server.connect())
         one, one_sock = _sandbox_process(first, tmp_path, "one")
         two, two_sock = _sandbox_process(second, tmp_path, "two")
-        assert one.pid != two.pid and _alive(one.pid) and _alive(two.pid)
+        assert one.pid != two.pid and procs.alive(one.pid) and procs.alive(two.pid)
         with pytest.raises(launch.ForkServerError, match="no sandbox"):
             second.wait(one.pid)  # another judge's sandbox: not waited for, not reported
         second.reset()  # a judge's reset ends its own sandboxes only
-        assert _alive(one.pid) and not _alive(two.pid)
+        assert procs.alive(one.pid) and not procs.alive(two.pid)
         # A wait for a sandbox still running does not hold the server up for the other judge.
         waited: list[int] = []
         waiter = threading.Thread(target=lambda: waited.append(first.wait(one.pid)))
         waiter.start()
         three, three_sock = _sandbox_process(second, tmp_path, "three")
-        assert _alive(three.pid) and waiter.is_alive()
+        assert procs.alive(three.pid) and waiter.is_alive()
         one_sock.close()  # the sandbox ends when its judge hangs up
         waiter.join(30)
         assert len(waited) == 1 and waited[0] >= 0  # it ended by itself, and was answered once it had
         second.close()  # a judge that ends: the server kills what it forked for it
         for _ in range(100):
-            if not _alive(three.pid):
+            if not procs.alive(three.pid):
                 break
             time.sleep(0.05)
-        assert not _alive(three.pid)
+        assert not procs.alive(three.pid)
         first.close()
         for sock in (two_sock, three_sock):
             sock.close()
     finally:
         server.close()
-    assert not _alive(server.process.pid if server.process else 0)
+    assert not procs.alive(server.process.pid if server.process else 0)
 
 
 def test_the_merged_run_is_what_one_judge_would_report():
@@ -350,4 +326,5 @@ def test_ctrl_c_while_parallel_judges_grade_stops_every_one_of_them(tmp_path: Pa
     finally:
         pending.cancel()
     assert seen and pending.judges > 2
-    assert _descendants(os.getpid()) == []  # no judge, fork server or sandbox goes on after Ctrl-C
+    # No judge, fork server or sandbox goes on after Ctrl-C.
+    assert [p for p in procs.descendants(os.getpid()) if procs.alive(p)] == []

@@ -16,13 +16,13 @@ import pytest
 
 from grader.exitcodes import EXIT_STOPPED
 from tests.conftest import REFERENCE
-from tests.support import platforms
-from tests.test_watch import STUDENT, _alive, _descendants, _read
+from tests.support import platforms, procs
+from tests.test_watch import STUDENT
 
 
 def _grader_pid(process: subprocess.Popen[str]) -> int:
     """The grading process's pid (not runuser's, when run as another user)."""
-    for proc in [_read(process.pid), *_descendants(process.pid)]:
+    for proc in [procs.read(process.pid), *procs.descendants(process.pid)]:
         if proc is not None and proc.command.split()[1:4] == ["-m", "grader", "grade"]:
             return proc.pid
     raise AssertionError("the grader is not running")
@@ -37,14 +37,14 @@ def _interrupted(command: list[str], scratch: Path, after: float) -> None:
         time.sleep(0.02)
     time.sleep(after)
     grader = _grader_pid(process)
-    tree = _descendants(grader)
+    tree = procs.descendants(grader)
     assert any("grader.judge" in p.command for p in tree)
     os.kill(grader, signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == EXIT_STOPPED, output
     assert "Traceback" not in output and "grade stopped by Ctrl-C before it finished." in output, output
     assert sorted(p.name for p in scratch.iterdir()) == []
-    assert [p.command for p in tree if _alive(p)] == []
+    assert [p.command for p in tree if procs.alive(p)] == []
 
 
 @pytest.mark.slow
@@ -104,11 +104,11 @@ def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_feedba
         if line.startswith("ann: "):
             break
     deadline = time.monotonic() + 120
-    while not any("grader.judge" in p.command for p in _descendants(process.pid)):
+    while not any("grader.judge" in p.command for p in procs.descendants(process.pid)):
         assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
         time.sleep(0.05)
     time.sleep(1.0)
-    tree = _descendants(process.pid)
+    tree = procs.descendants(process.pid)
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)  # a hang guard: a judge waited for would take 300 s or more
     output = "".join(lines) + rest
@@ -118,4 +118,4 @@ def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_feedba
     assert "the feedback and the JSON reports are as they were" in said
     assert "carol: " not in output  # queued: never graded
     assert files() == before
-    assert [p.command for p in tree if _alive(p)] == []
+    assert [p.command for p in tree if procs.alive(p)] == []

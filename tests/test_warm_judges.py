@@ -28,6 +28,7 @@ from grader import course, rubric
 from grader.judge import replay
 from grader.parent import processes, runner, warm_judges
 from tests.conftest import REFERENCE, STUBS
+from tests.support import procs
 
 needs_fork = pytest.mark.skipif(not warm_judges.available(), reason="judges are forked on Linux only")
 pytestmark = needs_fork
@@ -64,18 +65,6 @@ def zygote() -> Iterator[warm_judges.Zygote]:
         yield started
     finally:
         started.close()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
 
 
 def _run(
@@ -185,7 +174,7 @@ def test_a_forked_judge_is_stopped_at_its_time_limit_and_the_zygote_keeps_nothin
     assert not Path(f"/proc/{pid}").exists()  # killed, and reaped by the zygote
     # The zygote holds nothing of that judge: no child, and no descriptor but its own (one socket, its log).
     server = zygote.process.pid
-    assert _children(server) == []
+    assert procs.children(server) == []
     fds = {name: os.readlink(f"/proc/{server}/fd/{name}") for name in os.listdir(f"/proc/{server}/fd")}
     assert len([t for t in fds.values() if t.startswith("socket:")]) == 1, fds
     assert not any(str(tmp_path) in target for target in fds.values()), fds
@@ -433,7 +422,7 @@ def test_the_zygote_serves_several_judges_at_once_and_tells_each_its_own_end(zyg
     assert processes.finish_limited(first) == processes.Ended(0), (tmp_path / "first" / "judge.log").read_text()
     first_go.close()
     second_go.close()
-    assert _children(zygote.process.pid) == []  # both reaped
+    assert procs.children(zygote.process.pid) == []  # both reaped
 
 
 @pytest.mark.slow
@@ -470,7 +459,7 @@ def test_a_grade_interrupted_while_its_zygote_warms_up_starts_no_judge_and_leave
     not held until it is warm) instead of forking judges only to stop them, and no process is left."""
     forked = _counting_forks(monkeypatch)
     interpreters = _counting_interpreters(monkeypatch)
-    before = set(_children(os.getpid()))
+    before = set(procs.children(os.getpid()))
     pending = runner.start_child(
         ["basic_call", "temperature"], submission=REFERENCE, cassettes=course.CASSETTES_DIR, time_limit=300, judges=2
     )
@@ -487,4 +476,4 @@ def test_a_grade_interrupted_while_its_zygote_warms_up_starts_no_judge_and_leave
         interrupt.cancel()
         pending.cancel()
     assert not zygote.ready and forked == [] and interpreters == []
-    assert zygote.process.poll() is not None and set(_children(os.getpid())) <= before
+    assert zygote.process.poll() is not None and set(procs.children(os.getpid())) <= before

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import pytest
 from grader import course
 from grader.parent import changes
 from tests.conftest import REFERENCE
-from tests.support import platforms
+from tests.support import platforms, procs
 
 LINUX_PROC = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
 HUNG = 900.0  # seconds: only a run that is stuck takes this long, however loaded the machine
@@ -201,47 +200,6 @@ def _state(pid):
 # --- the watch itself, as a subprocess ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Proc:
-    pid: int
-    ppid: int
-    start: int  # clock ticks after boot: with the pid, names one process even if the pid is reused
-    reaped_faults: int  # cminflt: page faults of the children it has waited for
-    command: str
-
-
-def _read(pid: int) -> Proc | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()  # fields from the 3rd (state) on
-    return Proc(pid, int(fields[1]), int(fields[19]), int(fields[8]), command)
-
-
-def _all() -> list[Proc]:
-    found = (_read(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit())
-    return [p for p in found if p is not None]
-
-
-def _descendants(root: int) -> list[Proc]:
-    procs = _all()
-    tree, grew = {root}, True
-    while grew:
-        more = {p.pid for p in procs if p.ppid in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return [p for p in procs if p.pid in tree and p.pid != root]
-
-
-def _alive(proc: Proc) -> bool:
-    now = _read(proc.pid)
-    return now is not None and now.start == proc.start and not Path(f"/proc/{proc.pid}/stat").read_text().split(
-        ")"
-    )[-1].split()[0] == "Z"
-
-
 class Watch:
     """`grade --watch` running in a subprocess; its output is read line by line as it comes."""
 
@@ -286,18 +244,18 @@ class Watch:
         """The watching grader's pid (not runuser's, when run as another user)."""
         deadline = time.monotonic() + HUNG
         while time.monotonic() < deadline:
-            for proc in [_read(self.process.pid), *_descendants(self.process.pid)]:
+            for proc in [procs.read(self.process.pid), *procs.descendants(self.process.pid)]:
                 if proc is not None and proc.command.split()[1:4] == ["-m", "grader", "grade"]:
                     return proc.pid
             time.sleep(0.05)
         raise AssertionError("the grader never started")
 
-    def servers(self) -> list[Proc]:
-        return [p for p in _descendants(self.pid()) if "grader.sandbox.outside.forkserver" in p.command]
+    def servers(self) -> list[procs.Proc]:
+        return [p for p in procs.descendants(self.pid()) if "grader.sandbox.outside.forkserver" in p.command]
 
-    def zygotes(self) -> list[Proc]:
+    def zygotes(self) -> list[procs.Proc]:
         """The warm judge each round's judge is forked from (its children run `grader.judge`'s main)."""
-        return [p for p in _descendants(self.pid()) if "grader.judge.zygote" in p.command and p.ppid == self.pid()]
+        return [p for p in procs.descendants(self.pid()) if "grader.judge.zygote" in p.command and p.ppid == self.pid()]
 
     def stop(self, signum: int = signal.SIGINT) -> int:
         os.kill(self.pid(), signum)
@@ -306,7 +264,7 @@ class Watch:
         return code
 
     def kill(self) -> None:
-        for proc in _descendants(self.process.pid):
+        for proc in procs.descendants(self.process.pid):
             try:
                 os.kill(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -357,11 +315,11 @@ def _wait_until(what: str, found: Any) -> Any:
     raise AssertionError(f"never: {what}")
 
 
-def _running_round(watch: Watch, server: Proc | None = None) -> tuple[Proc, Proc]:
+def _running_round(watch: Watch, server: procs.Proc | None = None) -> tuple[procs.Proc, procs.Proc]:
     """A round under way: its judge, and a sandbox forked from the watch's fork server."""
 
-    def found() -> tuple[Proc, Proc] | None:
-        tree = _descendants(watch.pid())
+    def found() -> tuple[procs.Proc, procs.Proc] | None:
+        tree = procs.descendants(watch.pid())
         judges = [p for p in tree if "-m grader.judge" in p.command]
         servers = [p for p in tree if "grader.sandbox.outside.forkserver" in p.command and p.ppid == watch.pid()]
         if server is not None:
@@ -379,8 +337,8 @@ def _stopped_cleanly(watch: Watch, workspace: Path, code: int) -> None:
     assert list((workspace / "tmp").iterdir()) == []
 
 
-def _nothing_left(tree: list[Proc]) -> None:
-    alive = [p.command for p in tree if _alive(p)]
+def _nothing_left(tree: list[procs.Proc]) -> None:
+    alive = [p.command for p in tree if procs.alive(p)]
     assert alive == [], alive
 
 
@@ -395,7 +353,7 @@ def test_a_save_regrades_only_its_exercise_from_the_same_warm_fork_server(worksp
         [server] = watch.servers()
         [zygote] = watch.zygotes()
         # Between rounds: no judge, no sandbox, only the warm server and the warm judge.
-        assert [p for p in _descendants(watch.pid()) if p.pid not in (server.pid, zygote.pid)] == []
+        assert [p for p in procs.descendants(watch.pid()) if p.pid not in (server.pid, zygote.pid)] == []
         # Not a module, so no round; only a round that graded temperature again would see it.
         (submission / "broken.txt").write_text("")
         (submission / "basic_call.py").write_text("def ask_openai(:\n")
@@ -417,7 +375,7 @@ def test_a_save_regrades_only_its_exercise_from_the_same_warm_fork_server(worksp
         assert (again_zygote.pid, again_zygote.start) == (zygote.pid, zygote.start)
         assert again_zygote.reaped_faults > zygote.reaped_faults  # it forked (and reaped) rounds 2 and 3's judges
 
-        tree = [_read(watch.pid()), *_descendants(watch.pid())]
+        tree = [procs.read(watch.pid()), *procs.descendants(watch.pid())]
         code = watch.stop()  # Ctrl-C while it waits for a save
         _stopped_cleanly(watch, workspace, code)
         _nothing_left([p for p in tree if p is not None])
@@ -458,7 +416,7 @@ def test_saves_during_a_round_make_one_next_round_and_ctrl_c_mid_round_leaves_no
         # Two saves while round 1 runs (its judge lives until its hanging check's 30 s are out).
         shutil.copy(REFERENCE / "basic_call.py", submission / "basic_call.py")
         (submission / "temperature.py").write_bytes((submission / "temperature.py").read_bytes())
-        assert _alive(judge), "round 1 ended before both saves were made"
+        assert procs.alive(judge), "round 1 ended before both saves were made"
         watch.wait_round(2)
         headers = [line for line in watch.since_round(1) if line.startswith("Saved ")]
         assert headers == ["Saved basic_call.py, temperature.py: re-grading basic_call, temperature"], watch.output
@@ -468,7 +426,7 @@ def test_saves_during_a_round_make_one_next_round_and_ctrl_c_mid_round_leaves_no
         with open(submission / "basic_call.py", "a") as module:
             module.write(HANGS)
         _running_round(watch, server)  # round 3 under way: its judge waits on a sandbox that hangs
-        tree = [_read(watch.pid()), *_descendants(watch.pid())]
+        tree = [procs.read(watch.pid()), *procs.descendants(watch.pid())]
         assert any("grader.judge" in p.command for p in tree if p is not None)
         code = watch.stop()
         _stopped_cleanly(watch, workspace, code)
@@ -503,11 +461,11 @@ def test_as_a_user_without_root_a_round_stopped_half_way_leaves_nothing(workspac
         watch.wait_round(1)
         assert _scores(workspace) == {"basic_call": 10}, watch.output
         [server] = watch.servers()
-        assert _read(watch.pid()) is not None and Path(f"/proc/{watch.pid()}").stat().st_uid != 0
+        assert procs.read(watch.pid()) is not None and Path(f"/proc/{watch.pid()}").stat().st_uid != 0
         with open(submission / "basic_call.py", "a") as module:
             module.write(HANGS)
         _running_round(watch, server)  # round 2's sandboxes fork from round 1's server
-        tree = [_read(watch.pid()), *_descendants(watch.pid())]
+        tree = [procs.read(watch.pid()), *procs.descendants(watch.pid())]
         code = watch.stop()
         _stopped_cleanly(watch, workspace, code)
         _nothing_left([p for p in tree if p is not None])

@@ -26,6 +26,7 @@ from grader.judge import launch
 from grader.parent import grading
 from grader.sandbox.outside import confinement, forkserver
 from tests.conftest import REFERENCE, GradeRun
+from tests.support import procs
 
 # A module that, at its import, breaks everything the process it runs in could still be asked to do.
 SABOTAGE = """
@@ -230,19 +231,6 @@ def test_no_sandbox_can_signal_trace_read_or_write_its_fork_server(grade: Callab
     assert run.report is not None and run.report["sandbox"]["level"] == "full"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        return int(handle.read().rpartition(")")[2].split()[1])
-
-
 def _ready(sock: socket.socket) -> dict[str, object]:
     from grader import wire
 
@@ -257,18 +245,18 @@ def test_a_sandbox_ended_is_replaced_by_a_fresh_fork_and_nothing_outlives_the_la
         server = launcher.server.process.pid
         first, first_sock = launch.spawn(launcher, _copy(tmp_path))
         assert _ready(first_sock)["op"] == "ready"
-        assert _parent(first.pid) == server  # forked, not a new interpreter
+        assert procs.parent(first.pid) == server  # forked, not a new interpreter
         first.kill()
         assert first.wait() == -9
         second, second_sock = launch.spawn(launcher, tmp_path / "submission")
         assert _ready(second_sock)["op"] == "ready"
-        assert second.pid != first.pid and _parent(second.pid) == server
+        assert second.pid != first.pid and procs.parent(second.pid) == server
         assert launcher.server is not None and launcher.server.process.pid == server
         for sock in (first_sock, second_sock):
             sock.close()
     finally:
         launcher.close()
-    assert not _alive(server) and not _alive(second.pid)
+    assert not procs.alive(server) and not procs.alive(second.pid)
     assert not launcher.root.exists()
 
 
@@ -307,7 +295,7 @@ def test_a_batch_worker_forks_every_submission_from_one_clean_server(tmp_path: P
         left = set(re.findall(r"BEFORE=(\w+)", feedback))
         assert "None" in left and left <= {"None", name}, left  # its own earlier checks only, never another's
     assert len(servers) == 1, servers  # one warm server for the worker, not one per submission
-    assert not _alive(int(servers.pop()))  # and it ended with the batch
+    assert not procs.alive(int(servers.pop()))  # and it ended with the batch
 
 
 def test_class6_a_large_file_and_thousands_of_small_ones_still_grade_and_are_named(grade, tmp_path: Path):
@@ -511,7 +499,7 @@ def test_a_fork_server_that_fails_is_replaced_by_interpreters_and_the_parent_is_
         launcher.server.process.wait()
         second, second_sock = launch.spawn(launcher, tmp_path / "submission")
         assert _ready(second_sock)["op"] == "ready"  # a sandbox all the same, started as an interpreter
-        assert _parent(second.pid) == os.getpid() and launcher.server is None
+        assert procs.parent(second.pid) == os.getpid() and launcher.server is None
         assert launcher.fallback is not None and "fork server" in launcher.fallback
         grading.tell_start()
         grading.tell_start()
