@@ -477,3 +477,37 @@ def test_a_grade_interrupted_while_its_zygote_warms_up_starts_no_judge_and_leave
         pending.cancel()
     assert not zygote.ready and forked == [] and interpreters == []
     assert zygote.process.poll() is not None and set(procs.children(os.getpid())) <= before
+
+
+@pytest.mark.slow
+def test_a_relief_judge_started_from_a_lanes_thread_forks_from_the_zygote_of_the_grades_thread(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """In a batch or watch with several judges, a relief (or restarted) judge is started from a lane's thread,
+    which may end before it: it must fork from the zygote of the thread that started the grade (which waits for
+    the grade), neither from a zygote of the lane's thread (it would die with that thread, killing the judge)
+    nor as an interpreter."""
+    monkeypatch.setenv(runner.JUDGES_VARIABLE, "2")
+    forked = _counting_forks(monkeypatch)
+    interpreters = _counting_interpreters(monkeypatch)
+    zygotes: list[int] = []
+    real_init = warm_judges.Zygote.__init__
+
+    def init(self: warm_judges.Zygote, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        zygotes.append(self.process.pid)
+
+    monkeypatch.setattr(warm_judges.Zygote, "__init__", init)
+    with runner.warm_workers():
+        pending = runner.start_child(
+            ["basic_call", "temperature", "api_keys"], submission=REFERENCE, cassettes=course.CASSETTES_DIR,
+            time_limit=300,
+        )  # fmt: skip
+        try:
+            relief = threading.Thread(target=lambda: pending._lanes.append(pending._more()))
+            relief.start()
+            relief.join()
+            assert pending.judges == 3
+        finally:
+            pending.cancel()  # stops all three judges at once
+    assert len(zygotes) == 1 and len(forked) == 3 and interpreters == []

@@ -233,12 +233,11 @@ class _RunSettings:
     # Parallel judges: each grades the exercises its lane claims in this folder (`grader.judge.claims`).
     claims: Path | None = None
     lane: int = 0
-    # The warm judge this run's parallel judges fork from (one grade's own); None: the block's (a batch, a watch
-    # session), or each judge starts as an interpreter.
+    # The warm judge every judge of this run forks from: the grade's own (parallel judges), or the one of the thread
+    # that started the grade in a batch or watch block; None: each judge starts as an interpreter. Chosen when the
+    # grade starts, in that thread, which waits for the grade: a relief or restarted judge, started from a lane's
+    # thread, forks from a zygote that outlives it (a zygote dies with the thread that started it).
     zygote: warm_judges.Zygote | None = None
-    # May fork from the block's warm judge of this thread: not a relief lane, whose judge is started from another
-    # lane's thread (a zygote dies with the thread that started it, which may end before the relief judge).
-    warm: bool = True
 
 
 @dataclass(frozen=True)
@@ -317,21 +316,15 @@ def _launch(run: _RunSettings, skip: Sequence[str], *, time_limit: float) -> _La
 
 
 def _start_judge(command: processes.Command, run: _RunSettings) -> processes.Limited:
-    """The judge forked from the run's warm zygote (a grade's parallel judges), or the block's (a batch, a watch
-    session), else started as an interpreter: the same program, arguments, environment, descriptors and limits
-    either way."""
-    if run.record:
-        warm = None
-    elif run.zygote is not None:
-        warm = run.zygote
-    else:
-        warm = warm_judges.for_run(run.suites_dir, run.cassettes) if run.warm else None
+    """The judge forked from the run's warm zygote, else started as an interpreter: the same program, arguments,
+    environment, descriptors and limits either way."""
+    warm = run.zygote
     if warm is not None:
         try:
             return warm.start(command)
         except warm_judges.ZygoteError:
-            if warm is run.zygote and warm.closed:
-                raise Stopping() from None  # the grade was abandoned (Ctrl-C) while its zygote warmed up
+            if warm.closed:  # its grade or block was abandoned (Ctrl-C), perhaps while it warmed up
+                raise Stopping() from None
             # otherwise that zygote's judges start as interpreters from now on
     return processes.start_limited(command)
 
@@ -485,7 +478,7 @@ class PendingRun:
             for lane in self._lanes:
                 # A grade's own zygote is still warming up: its lanes' judges are forked in their own threads
                 # once it is ready (`finish`), while the caller goes on.
-                if lane.run.zygote is None:
+                if self._zygote is None:
                     lane.first = _launch(lane.run, sorted(self._skip), time_limit=time_limit)
         except BaseException:
             self.cancel()
@@ -600,9 +593,7 @@ class PendingRun:
         first = self._lanes[0]
         slot = users.acquire() if first.slot is not None else None
         try:
-            run = dataclasses.replace(
-                first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid, warm=False
-            )
+            run = dataclasses.replace(first.run, lane=len(self._lanes), uid=None if slot is None else slot.uid)
             lane = _Lane(run, slot)
             remaining = max(1.0, self._deadline - time.monotonic())
             lane.first = _launch(run, sorted(self._skip), time_limit=remaining)
@@ -721,7 +712,8 @@ def start_child(
     files = tuple(str(f) for exercise_id in order for f in suite_files(exercise_id, suites_dir))
     # First: the server's SDK import is the longest step of a grade, and nothing it needs waits on the probe.
     server = _run_server() if parallel and forkserver.available() else None
-    warm = _run_zygote(suites_dir, cassettes) if parallel and not record else None
+    own = _run_zygote(suites_dir, cassettes) if parallel and not record else None
+    warm = own or (None if record else warm_judges.for_run(suites_dir, cassettes))  # chosen in this thread
     claims = Path(tempfile.mkdtemp(prefix="grader-claims-")) if parallel else None  # ours and our judges' only
     runs: list[tuple[_RunSettings, users.Slot | None]] = []
     try:
@@ -752,12 +744,12 @@ def start_child(
                 slot.release()
         if server is not None:
             _close_server(*server)
-        if warm is not None:
-            warm.close()
+        if own is not None:
+            own.close()
         if claims is not None:
             shutil.rmtree(claims, ignore_errors=True)
         raise
-    return PendingRun(runs, time_limit, skip, server, claims, len(exercise_ids), warm)
+    return PendingRun(runs, time_limit, skip, server, claims, len(exercise_ids), own)
 
 
 def _run_attempts(
