@@ -84,7 +84,6 @@ def test_as_a_user_without_root_a_grade_stopped_by_ctrl_c_leaves_nothing_behind(
 def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_feedback_and_reports_as_they_were(
     tmp_path: Path,
 ):
-
     classroom, out = tmp_path / "class", tmp_path / "out"
     for name in ("ann", "carol"):
         shutil.copytree(REFERENCE, classroom / name, ignore=shutil.ignore_patterns("__pycache__"))
