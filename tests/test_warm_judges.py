@@ -465,15 +465,19 @@ def test_a_grade_interrupted_while_its_zygote_warms_up_starts_no_judge_and_leave
     )
     zygote = pending._zygote
     assert zygote is not None
-    # Ctrl-C a moment after grading began: the zygote (an interpreter importing pytest, the plugin, the
-    # cassettes and the suites) is far from warm by then.
-    interrupt = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
-    interrupt.start()
+    # Ctrl-C the moment a lane begins to wait for the zygote's greeting: the zygote (an interpreter importing
+    # pytest, the plugin, the cassettes and the suites) is far from warm then.
+    real_wait = warm_judges.Zygote._await_ready
+
+    def await_ready(self: warm_judges.Zygote) -> None:
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        real_wait(self)
+
+    monkeypatch.setattr(warm_judges.Zygote, "_await_ready", await_ready)
     try:
         with pytest.raises(KeyboardInterrupt):
             pending.finish()
     finally:
-        interrupt.cancel()
         pending.cancel()
     assert not zygote.ready and forked == [] and interpreters == []
     assert zygote.process.poll() is not None and set(procs.children(os.getpid())) <= before

@@ -517,10 +517,11 @@ class PendingRun:
     def _finish_parallel(self, progress: Progress) -> ChildRun:
         together = _Together(progress)
         cancelled = threading.Event()
-        with self._lock:
-            for lane in self._lanes:
-                self._grade_lane(lane, together, cancelled)
         try:
+            # Started inside the `try`: a Ctrl-C while the lanes' threads start stops those already running.
+            with self._lock:
+                for lane in self._lanes:
+                    self._grade_lane(lane, together, cancelled)
             joined = 0
             while True:
                 with self._lock:  # lanes may start while others run: join until none is left
