@@ -374,6 +374,19 @@ def _counting_interpreters(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return interpreters
 
 
+def _counting_zygotes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the zygotes started from now on."""
+    zygotes: list[int] = []
+    real_init = warm_judges.Zygote.__init__
+
+    def init(self: warm_judges.Zygote, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        zygotes.append(self.process.pid)
+
+    monkeypatch.setattr(warm_judges.Zygote, "__init__", init)
+    return zygotes
+
+
 WAITS = """
 import os
 
@@ -438,14 +451,7 @@ def test_a_grades_parallel_judges_fork_from_one_warm_judge_of_its_own_and_leave_
     monkeypatch.delenv(warm_judges.SWITCH)
     forked = _counting_forks(monkeypatch)
     interpreters = _counting_interpreters(monkeypatch)
-    zygotes: list[int] = []
-    real_init = warm_judges.Zygote.__init__
-
-    def init(self: warm_judges.Zygote, *args: Any, **kwargs: Any) -> None:
-        real_init(self, *args, **kwargs)
-        zygotes.append(self.process.pid)
-
-    monkeypatch.setattr(warm_judges.Zygote, "__init__", init)
+    zygotes = _counting_zygotes(monkeypatch)
     warm = {name: _grade(path, exercises) for name, path in (("reference", REFERENCE), ("stubs", STUBS))}
     assert warm == cold and set(cold["reference"].values()) == {"passed"}
     assert len(zygotes) == 2 and len(forked) == 4 and interpreters == []  # one zygote per grade, both judges forked
@@ -494,14 +500,7 @@ def test_a_relief_judge_started_from_a_lanes_thread_forks_from_the_zygote_of_the
     monkeypatch.setenv(runner.JUDGES_VARIABLE, "2")
     forked = _counting_forks(monkeypatch)
     interpreters = _counting_interpreters(monkeypatch)
-    zygotes: list[int] = []
-    real_init = warm_judges.Zygote.__init__
-
-    def init(self: warm_judges.Zygote, *args: Any, **kwargs: Any) -> None:
-        real_init(self, *args, **kwargs)
-        zygotes.append(self.process.pid)
-
-    monkeypatch.setattr(warm_judges.Zygote, "__init__", init)
+    zygotes = _counting_zygotes(monkeypatch)
     with runner.warm_workers():
         pending = runner.start_child(
             ["basic_call", "temperature", "api_keys"], submission=REFERENCE, cassettes=course.CASSETTES_DIR,
