@@ -9,14 +9,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from grader import course
 from grader.exitcodes import EXIT_STOPPED
+from grader.judge import launch
+from grader.parent import runner
+from grader.sandbox.outside import confinement, forkserver
 from tests.conftest import REFERENCE
-from tests.support import platforms, procs
+from tests.support import hanging, platforms, procs
 from tests.test_watch import STUDENT
 
 
@@ -43,18 +50,103 @@ def _interrupted(command: list[str], scratch: Path, after: float) -> None:
     output, _ = process.communicate(timeout=120)
     assert process.returncode == EXIT_STOPPED, output
     assert "Traceback" not in output and "grade stopped by Ctrl-C before it finished." in output, output
-    assert sorted(p.name for p in scratch.iterdir()) == []
+    assert sorted(str(p.relative_to(scratch)) for p in scratch.rglob("*")) == []
     assert [p.command for p in tree if procs.alive(p)] == []
 
 
+def _still_grading(submission: Path) -> Path:
+    """The reference, but api_keys' functions block: a grade of it is still running whenever Ctrl-C comes (a
+    whole grade of the reference can end within the moments these tests wait)."""
+    hanging.write(submission, how="block", base=REFERENCE, only=["api_keys"])
+    return submission
+
+
 @pytest.mark.slow
-# Ctrl-C as the first sandbox starts, and a moment into the checks: a whole grade of the reference now takes
-# under 3 s on 2 idle cores, so a later moment could come after the grade has ended ("the grader is not running").
-@pytest.mark.parametrize("after", [0.0, 0.5])
-def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: Path, after: float):
+# Ctrl-C as the first sandbox starts, and a moment into the checks; with one judge (GRADER_JUDGES=1: one core,
+# or `grade --exercise`), which the grading process waits for itself, and with two, each waited for by a thread.
+@pytest.mark.parametrize("judges", ["1", "2"])
+@pytest.mark.parametrize("after", [0.0, 1.5])
+def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: Path, after: float, judges: str):
     scratch = workspace / "tmp"
-    command = [sys.executable, "-m", "grader", "grade", "--submission", str(REFERENCE)]
-    _interrupted(["env", f"TMPDIR={scratch}", "COLUMNS=120", *command], scratch, after)
+    submission = _still_grading(workspace / "submission")
+    command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission)]
+    env = [f"TMPDIR={scratch}", "COLUMNS=120", f"GRADER_JUDGES={judges}"]
+    _interrupted(["env", *env, *command], scratch, after)
+
+
+# Ctrl-C once, and twice (as impatient people do), a moment after both lanes' judges have started.
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_in_a_grade_with_two_judges_waits_for_both_lanes_to_stop_their_judges_and_clear_their_folders(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, presses: int
+):
+    """Each judge of a two-judge grade is waited for by a thread of its own. Ctrl-C reaches the grading process's
+    main thread, which must not go on until every lane has stopped its judge and removed its folders: the
+    process would exit with a lane half done, its folders left in TMPDIR. Two ways that happened: up to Python
+    3.12, joining a thread after Ctrl-C interrupted a join of it returns at once while the thread still runs; and
+    a second Ctrl-C cut the wait for the lanes short."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    main = threading.main_thread().ident or 0
+    entered, pressed, stopped = [], [], []
+    real = runner._collect
+
+    def press() -> None:
+        for _ in range(presses):
+            pressed.append(True)
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.1)
+
+    def collect(launched: Any, run: Any, **kwargs: Any) -> Any:
+        entered.append(run.lane)
+        if len(entered) == 2:  # both lanes' judges run, and the grading process waits for the first lane
+            threading.Timer(0.3, press).start()
+        try:
+            return real(launched, run, **kwargs)
+        finally:
+            # A lane that takes a moment to stop its judge (a loaded machine); the first lane, which the grading
+            # process was waiting for when Ctrl-C came, the longest.
+            time.sleep(1.5 if run.lane == 0 else 0.5)
+            stopped.append(run.lane)
+
+    monkeypatch.setattr(runner, "_collect", collect)
+    pending = runner.start_child(
+        ["basic_call", "temperature"], submission=REFERENCE, cassettes=course.CASSETTES_DIR, time_limit=300, judges=2
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pending.finish()
+        lanes, left = pending.judges, sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        pending.cancel()
+    assert len(pressed) == presses
+    assert len(stopped) == lanes == 2, "the grade ended while a lane was still stopping its judge"
+    assert left == []
+
+
+@pytest.mark.skipif(not forkserver.available(), reason="a fork server (Linux)")
+def test_a_fork_server_closed_while_it_imports_the_sdks_is_ended_at_once_and_a_warm_one_ends_by_itself(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """Ctrl-C early in a grade closes its fork server while it still imports the SDKs: it has forked nothing, so it is
+    killed at once, not waited for until its import ends. A warm one (it has greeted a judge) is told to end and
+    ends by itself, killing its sandboxes first."""
+    monkeypatch.setattr(launch, "CLOSE_SECONDS", 120.0)  # waiting out a cold one's import would now show
+
+    def server(name: str) -> launch.ForkServer:
+        root = tmp_path / name
+        (root / "home").mkdir(parents=True)
+        return launch.ForkServer(root, confinement.environment(root / "home", {}))
+
+    cold = server("cold")
+    cold.close()
+    assert cold.process is not None and cold.process.returncode == -signal.SIGKILL
+    warm = server("warm")
+    judge = launch.ForkServer.attach(warm.connect())  # as a grade's judges use it: the starter never asks it
+    try:
+        judge.reset()  # answered once the server has imported the SDKs and greeted this judge
+    finally:
+        judge.close()
+        warm.close()
+    assert warm.process is not None and warm.process.returncode == 0
 
 
 @pytest.mark.slow
@@ -65,22 +157,19 @@ def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: 
 def test_as_a_user_without_root_a_grade_stopped_by_ctrl_c_leaves_nothing_behind(workspace: Path):
     platforms.user(STUDENT, sudo=False)
     python = platforms.public_venv(platforms.public_folder(workspace, "venv"))
-    submission = workspace / "submission"
-    shutil.copytree(REFERENCE, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    submission = _still_grading(workspace / "submission")
     (workspace / "tmp").mkdir()
     subprocess.run(["chown", "-R", f"{STUDENT}:{STUDENT}", str(submission), str(workspace / "tmp")], check=True)
     env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(workspace), "TMPDIR": str(workspace / "tmp"),
            "COLUMNS": "120", "LANG": "C.UTF-8"}  # fmt: skip
     command = [str(python), "-m", "grader", "grade", "--submission", str(submission)]
-    _interrupted(platforms.as_user(STUDENT, command, env), workspace / "tmp", 0.5)
+    _interrupted(platforms.as_user(STUDENT, command, env), workspace / "tmp", 1.5)
 
 
 @pytest.mark.slow
 def test_a_batch_stopped_by_ctrl_c_stops_at_once_and_leaves_the_gradebook_feedback_and_reports_as_they_were(
     tmp_path: Path,
 ):
-    from tests.support import hanging
-
     classroom, out = tmp_path / "class", tmp_path / "out"
     for name in ("ann", "carol"):
         shutil.copytree(REFERENCE, classroom / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -206,19 +206,35 @@ class ForkServer:
 
     def close(self) -> None:
         """End the server (its children die with it) and wait for it; an attached one is only let go."""
+        warm = self.process is None or self.ready or self._greeted()
         self.control.close()
         if self.process is None:
             return
         try:
-            # The end of its first socket makes it kill and reap every sandbox it forked, then exit.
-            self.process.wait(timeout=CLOSE_SECONDS)
+            # The end of its first socket makes it kill and reap every sandbox it forked, then exit. A server that
+            # has not said it is ready is still importing the SDKs and has forked nothing: it is killed at once,
+            # so a Ctrl-C early in a grade is not held up until the import ends.
+            if warm:
+                self.process.wait(timeout=CLOSE_SECONDS)
         except subprocess.TimeoutExpired:
             pass
+        finally:  # whatever interrupted the wait
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+
+    def _greeted(self) -> bool:
+        """Whether the server has said it is ready (or ended): its greeting waits on the first socket, unread
+        when only the judges it was attached to ever asked it for anything."""
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.process.wait()
+            self.control.recv(forkserver.MAX_PACKET, socket.MSG_DONTWAIT | socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True
 
 
 class Forked:

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -340,23 +340,22 @@ def _collect(
 ) -> _Attempt:
     """Wait for the attempt's judge (or, `stop_now`, stop it), then read its records; nothing of it stays."""
     parent_channel = launched.parent_channel
-    with launched.workdir:
-        try:
-            ended = processes.finish_limited(
-                launched.judge,
-                watchdog=_Watchdog(
-                    parent_channel, run.check_timeout * 2 + 70, progress, cancelled, held, suspect(run.check_timeout)
-                ),
-                stop_now=stop_now,
-            )
-        finally:
-            os.close(parent_channel.fd)
-            _let_go(launched.server)
-            if run.uid is not None:
-                users.kill_all(run.uid)  # whatever the sandbox left running, even if the judge could not
-        output = _tail(launched.log)
-    records, rejected = channel.read_records(parent_channel)
-    channel.close_parent_channel(parent_channel)
+    watchdog = _Watchdog(
+        parent_channel, run.check_timeout * 2 + 70, progress, cancelled, held, suspect(run.check_timeout)
+    )
+    try:  # the channel's folder goes whatever happens, a Ctrl-C while the grading process waits here included
+        with launched.workdir:
+            try:
+                ended = processes.finish_limited(launched.judge, watchdog=watchdog, stop_now=stop_now)
+            finally:
+                os.close(parent_channel.fd)
+                _let_go(launched.server)
+                if run.uid is not None:
+                    users.kill_all(run.uid)  # whatever the sandbox left running, even if the judge could not
+            output = _tail(launched.log)
+        records, rejected = channel.read_records(parent_channel)
+    finally:
+        channel.close_parent_channel(parent_channel)
     kept = [r for r in records if isinstance(r, dict) and ("id" in r or r.get("event") == "sandbox-start")]
     return _Attempt(kept, ended.returncode, output, rejected, ended.stopped_by)
 
@@ -472,7 +471,10 @@ class PendingRun:
         self._lanes = [_Lane(run, slot) for run, slot in runs]  # each slot is freed by `_release` from here on
         self._lock = threading.Lock()
         self._held: set[int] = set()  # lanes whose check has run past `suspect`
-        self._threads: list[threading.Thread] = []
+        # Set as each lane's thread has finished its lane. Waited on instead of joining the threads: up to Python
+        # 3.12, a join that Ctrl-C interrupts marks a thread that still runs as ended, so a join after it would
+        # return at once and the grade would end while a lane still stops its judge and clears its folders.
+        self._ended: list[threading.Event] = []
         self._results: list[ChildRun | BaseException | None] = []
         try:
             for lane in self._lanes:
@@ -522,22 +524,24 @@ class PendingRun:
             with self._lock:
                 for lane in self._lanes:
                     self._grade_lane(lane, together, cancelled)
-            joined = 0
+            waited = 0
             while True:
-                with self._lock:  # lanes may start while others run: join until none is left
-                    if joined == len(self._threads):
+                with self._lock:  # lanes may start while others run: wait until none is left
+                    if waited == len(self._ended):
                         break
-                    thread = self._threads[joined]
-                thread.join()
-                joined += 1
+                    ended = self._ended[waited]
+                ended.wait()
+                waited += 1
         except BaseException:  # Ctrl-C: every judge is stopped (its watchdog) before the caller goes on
             cancelled.set()
-            if self._zygote is not None:
-                self._zygote.close()  # lanes still waiting for it to warm up start no judge
-            with self._lock:
-                threads = list(self._threads)
-            for thread in threads:
-                thread.join()
+            try:
+                if self._zygote is not None:
+                    self._zygote.close()  # lanes still waiting for it to warm up start no judge
+            finally:
+                with self._lock:
+                    every = list(self._ended)
+                for ended in every:
+                    _wait_out(ended)
             raise
         for result in self._results:
             if isinstance(result, BaseException):
@@ -548,6 +552,7 @@ class PendingRun:
         """Finish `lane` (already launched) in a thread of its own; called with the lock held."""
         i = len(self._results)
         self._results.append(None)
+        ended = threading.Event()
 
         def grade() -> None:
             held = functools.partial(self._held_up, i, together, cancelled)
@@ -556,11 +561,18 @@ class PendingRun:
             except BaseException as exc:  # handed to the caller's thread
                 self._results[i] = exc
             finally:
-                held(False)
+                try:
+                    held(False)
+                finally:
+                    ended.set()
 
         thread = threading.Thread(target=grade, daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        self._ended.append(ended)
+        try:
+            thread.start()
+        except BaseException:
+            ended.set()  # it never ran: nothing to wait for
+            raise
 
     def _held_up(self, i: int, together: _Together, cancelled: threading.Event, now: bool) -> None:
         """Lane `i`'s watchdog, at each poll: is its check held up? If so, and too few lanes are moving while
@@ -614,16 +626,31 @@ class PendingRun:
             self._release()
 
     def _release(self) -> None:
+        """What the run holds, given back: every step is taken whatever an earlier one raised (a Ctrl-C that lands
+        here, as the grade ends, must not leave the fork server's or the claims' folder behind)."""
+        with ExitStack() as steps:  # taken last to first
+            steps.callback(self._drop_claims)
+            steps.callback(self._close_zygote)
+            steps.callback(self._close_run_server)
+            steps.callback(self._free_slots)
+
+    def _free_slots(self) -> None:
         for lane in self._lanes:
             slot, lane.slot = lane.slot, None
             if slot is not None:
                 slot.release()
+
+    def _close_run_server(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             _close_server(*server)
+
+    def _close_zygote(self) -> None:
         zygote_, self._zygote = self._zygote, None
         if zygote_ is not None:
             zygote_.close()
+
+    def _drop_claims(self) -> None:
         claims, self._claims = self._claims, None
         if claims is not None:
             shutil.rmtree(claims, ignore_errors=True)
@@ -643,6 +670,17 @@ class _Together:
             self._done[judge], self._running[judge] = done, running
             now = [r for r in self._running.values() if r is not None]
             self._progress(sum(self._done.values()), max(now, key=lambda r: r[1]) if now else None)
+
+
+def _wait_out(ended: threading.Event) -> None:
+    """Wait for `ended` through any further Ctrl-C: its lane, told to stop, only takes the moment it needs to stop
+    its judge and remove its folders, which a process that left now would leave behind."""
+    while True:
+        try:
+            ended.wait()
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def _merged(runs: Sequence[ChildRun]) -> ChildRun:
@@ -685,9 +723,10 @@ def _run_zygote(suites_dir: Path, cassettes: Path) -> warm_judges.Zygote | None:
 
 
 def _close_server(server: launch.ForkServer, root: Path) -> None:
-    server.close()
-    processes.release_spared(_server_pid(server))
-    shutil.rmtree(root, ignore_errors=True)
+    with ExitStack() as steps:  # each step whatever an earlier one raised, taken last to first
+        steps.callback(shutil.rmtree, root, ignore_errors=True)
+        steps.callback(processes.release_spared, _server_pid(server))
+        server.close()
 
 
 def start_child(
