@@ -7,14 +7,10 @@ faults, gated streams) before a verdict is decided from what was served and what
 
 from __future__ import annotations
 
-import functools
 import gc
-import hashlib
-import hmac
-import inspect
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -22,7 +18,7 @@ import pytest
 
 from grader import clock as clock_layer
 from grader.errors import StaffError
-from grader.judge import captured, claims, leaks, session, settings, timeline
+from grader.judge import captured, claims, leaks, seeds, session, settings, timeline
 from grader.judge import faults as faults_layer
 from grader.judge import replay as replay_layer
 from grader.judge import streams as streams_layer
@@ -82,21 +78,6 @@ def _is_hidden(item: pytest.Item) -> bool:
     return item.path.name.startswith("test_hidden")
 
 
-@functools.cache
-def _source_key(function: Callable[..., object]) -> bytes:
-    return hashlib.sha256(inspect.getsource(function).encode()).digest()
-
-
-def _seed(item: pytest.Item) -> str:
-    """The seed of the sandbox's `random` in a clocked check: the same on every run of the check, and no
-    name of it (a hidden check's id must never reach the sandbox). Keyed by the check's own source, which
-    the sandbox cannot read: editing one check of a suite re-draws that check only, never its neighbours'
-    draws (which known-wrong submissions' expected failures may depend on)."""
-    function = getattr(item, "function", None)
-    key = _source_key(function) if function is not None else hashlib.sha256(item.path.read_bytes()).digest()
-    return hmac.new(key, item.nodeid.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def _clock_start(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("clock")
     if marker is None and item.get_closest_marker("faults") is None:
@@ -153,7 +134,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             exercise=_exercise_id(item),
             hidden=record.hidden,
             clock=_clock_start(item),
-            seed=_seed(item),
+            seed=seeds.seed(item),
         )
     except SandboxFailure as exc:
         record.phases.append(PhaseResult("setup", exc.status, str(exc)))

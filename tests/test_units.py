@@ -194,7 +194,7 @@ def test_a_checks_seed_follows_its_own_source_not_its_neighbours(tmp_path: Path)
     from types import SimpleNamespace
     from typing import cast
 
-    from grader import plugin
+    from grader.judge import seeds as checks_seeds
 
     first = "def test_a():\n    return 1\n\n\ndef test_b():\n    return 2\n"
     second = "def test_a():\n    return 1\n\n\ndef test_b():\n    return 3  # edited\n"
@@ -207,7 +207,7 @@ def test_a_checks_seed_follows_its_own_source_not_its_neighbours(tmp_path: Path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return {
-            check: plugin._seed(
+            check: checks_seeds.seed(
                 cast(
                     pytest.Item,
                     SimpleNamespace(function=getattr(module, check), nodeid=f"x/test_s.py::{check}", path=path),

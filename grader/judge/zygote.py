@@ -48,6 +48,16 @@ def judge_arguments(suites_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
+class _Collected:
+    """The checks the warm-up's collection found."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.items = list(session.items)
+
+
 def warm(suites_dir: Path, cassettes_dir: Path) -> None:
     """Everything a judge loads before its first check, loaded now: pytest and its plugins, the grader's
     judge modules, the cassettes (read and parsed), and the suites (collected, their asserts rewritten:
@@ -55,17 +65,21 @@ def warm(suites_dir: Path, cassettes_dir: Path) -> None:
     import pytest
 
     import grader.judge.__main__  # noqa: F401  (each judge runs its main: imported once here, not per judge)
-    from grader.judge import replay
+    from grader.judge import replay, seeds
 
     replay.preload(cassettes_dir)
     files = sorted(str(p) for p in suites_dir.glob("*/test_*.py"))
+    collected = _Collected()
     with open(os.devnull, "w") as quiet:
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = quiet
         try:
-            pytest.main([*judge_arguments(suites_dir), "--collect-only", "-q", "--no-header", *files])
+            pytest.main(
+                [*judge_arguments(suites_dir), "--collect-only", "-q", "--no-header", *files], plugins=[collected]
+            )
         finally:
             sys.stdout, sys.stderr = saved
+    seeds.warm(collected.items)  # a judge's collection finds these very functions (their modules are imported)
     gc.collect()
     gc.freeze()  # what is loaded lives as long as every judge: no judge's collection need walk it
 

@@ -65,7 +65,7 @@ MUTANTS = (
         # or exponential, and its third's ranges overlap, so whether it fails depends on the check's draws.
         # test_delays_capped_at_max_delay fails by its draws: its unhinted retries 1-3 want [8, 16], [16, 32],
         # [30, 60] and get [8, 16], [12, 24], [16, 32], so it passes one draw in twelve. A check's seed is keyed
-        # by its own source (grader/plugin.py, _seed): editing that check draws again, editing another does not.
+        # by its own source (grader/judge/seeds.py): editing that check draws again, editing another does not.
         (
             "test_hidden.py::test_delays_capped_at_max_delay",
             "test_hidden.py::test_exponential_backoff_over_seeds",
@@ -200,8 +200,8 @@ MUTANTS = (
         ),
         # Two of these fail by their draws: test_rate_limit_retried_then_returns (one retry, in [e/2, e] half
         # the time) and test_async_variant_retries_with_asyncio_sleep (three draws, all in [e/2, e] one time in
-        # eight); the others draw over many seeds. A check's seed is keyed by its own source (grader/plugin.py,
-        # _seed): editing that check draws again, editing another does not.
+        # eight); the others draw over many seeds. A check's seed is keyed by its own source (grader/judge/seeds.py):
+        # editing that check draws again, editing another does not.
         (("    return random.uniform(ceiling / 2, ceiling)\n", "    return random.uniform(0, ceiling)\n"),),
     ),
     Mutant(
