@@ -35,7 +35,7 @@ def _grader_pid(process: subprocess.Popen[str]) -> int:
     raise AssertionError("the grader is not running")
 
 
-def _interrupted(command: list[str], scratch: Path, after: float) -> None:
+def _interrupted(command: list[str], scratch: Path, after: float, presses: int = 1) -> None:
     scratch.mkdir(exist_ok=True)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
@@ -46,7 +46,10 @@ def _interrupted(command: list[str], scratch: Path, after: float) -> None:
     grader = _grader_pid(process)
     tree = procs.descendants(grader)
     assert any("grader.judge" in p.command for p in tree)
-    os.kill(grader, signal.SIGINT)
+    for press in range(presses):  # a second press comes while the first one's clean-up runs
+        if press:
+            time.sleep(0.05)
+        os.kill(grader, signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == EXIT_STOPPED, output
     assert "Traceback" not in output and "grade stopped by Ctrl-C before it finished." in output, output
@@ -72,6 +75,18 @@ def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: 
     command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission)]
     env = [f"TMPDIR={scratch}", "COLUMNS=120", f"GRADER_JUDGES={judges}"]
     _interrupted(["env", *env, *command], scratch, after)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("judges", ["1", "2"])
+def test_ctrl_c_pressed_twice_stops_a_grade_as_once_does(workspace: Path, judges: str):
+    """People press Ctrl-C twice. The second press comes while the grade stops its judges and removes their
+    folders; it must not cut that short (folders left behind) or land outside it (a traceback)."""
+    scratch = workspace / "tmp"
+    submission = _still_grading(workspace / "submission")
+    command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission)]
+    env = [f"TMPDIR={scratch}", "COLUMNS=120", f"GRADER_JUDGES={judges}"]
+    _interrupted(["env", *env, *command], scratch, 1.5, presses=2)
 
 
 # Ctrl-C once, and twice (as impatient people do), a moment after both lanes' judges have started.
