@@ -354,7 +354,7 @@ def test_judges_started_side_by_side_from_one_thread_are_all_forked_from_its_zyg
         zygote = warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR)
         assert zygote is not None
         graded = _grade(REFERENCE, exercises)
-        assert not zygote.broken
+        assert zygote.serving
         again = _grade(REFERENCE, exercises)
         assert warm_judges.for_run(course.SUITES_DIR, course.CASSETTES_DIR) is zygote
     assert set(graded.values()) == {"passed"} and graded == again

@@ -118,10 +118,11 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
         self.ready = False
-        self.broken = False
+        self._failed = False  # a start failed: its thread's judges start as interpreters from then on
         self._lock = threading.Lock()  # several threads start judges: one request, and one greeting, at a time
         self._running = 0  # judges it forked that have not been seen to end
         self._retired = False  # replaced by a zygote for changed suites: ends once its last judge has
+        # Not `_lock`, which a thread waiting for the greeting holds: Ctrl-C closes a zygote still warming up.
         self._closing = threading.Lock()
         self._closed = False
         command = [sys.executable, "-m", "grader.judge.zygote", str(theirs.fileno()), str(suites_dir), str(cassettes)]
@@ -167,8 +168,8 @@ class Zygote:
         sent = False
         try:
             with self._lock:
-                if self.broken:
-                    raise ZygoteError("the warm judge failed before")
+                if not self.serving:
+                    raise ZygoteError(f"the warm judge serves no more judges (it {self._why_not()})")
                 self._await_ready()
                 with open(command.output, "wb") as out:
                     socket.send_fds(
@@ -183,7 +184,7 @@ class Zygote:
         except (ZygoteError, OSError) as exc:
             reply.close()
             theirs.close()
-            self.broken = True
+            self._failed = True
             if sent:
                 self._judge_ended()
             raise ZygoteError(str(exc)) from None
@@ -200,7 +201,7 @@ class Zygote:
     def retire(self) -> None:
         """Serve no more judges: end now if it serves none, else once its last judge has ended."""
         with self._lock:
-            self._retired = self.broken = True
+            self._retired = True
             done = self._running == 0
         if done:
             self.close()
@@ -209,12 +210,20 @@ class Zygote:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def serving(self) -> bool:
+        """Whether judges may still be forked from it: it has not failed, been retired or been closed."""
+        return not (self._failed or self._retired or self._closed)
+
+    def _why_not(self) -> str:
+        return "was closed" if self._closed else "was retired" if self._retired else "failed before"
+
     def close(self) -> None:
         """End the zygote (a judge it forked dies with it) and wait for it."""
         with self._closing:
             if self._closed:
                 return
-            self._closed = self.broken = True
+            self._closed = True
         # Shut down before the lock: a thread waiting for the zygote's greeting or a pid wakes at once (the
         # socket ends), instead of holding the lock until the zygote is warm.
         try:
@@ -323,7 +332,7 @@ def for_run(suites_dir: Path, cassettes: Path) -> Zygote | None:
     current = local.zygote
     wanted = key(suites_dir, cassettes)
     if current is not None and current.key == wanted:
-        return None if current.broken else current  # once failed, this thread's judges start as interpreters
+        return current if current.serving else None  # once failed, this thread's judges start as interpreters
     fresh = Zygote(suites_dir, cassettes, env)  # none yet, or a suite edited since: load it afresh
     with _blocks_lock:
         started.append(fresh)
