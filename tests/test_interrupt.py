@@ -64,17 +64,22 @@ def _still_grading(submission: Path) -> Path:
     return submission
 
 
+def _grade_interrupted(workspace: Path, judges: str, after: float, presses: int = 1) -> None:
+    """`grade` of a submission still grading, as root with `judges` judges, stopped by Ctrl-C `after` s into it."""
+    scratch = workspace / "tmp"
+    submission = _still_grading(workspace / "submission")
+    command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission)]
+    env = [f"TMPDIR={scratch}", "COLUMNS=120", f"GRADER_JUDGES={judges}"]
+    _interrupted(["env", *env, *command], scratch, after, presses)
+
+
 @pytest.mark.slow
 # Ctrl-C as the first sandbox starts, and a moment into the checks; with one judge (GRADER_JUDGES=1: one core,
 # or `grade --exercise`), which the grading process waits for itself, and with two, each waited for by a thread.
 @pytest.mark.parametrize("judges", ["1", "2"])
 @pytest.mark.parametrize("after", [0.0, 1.5])
 def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: Path, after: float, judges: str):
-    scratch = workspace / "tmp"
-    submission = _still_grading(workspace / "submission")
-    command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission)]
-    env = [f"TMPDIR={scratch}", "COLUMNS=120", f"GRADER_JUDGES={judges}"]
-    _interrupted(["env", *env, *command], scratch, after)
+    _grade_interrupted(workspace, judges, after)
 
 
 @pytest.mark.slow
@@ -82,11 +87,7 @@ def test_a_grade_stopped_by_ctrl_c_says_so_and_leaves_nothing_behind(workspace: 
 def test_ctrl_c_pressed_twice_stops_a_grade_as_once_does(workspace: Path, judges: str):
     """People press Ctrl-C twice. The second press comes while the grade stops its judges and removes their
     folders; it must not cut that short (folders left behind) or land outside it (a traceback)."""
-    scratch = workspace / "tmp"
-    submission = _still_grading(workspace / "submission")
-    command = [sys.executable, "-m", "grader", "grade", "--submission", str(submission)]
-    env = [f"TMPDIR={scratch}", "COLUMNS=120", f"GRADER_JUDGES={judges}"]
-    _interrupted(["env", *env, *command], scratch, 1.5, presses=2)
+    _grade_interrupted(workspace, judges, 1.5, presses=2)
 
 
 # Ctrl-C once, and twice (as impatient people do), a moment after both lanes' judges have started.

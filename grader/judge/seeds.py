@@ -29,6 +29,4 @@ def seed(item: pytest.Item) -> str:
 def warm(items: Iterable[pytest.Item]) -> None:
     """Every check's source key, computed now (in a warm judge, once for every judge forked from it)."""
     for item in items:
-        function = getattr(item, "function", None)
-        if function is not None:
-            source_key(function)
+        seed(item)
