@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,36 @@ def test_a_forked_judges_exit_code_is_its_own(zygote, tmp_path: Path):
     ended, _, record, log = _run(zygote, tmp_path, PROBE, extra_env={"PROBE_FAIL": "1"})
     assert record is not None, log
     assert ended.returncode == 1 and "1 failed" in log
+
+
+def test_a_start_request_whose_reply_descriptor_is_no_socket_is_refused_and_the_zygote_serves_on(tmp_path: Path):
+    """The zygote takes its requests from the parent only, but a bad one (here: a pipe where the judge's reply
+    socket belongs) costs that judge its warm start, never the zygote and with it every later judge's."""
+    started = warm_judges.Zygote(course.SUITES_DIR, course.CASSETTES_DIR, runner.child_environment(record=False))
+    try:
+        started._await_ready()
+        read_end, write_end = os.pipe()
+        with open(tmp_path / "judge.log", "wb") as out:
+            request = {"op": "start", "args": [], "cwd": str(tmp_path), "env": {}, "fds": [], "limits": [0, 0]}
+            socket.send_fds(started.control, [json.dumps(request).encode()], [read_end, out.fileno()])
+        os.close(read_end)
+        # The zygote closed its copy of the pipe (refused, nobody to tell): the write end sees no reader.
+        os.set_blocking(write_end, False)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                os.write(write_end, b"x")
+            except BrokenPipeError:
+                break
+            assert time.monotonic() < deadline, "the zygote kept the descriptor of a request it could not serve"
+            time.sleep(0.05)
+        os.close(write_end)
+        (tmp_path / "next").mkdir()
+        ended, _, record, log = _run(started, tmp_path / "next", PROBE)
+        assert ended.returncode == 0 and record is not None, log
+        assert started.process.poll() is None and started.serving, (started.root / "zygote.log").read_text()
+    finally:
+        started.close()
 
 
 def test_a_forked_judge_is_stopped_at_its_time_limit_and_the_zygote_keeps_nothing_of_it(zygote, tmp_path: Path):

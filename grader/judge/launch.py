@@ -206,10 +206,11 @@ class ForkServer:
 
     def close(self) -> None:
         """End the server (its children die with it) and wait for it; an attached one is only let go."""
-        warm = self.process is None or self.ready or self._greeted()
-        self.control.close()
         if self.process is None:
+            self.control.close()
             return
+        warm = self.ready or self._greeted()  # peeked before the socket closes
+        self.control.close()
         try:
             # The end of its first socket makes it kill and reap every sandbox it forked, then exit. A server that
             # has not said it is ready is still importing the SDKs and has forked nothing: it is killed at once,

@@ -163,8 +163,9 @@ def _say(reply: socket.socket, message: dict[str, object]) -> None:
 def _start(control: socket.socket, data: bytes, fds: list[int], judges: dict[int, socket.socket]) -> None:
     """One start request: fork its judge, say its pid on the judge's reply socket and keep that socket until
     the judge ends. A request that is not one is refused on its reply socket, if it brought one."""
-    reply = socket.socket(fileno=fds[0]) if fds else None
+    reply: socket.socket | None = None
     try:
+        reply = socket.socket(fileno=fds[0]) if fds else None  # not a socket: refused as a bad request below
         request = json.loads(data)
         if not isinstance(request, dict) or request.get("op") != "start" or len(fds) != len(request["fds"]) + 2:
             raise ValueError(f"not a start request: {data[:200]!r}")
@@ -175,7 +176,7 @@ def _start(control: socket.socket, data: bytes, fds: list[int], judges: dict[int
         session_made, said = os.pipe()
         pid = os.fork()
     except Exception as exc:  # the parent then starts the judge as an interpreter
-        for fd in fds[1:]:
+        for fd in fds[0 if reply is None else 1 :]:
             os.close(fd)
         if reply is not None:
             _say(reply, {"error": f"{type(exc).__name__}: {exc}"})
