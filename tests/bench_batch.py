@@ -121,6 +121,21 @@ def measure(directory: Path, jobs: int, workdir: Path, exercises: tuple[str, ...
     return elapsed, len(rows), cpu, steal_note(steal, cpu)
 
 
+def slope(
+    label: str, workdir: Path, exercises: tuple[str, ...], sdk: float, *, once: str = "class", goal: str = ""
+) -> None:
+    """What each further submission costs: the batch of `once` and of `once`-twice (twice as many, the same mix),
+    in one run, with what a batch pays once whatever its size."""
+    _, rows, cpu, steal = measure(workdir / once, 1, workdir, exercises)
+    _, rows_twice, cpu_twice, steal_twice = measure(workdir / f"{once}-twice", 1, workdir, exercises)
+    each = (cpu_twice - cpu) / (rows_twice - rows)
+    print(
+        f"{label}: ({cpu_twice:.1f} - {cpu:.1f} CPU s) / ({rows_twice} - {rows}) = {each:.2f} CPU s / {sdk:.2f} CPU s "
+        f"SDK import = {each / sdk:.2f}{goal}; paid once per batch: {cpu - each * rows:.1f} CPU s "
+        f"({steal}; {steal_twice})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submissions", type=int, default=20)
@@ -177,25 +192,12 @@ def main() -> None:
         # the same mix twice over, less the mix once, in the same run.
         doubled(workdir / "class", workdir / "class-twice")
         sdk = sdk_import_cpu()
-        _, rows, cpu, steal = measure(workdir / "class", 1, workdir, exercises)
-        _, rows_twice, cpu_twice, steal_twice = measure(workdir / "class-twice", 1, workdir, exercises)
-        each = (cpu_twice - cpu) / (rows_twice - rows)
-        print(
-            f"warm judges, fork server, each further submission: ({cpu_twice:.1f} - {cpu:.1f} CPU s) / "
-            f"({rows_twice} - {rows}) = {each:.2f} CPU s / {sdk:.2f} CPU s SDK import = {each / sdk:.2f} "
-            f"(goal <= 0.6); paid once per batch: {cpu - each * rows:.1f} CPU s ({steal}; {steal_twice})"
-        )
+        slope("warm judges, fork server, each further submission", workdir, exercises, sdk, goal=" (goal <= 0.6)")
         # The floor under that slope: the same slope for the unchanged stubs, whose every function raises at once.
         # What is left is the grading itself (86 checks, 14 fresh sandboxes), which no submission can make cheaper.
         stubs(workdir / "stubs", 4)
         stubs(workdir / "stubs-twice", 8)
-        _, rows, cpu, steal = measure(workdir / "stubs", 1, workdir, exercises)
-        _, rows_twice, cpu_twice, steal_twice = measure(workdir / "stubs-twice", 1, workdir, exercises)
-        floor = (cpu_twice - cpu) / (rows_twice - rows)
-        print(
-            f"floor, each further stubs submission: ({cpu_twice:.1f} - {cpu:.1f} CPU s) / ({rows_twice} - {rows}) "
-            f"= {floor:.2f} CPU s / {sdk:.2f} CPU s SDK import = {floor / sdk:.2f} ({steal}; {steal_twice})"
-        )
+        slope("floor, each further stubs submission", workdir, exercises, sdk, once="stubs")
 
 
 if __name__ == "__main__":
